@@ -1,0 +1,114 @@
+"""The one app factory: settings in, a ready Litestar application out."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncGenerator, Sequence
+from contextlib import asynccontextmanager
+from datetime import timedelta
+
+from litestar import Litestar
+from litestar.config.cors import CORSConfig
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.middleware import DefineMiddleware
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+from litestar.types import ControllerRouterHandler
+
+from api.accounts import AuthController
+from api.database import head_revision, make_engine, make_sessionmaker, resolve_url
+from api.deps import provide_caller, provide_current_user, provide_db_session, provide_settings
+from api.me import MeController
+from api.observability import configure_logging, request_id_middleware
+from api.ops import OpsController
+from api.problems import EXCEPTION_HANDLERS
+from api.security import BearerAuthentication
+from api.settings import Settings, load_settings
+from domain.auth import AuthConfig
+from domain.ratelimit import RateLimiter
+from domain.security import Passwords, TokenIssuer
+
+log = logging.getLogger("saferoutes")
+
+ROUTE_HANDLERS: Sequence[ControllerRouterHandler] = [
+    OpsController,
+    AuthController,
+    MeController,
+]
+
+
+def create_app(
+    settings: Settings | None = None, *, null_pool: bool = False, log_config: bool = True
+) -> Litestar:
+    settings = settings or load_settings()
+    if log_config:
+        configure_logging(settings.log_level)
+    url = resolve_url(settings)
+    engine = make_engine(url, null_pool=null_pool)
+    tokens = TokenIssuer(
+        secret=settings.secret_key,
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+        ttl=timedelta(seconds=settings.access_token_ttl_s),
+    )
+    auth_config = AuthConfig(
+        passwords=Passwords(time_cost=settings.argon2_time_cost, memory_kib=settings.argon2_memory_kib),
+        tokens=tokens,
+        refresh_ttl=timedelta(seconds=settings.refresh_token_ttl_s),
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncGenerator[None, None]:
+        try:
+            yield
+        finally:
+            await engine.dispose()
+
+    prometheus = PrometheusConfig(
+        app_name="saferoutes", prefix="saferoutes", group_path=True, exclude=["/metrics"]
+    )
+    app = Litestar(
+        route_handlers=[*ROUTE_HANDLERS, PrometheusController],
+        state=State(
+            {
+                "settings": settings,
+                "engine": engine,
+                "sessionmaker": make_sessionmaker(engine),
+                "tokens": tokens,
+                "auth": auth_config,
+                "rate_limiter": RateLimiter(engine, settings.secret_key),
+                "head_revision": head_revision(),
+            }
+        ),
+        dependencies={
+            "db_session": Provide(provide_db_session),
+            "settings": Provide(provide_settings, sync_to_thread=False),
+            "caller": Provide(provide_caller, sync_to_thread=False),
+            "current_user": Provide(provide_current_user),
+        },
+        middleware=[
+            prometheus.middleware,
+            DefineMiddleware(BearerAuthentication),
+        ],
+        exception_handlers=EXCEPTION_HANDLERS,
+        lifespan=[lifespan],
+        request_max_body_size=settings.max_body_bytes,
+        cors_config=CORSConfig(
+            allow_origins=[], allow_headers=["Authorization", "Content-Type", "Idempotency-Key"]
+        ),
+        openapi_config=OpenAPIConfig(
+            title="SafeRoutes API",
+            version="0.1.0",
+            description="Backend of a gamified citizen app that maps where cycling and walking is dangerous.",
+            path="/schema",
+            render_plugins=[SwaggerRenderPlugin()],
+        ),
+        debug=settings.debug,
+        logging_config=None,
+    )
+    # Outermost, so that unrouted requests and errors answered by Litestar's own
+    # exception layer also get a request id and an access-log line.
+    app.asgi_handler = request_id_middleware(app.asgi_handler)
+    return app

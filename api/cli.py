@@ -1,0 +1,129 @@
+"""The `saferoutes` command: serve, migrate, create-user."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from collections.abc import Sequence
+from datetime import timedelta
+
+from api.database import make_engine, make_sessionmaker, migrate_sync, resolve_url
+from api.settings import Settings, SettingsError, load_settings
+from domain import auth
+from domain.auth import AuthConfig
+from domain.enums import Role
+from domain.errors import DomainError
+from domain.security import Passwords, TokenIssuer
+
+
+def _prepare_database(settings: Settings) -> str:
+    """Resolve (maybe start) the database and bring its schema to the latest migration."""
+    url = resolve_url(settings)
+    print("Applying migrations…", file=sys.stderr, flush=True)
+    migrate_sync(url)
+    return url
+
+
+def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    url = _prepare_database(settings)
+    # workers are separate processes: hand them the resolved server, never start a second embedded one
+    os.environ["DATABASE_URL"] = url
+    where = "embedded PostgreSQL in " + str(settings.data_dir) if not settings.database_url else "DATABASE_URL"
+    print(
+        f"SafeRoutes on http://{args.host}:{args.port} (database: {where}); API docs at /schema",
+        file=sys.stderr,
+        flush=True,
+    )
+    uvicorn.run(
+        "api.app:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_config=None,
+        access_log=False,
+        proxy_headers=settings.trust_forwarded_for,
+    )
+    return 0
+
+
+def cmd_migrate(settings: Settings, _: argparse.Namespace) -> int:
+    _prepare_database(settings)
+    print("Database is at the latest migration.", file=sys.stderr)
+    return 0
+
+
+async def _create_user(settings: Settings, url: str, args: argparse.Namespace) -> None:
+    engine = make_engine(url, null_pool=True)
+    config = AuthConfig(
+        passwords=Passwords(time_cost=settings.argon2_time_cost, memory_kib=settings.argon2_memory_kib),
+        tokens=TokenIssuer(
+            settings.secret_key,
+            settings.jwt_issuer,
+            settings.jwt_audience,
+            ttl=timedelta(seconds=settings.access_token_ttl_s),
+        ),
+        refresh_ttl=timedelta(seconds=settings.refresh_token_ttl_s),
+    )
+    try:
+        async with make_sessionmaker(engine)() as session:
+            user = await auth.create_user(
+                session, config, handle=args.handle, password=args.password, role=Role(args.role)
+            )
+            await session.commit()
+            print(f"Created {args.role} '{user.handle}' with id {user.id}")
+    finally:
+        await engine.dispose()
+
+
+def cmd_create_user(settings: Settings, args: argparse.Namespace) -> int:
+    if len(args.password) < 8:
+        print("error: --password must have at least 8 characters", file=sys.stderr)
+        return 2
+    url = _prepare_database(settings)
+    try:
+        asyncio.run(_create_user(settings, url, args))
+    except DomainError as exc:
+        print(f"error: {exc.detail}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="saferoutes", description="SafeRoutes backend")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="migrate if needed, then serve the API")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.set_defaults(func=cmd_serve)
+
+    mig = sub.add_parser("migrate", help="apply database migrations and exit")
+    mig.set_defaults(func=cmd_migrate)
+
+    cu = sub.add_parser("create-user", help="create an account that cannot register itself")
+    cu.add_argument("--handle", required=True)
+    cu.add_argument("--password", required=True)
+    cu.add_argument("--role", choices=[r.value for r in Role], default=Role.CITIZEN.value)
+    cu.set_defaults(func=cmd_create_user)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    code: int = args.func(settings, args)
+    return code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,120 @@
+"""Where the database is, how to connect, and how the schema gets there.
+
+`DATABASE_URL` names a server; without it an embedded PostgreSQL (the
+`pgserver` wheel) runs in the data folder, so a new user needs only Python.
+Alembic migrations are the only way the schema is made.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import NullPool
+
+from alembic import command
+from api.settings import Settings
+
+log = logging.getLogger("saferoutes.database")
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+ALEMBIC_DIR = PROJECT_ROOT / "alembic"
+EMBEDDED_DB_NAME = "saferoutes"
+
+# keeps the embedded server handle alive for the life of the process
+_embedded: list[Any] = []
+
+
+def to_async_url(url: str) -> str:
+    """Accept the usual `postgresql://` spellings and select the asyncpg driver."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "postgresql":
+        raise ValueError("DATABASE_URL must be a PostgreSQL URL (postgresql://…)")
+    return parsed.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
+
+
+def start_embedded(data_dir: Path) -> str:
+    """Start (or join) the embedded PostgreSQL in `data_dir` and return the app database URL."""
+    import pgserver
+
+    pgdata = (data_dir / "pgdata").resolve()
+    pgdata.parent.mkdir(parents=True, exist_ok=True)
+    log.info("starting embedded PostgreSQL", extra={"pgdata": str(pgdata)})
+    server = pgserver.get_server(pgdata, cleanup_mode="stop")
+    _embedded.append(server)
+    exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{EMBEDDED_DB_NAME}';")  # noqa: S608 - constant
+    if "(1 row)" not in exists:
+        server.psql(f"CREATE DATABASE {EMBEDDED_DB_NAME};")
+    uri: str = server.get_uri(EMBEDDED_DB_NAME)
+    return uri
+
+
+def resolve_url(settings: Settings) -> str:
+    """The async URL to use, starting the embedded server when no server is configured."""
+    if settings.database_url:
+        return to_async_url(settings.database_url)
+    return to_async_url(start_embedded(settings.data_dir))
+
+
+def make_engine(url: str, *, null_pool: bool = False) -> AsyncEngine:
+    kwargs: dict[str, Any] = {"pool_pre_ping": True}
+    if null_pool:
+        kwargs = {"poolclass": NullPool}
+    else:
+        kwargs.update(pool_size=10, max_overflow=10, pool_timeout=5)
+    return create_async_engine(url, connect_args={"timeout": 5, "command_timeout": 30}, **kwargs)
+
+
+def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[Any]:
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def alembic_config() -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(ALEMBIC_DIR))
+    return cfg
+
+
+def head_revision() -> str | None:
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def _upgrade(connection: Connection) -> None:
+    cfg = alembic_config()
+    cfg.attributes["connection"] = connection
+    command.upgrade(cfg, "head")
+
+
+def _current(connection: Connection) -> str | None:
+    return MigrationContext.configure(connection).get_current_revision()
+
+
+async def migrate(engine: AsyncEngine) -> None:
+    """Apply every pending migration, serialised by an advisory lock across processes."""
+    async with engine.begin() as conn:
+        await conn.execute(sa.text("SELECT pg_advisory_xact_lock(7291001)"))
+        await conn.run_sync(_upgrade)
+
+
+async def current_revision(engine: AsyncEngine) -> str | None:
+    async with engine.connect() as conn:
+        return await conn.run_sync(_current)
+
+
+def migrate_sync(url: str) -> None:
+    async def run() -> None:
+        engine = make_engine(url, null_pool=True)
+        try:
+            await migrate(engine)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run())

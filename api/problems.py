@@ -1,0 +1,183 @@
+"""Every error leaves the service as an RFC 9457 problem document, mapped here once."""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from litestar import MediaType, Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR, HTTP_503_SERVICE_UNAVAILABLE
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+
+from domain.errors import (
+    Conflict,
+    DomainError,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    TooManyRequests,
+    Unauthenticated,
+)
+
+log = logging.getLogger("saferoutes.errors")
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+TYPE_PREFIX = "urn:saferoutes:problem:"
+
+_STATUS = (
+    (InvalidInput, 422),
+    (Unauthenticated, 401),
+    (Forbidden, 403),
+    (NotFound, 404),
+    (Conflict, 409),
+    (TooManyRequests, 429),
+)
+
+_GENERIC_CODES = {
+    400: "bad-request",
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not-found",
+    405: "method-not-allowed",
+    409: "conflict",
+    413: "body-too-large",
+    415: "unsupported-media-type",
+    422: "invalid-input",
+    429: "rate-limited",
+    503: "service-unavailable",
+}
+
+# msgspec says "... - at `$.points[3].lat`"; Litestar adds keys like "data.handle"
+_AT_PATH = re.compile(r"at `\$(?P<path>[^`]*)`")
+
+
+def problem(
+    request: Request[Any, Any, Any],
+    *,
+    status: int,
+    code: str,
+    title: str,
+    detail: str,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> Response[dict[str, Any]]:
+    body: dict[str, Any] = {
+        "type": TYPE_PREFIX + code,
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": request.url.path,
+    }
+    request_id = request.scope.get("state", {}).get("request_id")
+    if request_id:
+        body["requestId"] = request_id
+    body.update(extra)
+    return Response(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
+
+
+_UNKNOWN_FIELD = re.compile(r"unknown field `(?P<name>[^`]+)`")
+
+
+def _field_of(message: dict[str, Any]) -> str:
+    text = str(message.get("message", ""))
+    unknown = _UNKNOWN_FIELD.search(text)
+    match = _AT_PATH.search(text)
+    path = match.group("path").lstrip(".") if match else str(message.get("key") or "")
+    if path in ("", "data"):
+        path = ""
+    if unknown:
+        return f"{path}.{unknown.group('name')}" if path else unknown.group("name")
+    return path or str(message.get("source") or "body")
+
+
+def _clean_message(text: str) -> str:
+    return _AT_PATH.sub("", text).rstrip(" -")
+
+
+def handle_domain_error(request: Request[Any, Any, Any], exc: DomainError) -> Response[dict[str, Any]]:
+    status = next((code for cls, code in _STATUS if isinstance(exc, cls)), 400)
+    extra = dict(exc.extra)
+    headers: dict[str, str] = {}
+    if isinstance(exc, InvalidInput):
+        extra["errors"] = [{"field": exc.field, "message": exc.detail}]
+    if isinstance(exc, Unauthenticated):
+        headers["WWW-Authenticate"] = 'Bearer realm="saferoutes"'
+    if isinstance(exc, TooManyRequests):
+        headers["Retry-After"] = str(exc.retry_after_s)
+    return problem(
+        request, status=status, code=exc.code, title=exc.title, detail=exc.detail, headers=headers, **extra
+    )
+
+
+def handle_validation_error(
+    request: Request[Any, Any, Any], exc: ValidationException
+) -> Response[dict[str, Any]]:
+    raw = exc.extra if isinstance(exc.extra, list) else []
+    errors = [
+        {"field": _field_of(m), "message": _clean_message(str(m.get("message", "")))}
+        for m in raw
+        if isinstance(m, dict)
+    ]
+    if not errors:
+        errors = [{"field": "body", "message": _clean_message(str(exc.detail))}]
+    fields = ", ".join(e["field"] for e in errors)
+    return problem(
+        request,
+        status=400,
+        code="validation-failed",
+        title="Invalid request",
+        detail=f"The request has invalid or missing values: {fields}.",
+        errors=errors,
+    )
+
+
+def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:
+    status = exc.status_code
+    code = _GENERIC_CODES.get(status, "http-error")
+    detail = str(exc.detail) if exc.detail else code.replace("-", " ")
+    if status == 413:
+        detail = "The request body is larger than this endpoint accepts."
+    headers = dict(exc.headers or {})
+    return problem(
+        request, status=status, code=code, title=detail.split(".")[0][:80], detail=detail, headers=headers
+    )
+
+
+def handle_database_unavailable(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    log.warning("database unavailable: %s", type(exc).__name__)
+    return problem(
+        request,
+        status=HTTP_503_SERVICE_UNAVAILABLE,
+        code="service-unavailable",
+        title="Service temporarily unavailable",
+        detail="The database cannot be reached right now; nothing was stored. Retry shortly.",
+        headers={"Retry-After": "5"},
+    )
+
+
+def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    log.exception("unhandled error", extra={"path": request.url.path})
+    return problem(
+        request,
+        status=HTTP_500_INTERNAL_SERVER_ERROR,
+        code="internal-error",
+        title="Internal server error",
+        detail="Something went wrong on our side; the request was not applied.",
+    )
+
+
+EXCEPTION_HANDLERS: dict[type[Exception], Any] = {
+    DomainError: handle_domain_error,
+    ValidationException: handle_validation_error,
+    HTTPException: handle_http_exception,
+    OperationalError: handle_database_unavailable,
+    InterfaceError: handle_database_unavailable,
+    PoolTimeoutError: handle_database_unavailable,
+    ConnectionError: handle_database_unavailable,
+    Exception: handle_unexpected,
+}
+
+__all__ = ["EXCEPTION_HANDLERS", "PROBLEM_MEDIA_TYPE", "MediaType", "problem"]

@@ -1,0 +1,40 @@
+"""Wire types shared by several controllers (camelCase on the wire, unknown fields refused)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import msgspec
+
+Nickname = Annotated[
+    str,
+    msgspec.Meta(
+        min_length=2,
+        max_length=32,
+        pattern=r"^[\w][\w .'-]*[\w.]$",
+        description="2 to 32 letters, digits, spaces, dots, apostrophes or dashes; shown on leaderboards",
+    ),
+]
+BirthYear = Annotated[
+    int, msgspec.Meta(ge=1900, le=2100, description="year of birth; under 13 needs a guardian")
+]
+
+
+class Strict(msgspec.Struct, rename="camel", forbid_unknown_fields=True, kw_only=True):
+    """Base of every request body: an unknown key is an error, so nothing can be mass-assigned."""
+
+
+class Out(msgspec.Struct, rename="camel", kw_only=True):
+    """Base of every response body."""
+
+
+class Problem(Out):
+    """RFC 9457 problem document, as every error is answered."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+    request_id: str | None = None
+    errors: list[dict[str, Any]] | None = None

@@ -1,0 +1,99 @@
+"""Who is calling: bearer-token authentication, role guards and consent guards."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any
+
+from litestar.connection import ASGIConnection
+from litestar.handlers.base import BaseRouteHandler
+from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from domain.accounts import User
+from domain.base import utcnow
+from domain.enums import ConsentPurpose, Role
+from domain.errors import Forbidden, Unauthenticated
+from domain.security import TokenIssuer
+from privacy import consent
+
+
+@dataclass(frozen=True)
+class Caller:
+    """The authenticated user as the guards need it; handlers load the row when they change it."""
+
+    id: uuid.UUID
+    role: Role
+    birth_year: int | None
+    token_id: str
+
+
+class BearerAuthentication(AbstractAuthenticationMiddleware):
+    """Resolve `Authorization: Bearer …` to a Caller; no header means anonymous.
+
+    The user row is read on every request so that an erased account's tokens
+    stop working at once, not when they expire.
+    """
+
+    async def authenticate_request(
+        self, connection: ASGIConnection[Any, Any, Any, Any]
+    ) -> AuthenticationResult:
+        header = connection.headers.get("authorization")
+        if header is None:
+            return AuthenticationResult(user=None, auth=None)
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Unauthenticated("Use 'Authorization: Bearer <access token>'.", code="invalid-token")
+        tokens: TokenIssuer = connection.app.state.tokens
+        claims = tokens.verify(token.strip())
+        sessionmaker: async_sessionmaker[AsyncSession] = connection.app.state.sessionmaker
+        async with sessionmaker() as session:
+            user = await session.get(User, claims.user_id)
+        if user is None:
+            raise Unauthenticated("The access token is invalid or expired.", code="invalid-token")
+        caller = Caller(
+            id=user.id, role=Role(user.role), birth_year=user.birth_year, token_id=claims.token_id
+        )
+        return AuthenticationResult(user=caller, auth=claims)
+
+
+Guard = Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], Coroutine[Any, Any, None]]
+
+
+def caller_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Caller:
+    caller = connection.scope.get("user")
+    if not isinstance(caller, Caller):
+        raise Unauthenticated("Log in first: this needs an access token.", code="unauthenticated")
+    return caller
+
+
+async def authenticated(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    caller_of(connection)
+
+
+def requires_role(*roles: Role) -> Guard:
+    allowed = frozenset(roles)
+
+    async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+        if caller_of(connection).role not in allowed:
+            names = ", ".join(sorted(r.value for r in allowed))
+            raise Forbidden(f"This needs one of the roles: {names}.", code="role-required")
+
+    return guard
+
+
+def requires_consent(purpose: ConsentPurpose) -> Guard:
+    """A route declares the purpose it processes data for; without effective consent: 403."""
+
+    async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+        caller = caller_of(connection)
+        sessionmaker: async_sessionmaker[AsyncSession] = connection.app.state.sessionmaker
+        async with sessionmaker() as session:
+            user = await session.get(User, caller.id)
+            if user is None:
+                raise Unauthenticated("The access token is invalid or expired.", code="invalid-token")
+            await consent.require(session, user, purpose, today=utcnow().date())
+
+    return guard

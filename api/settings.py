@@ -1,0 +1,137 @@
+"""One typed settings object, read from the environment once.
+
+Every knob the service has lives here so that operators find them in one place
+and tests can build a variant with `dataclasses.replace`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+DEFAULT_SECRET_KEY = "dev-insecure-secret-change-me-please-0123456789"  # noqa: S105 - refused in production
+MIN_SECRET_LENGTH = 32
+
+Environment = Literal["development", "production"]
+
+
+class SettingsError(ValueError):
+    """The environment describes a configuration the service must not run with."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    env: Environment = "development"
+    database_url: str | None = None
+    data_dir: Path = Path(".saferoutes")
+    secret_key: str = DEFAULT_SECRET_KEY
+    jwt_issuer: str = "saferoutes"
+    jwt_audience: str = "saferoutes-app"
+    access_token_ttl_s: int = 15 * 60
+    refresh_token_ttl_s: int = 30 * 24 * 3600
+    privacy_policy_version: str = "2026-01"
+    k_anonymity: int = 5
+    retention_days: int = 365
+    h3_resolution: int = 10
+    max_body_bytes: int = 1_000_000
+    # Requests per minute per authenticated user on write endpoints, and per
+    # client address on registration; login attempts per handle and address.
+    rate_limit_per_minute: int = 120
+    register_per_hour: int = 20
+    login_attempts_per_minute: int = 10
+    # Only when a trusted reverse proxy sets it is X-Forwarded-For believed.
+    trust_forwarded_for: bool = False
+    redis_url: str | None = None
+    argon2_time_cost: int = 3
+    argon2_memory_kib: int = 64 * 1024
+    log_level: str = "INFO"
+    # Whether responses reveal internal errors; never in production.
+    debug: bool = False
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    def validate(self) -> Settings:
+        """Refuse configurations that would be unsafe, before anything starts."""
+        if self.is_production:
+            if self.secret_key == DEFAULT_SECRET_KEY or len(self.secret_key) < MIN_SECRET_LENGTH:
+                raise SettingsError(
+                    "SAFEROUTES_SECRET_KEY must be set to a random value of at least "
+                    f"{MIN_SECRET_LENGTH} characters in production"
+                )
+            if self.debug:
+                raise SettingsError("SAFEROUTES_DEBUG must be off in production")
+        if not 0 < self.access_token_ttl_s <= 15 * 60:
+            raise SettingsError("SAFEROUTES_ACCESS_TOKEN_TTL must be between 1 and 900 seconds")
+        if self.refresh_token_ttl_s <= 0:
+            raise SettingsError("SAFEROUTES_REFRESH_TOKEN_TTL must be positive")
+        if not 7 <= self.h3_resolution <= 12:
+            raise SettingsError("SAFEROUTES_H3_RESOLUTION must be between 7 and 12")
+        if self.k_anonymity < 2:
+            raise SettingsError("SAFEROUTES_K_ANONYMITY must be at least 2")
+        if self.retention_days < 1:
+            raise SettingsError("SAFEROUTES_RETENTION_DAYS must be at least 1")
+        if self.max_body_bytes < 1024:
+            raise SettingsError("SAFEROUTES_MAX_BODY_BYTES must be at least 1024")
+        return self
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{name} must be an integer, got {raw!r}") from exc
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    if raw.lower() in {"1", "true", "yes", "on"}:
+        return True
+    if raw.lower() in {"0", "false", "no", "off"}:
+        return False
+    raise SettingsError(f"{name} must be true or false, got {raw!r}")
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Read the settings from the environment (or the mapping given) and validate them."""
+    env = os.environ if environ is None else environ
+    mode = env.get("SAFEROUTES_ENV", "development")
+    if mode not in ("development", "production"):
+        raise SettingsError(f"SAFEROUTES_ENV must be development or production, got {mode!r}")
+    defaults = Settings()
+    settings = Settings(
+        env=mode,  # type: ignore[arg-type]  # checked just above
+        database_url=env.get("DATABASE_URL") or None,
+        data_dir=Path(env.get("SAFEROUTES_DATA_DIR") or defaults.data_dir),
+        secret_key=env.get("SAFEROUTES_SECRET_KEY") or defaults.secret_key,
+        jwt_issuer=env.get("SAFEROUTES_JWT_ISSUER") or defaults.jwt_issuer,
+        jwt_audience=env.get("SAFEROUTES_JWT_AUDIENCE") or defaults.jwt_audience,
+        access_token_ttl_s=_int(env, "SAFEROUTES_ACCESS_TOKEN_TTL", defaults.access_token_ttl_s),
+        refresh_token_ttl_s=_int(env, "SAFEROUTES_REFRESH_TOKEN_TTL", defaults.refresh_token_ttl_s),
+        privacy_policy_version=env.get("SAFEROUTES_POLICY_VERSION") or defaults.privacy_policy_version,
+        k_anonymity=_int(env, "SAFEROUTES_K_ANONYMITY", defaults.k_anonymity),
+        retention_days=_int(env, "SAFEROUTES_RETENTION_DAYS", defaults.retention_days),
+        h3_resolution=_int(env, "SAFEROUTES_H3_RESOLUTION", defaults.h3_resolution),
+        max_body_bytes=_int(env, "SAFEROUTES_MAX_BODY_BYTES", defaults.max_body_bytes),
+        rate_limit_per_minute=_int(env, "SAFEROUTES_RATE_LIMIT_PER_MINUTE", defaults.rate_limit_per_minute),
+        register_per_hour=_int(env, "SAFEROUTES_REGISTER_PER_HOUR", defaults.register_per_hour),
+        trust_forwarded_for=_bool(env, "SAFEROUTES_TRUST_FORWARDED_FOR", defaults.trust_forwarded_for),
+        login_attempts_per_minute=_int(
+            env, "SAFEROUTES_LOGIN_ATTEMPTS_PER_MINUTE", defaults.login_attempts_per_minute
+        ),
+        redis_url=env.get("REDIS_URL") or None,
+        argon2_time_cost=_int(env, "SAFEROUTES_ARGON2_TIME_COST", defaults.argon2_time_cost),
+        argon2_memory_kib=_int(env, "SAFEROUTES_ARGON2_MEMORY_KIB", defaults.argon2_memory_kib),
+        log_level=env.get("SAFEROUTES_LOG_LEVEL") or defaults.log_level,
+        debug=_bool(env, "SAFEROUTES_DEBUG", defaults.debug),
+    )
+    return settings.validate()

@@ -1,0 +1,17 @@
+"""Imports every table module so that `metadata` knows the whole schema.
+
+Alembic, the schema-agreement test and the privacy completeness checks read
+`metadata` from here; a new table module must be added to this list.
+"""
+
+from __future__ import annotations
+
+from sqlmodel import SQLModel
+
+import domain.accounts
+import domain.idempotency
+import domain.ratelimit
+
+metadata = SQLModel.metadata
+
+__all__ = ["domain", "metadata"]

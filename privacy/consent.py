@@ -1,0 +1,122 @@
+"""Consent per purpose: the policy (pure) and the service functions that apply it.
+
+Rules, in plain words:
+- Each grant or withdrawal is appended; nothing is updated or deleted, so the
+  history demonstrates who consented to which policy text and when.
+- The latest record for a purpose decides. A withdrawal always takes effect.
+- For a child under 13 only a guardian's grant makes a purpose effective; the
+  child's own grant is recorded but has no effect (GDPR art. 8, Belgium: 13).
+- We hold a birth year, not a birth date, so we are conservative: a person is
+  treated as a child until the calendar year in which they surely are 13.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from domain.accounts import ConsentRecord, User
+from domain.enums import ConsentGiver, ConsentPurpose
+from domain.errors import ConsentRequired, InvalidInput
+
+DIGITAL_CONSENT_AGE = 13
+
+
+def is_child(birth_year: int | None, today: date) -> bool:
+    """True while the user may still be under 13 (only the birth year is known)."""
+    if birth_year is None:
+        return False
+    return today.year - birth_year - 1 < DIGITAL_CONSENT_AGE
+
+
+@dataclass(frozen=True)
+class PurposeState:
+    purpose: ConsentPurpose
+    effective: bool
+    granted: bool | None
+    given_by: ConsentGiver | None
+    policy_version: str | None
+    recorded_at: datetime | None
+    guardian_needed: bool
+
+
+def purpose_states(records: Iterable[ConsentRecord], *, child: bool) -> dict[ConsentPurpose, PurposeState]:
+    """The state of every purpose from a user's records (any order)."""
+    latest: dict[str, ConsentRecord] = {}
+    for record in records:
+        current = latest.get(record.purpose)
+        if current is None or (record.recorded_at, str(record.id)) > (current.recorded_at, str(current.id)):
+            latest[record.purpose] = record
+    states: dict[ConsentPurpose, PurposeState] = {}
+    for purpose in ConsentPurpose:
+        rec = latest.get(purpose.value)
+        granted = rec.granted if rec else None
+        giver = ConsentGiver(rec.given_by) if rec else None
+        effective = bool(granted) and (not child or giver is ConsentGiver.GUARDIAN)
+        states[purpose] = PurposeState(
+            purpose=purpose,
+            effective=effective,
+            granted=granted,
+            given_by=giver,
+            policy_version=rec.policy_version if rec else None,
+            recorded_at=rec.recorded_at if rec else None,
+            guardian_needed=child and not effective and granted is not False,
+        )
+    return states
+
+
+async def history(session: AsyncSession, user_id: uuid.UUID) -> Sequence[ConsentRecord]:
+    result = await session.execute(
+        select(ConsentRecord)
+        .where(ConsentRecord.user_id == user_id)  # type: ignore[arg-type]
+        .order_by(ConsentRecord.recorded_at, ConsentRecord.id)  # type: ignore[arg-type]
+    )
+    return result.scalars().all()
+
+
+async def states_for(session: AsyncSession, user: User, *, today: date) -> dict[ConsentPurpose, PurposeState]:
+    return purpose_states(await history(session, user.id), child=is_child(user.birth_year, today))
+
+
+async def record(
+    session: AsyncSession,
+    user: User,
+    purpose: ConsentPurpose,
+    *,
+    granted: bool,
+    policy_version: str,
+    current_policy_version: str,
+    given_by: ConsentGiver = ConsentGiver.SELF,
+    guardian_relationship: str | None = None,
+) -> ConsentRecord:
+    """Append a grant or a withdrawal. A grant must name the policy text in force."""
+    if granted and policy_version != current_policy_version:
+        raise InvalidInput(
+            "policyVersion",
+            f"Consent must be given to the current privacy policy version '{current_policy_version}'.",
+            code="stale-policy-version",
+            currentPolicyVersion=current_policy_version,
+        )
+    entry = ConsentRecord(
+        user_id=user.id,
+        purpose=purpose.value,
+        granted=granted,
+        policy_version=policy_version,
+        given_by=given_by.value,
+        guardian_relationship=guardian_relationship,
+    )
+    session.add(entry)
+    await session.flush()
+    return entry
+
+
+async def require(session: AsyncSession, user: User, purpose: ConsentPurpose, *, today: date) -> None:
+    """Refuse processing for `purpose` unless it has effective consent (403 with the purpose named)."""
+    state = (await states_for(session, user, today=today))[purpose]
+    if not state.effective:
+        raise ConsentRequired(purpose.value, guardian_needed=is_child(user.birth_year, today))
