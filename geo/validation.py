@@ -1,0 +1,84 @@
+"""Validation of an uploaded trace against explicit, caller-supplied limits.
+
+Every rule is checked vectorised and the *first* offending point is named in
+the :class:`~geo.errors.TraceError` (``points[17].t``), so that a client can
+fix its upload. The clock is never read here: ``now`` is passed in, which
+keeps the function pure and the tests exact.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+import numpy.typing as npt
+
+from geo.errors import TraceError
+from geo.points import Columns, TracePoint
+
+
+@dataclass(frozen=True, slots=True)
+class TraceLimits:
+    """Bounds an upload must respect.
+
+    ``max_points`` 20 000 is 5.5 h at 1 Hz, and ``max_duration_s`` 12 h covers any
+    day's trip while bounding the work one request can cause. ``clock_skew_s``
+    tolerates phones whose clock runs a little ahead of the server's.
+    """
+
+    max_points: int = 20_000
+    max_duration_s: float = 12 * 3600.0
+    min_points: int = 2
+    clock_skew_s: float = 120.0
+
+
+def _first(mask: npt.NDArray[np.bool_]) -> int:
+    return int(np.argmax(mask))
+
+
+def validate_trace(
+    points: Sequence[TracePoint], *, now: datetime, limits: TraceLimits | None = None
+) -> Columns:
+    """Check ``points`` and return them as :class:`Columns`, or raise :class:`TraceError`.
+
+    Rules: point count within limits; lat in [-90, 90] and lon in [-180, 180];
+    finite numbers only; accuracy, when given, finite and >= 0; timestamps
+    non-decreasing (equal ones happen with 1 Hz rounding), not later than
+    ``now`` plus the allowed skew, and spanning at most ``max_duration_s``.
+    """
+    limits = limits or TraceLimits()
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    n = len(points)
+    if n < limits.min_points:
+        raise TraceError("points", f"a ride needs at least {limits.min_points} points, got {n}")
+    if n > limits.max_points:
+        raise TraceError("points", f"a ride may have at most {limits.max_points} points, got {n}")
+    cols = Columns.from_points(points)
+    for name, values, low, high in (
+        ("lat", cols.lat, -90.0, 90.0),
+        ("lon", cols.lon, -180.0, 180.0),
+        ("t", cols.t, -np.inf, np.inf),
+        ("accuracy", cols.accuracy, 0.0, np.inf),
+    ):
+        not_finite = ~np.isfinite(values)
+        if not_finite.any():
+            raise TraceError(f"points[{_first(not_finite)}].{name}", "must be a finite number")
+        out = (values < low) | (values > high)
+        if out.any():
+            raise TraceError(f"points[{_first(out)}].{name}", f"must be between {low:g} and {high:g}")
+    backwards = np.diff(cols.t) < 0
+    if backwards.any():
+        i = _first(backwards) + 1
+        raise TraceError(f"points[{i}].t", "timestamps must not decrease")
+    future = cols.t > now.timestamp() + limits.clock_skew_s
+    if future.any():
+        raise TraceError(f"points[{_first(future)}].t", "timestamp is in the future")
+    duration = float(cols.t[-1] - cols.t[0])
+    if duration > limits.max_duration_s:
+        raise TraceError(
+            "points", f"a ride may last at most {limits.max_duration_s:g} s, this one lasts {duration:g} s"
+        )
+    return cols
