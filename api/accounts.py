@@ -9,6 +9,7 @@ import msgspec
 from litestar import Controller, Request, post
 from litestar.datastructures import State
 from litestar.di import NamedDependency
+from litestar.params import JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -89,7 +90,7 @@ class AuthController(Controller):
         request: Request[Any, Any, Any],
         state: State,
         db_session: NamedDependency[AsyncSession],
-        data: RegisterRequest,
+        data: JSONBody[RegisterRequest],
     ) -> Session:
         settings: Settings = state.settings
         limiter: RateLimiter = state.rate_limiter
@@ -121,7 +122,7 @@ class AuthController(Controller):
         request: Request[Any, Any, Any],
         state: State,
         db_session: NamedDependency[AsyncSession],
-        data: LoginRequest,
+        data: JSONBody[LoginRequest],
     ) -> Session:
         settings: Settings = state.settings
         limiter: RateLimiter = state.rate_limiter
@@ -148,7 +149,7 @@ class AuthController(Controller):
 
     @post("/refresh", status_code=HTTP_200_OK, summary="Exchange a refresh token for a new pair")
     async def refresh(
-        self, state: State, db_session: NamedDependency[AsyncSession], data: RefreshRequest
+        self, state: State, db_session: NamedDependency[AsyncSession], data: JSONBody[RefreshRequest]
     ) -> Tokens:
         _, pair = await auth.refresh(db_session, state.auth, refresh_token=data.refresh_token)
         return _tokens(pair)
@@ -160,6 +161,6 @@ class AuthController(Controller):
         self,
         db_session: NamedDependency[AsyncSession],
         current_user: NamedDependency[User],
-        data: RefreshRequest,
+        data: JSONBody[RefreshRequest],
     ) -> None:
         await auth.logout(db_session, current_user, refresh_token=data.refresh_token)

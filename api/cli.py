@@ -32,7 +32,9 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     url = _prepare_database(settings)
     # workers are separate processes: hand them the resolved server, never start a second embedded one
     os.environ["DATABASE_URL"] = url
-    where = "embedded PostgreSQL in " + str(settings.data_dir) if not settings.database_url else "DATABASE_URL"
+    where = (
+        "embedded PostgreSQL in " + str(settings.data_dir) if not settings.database_url else "DATABASE_URL"
+    )
     print(
         f"SafeRoutes on http://{args.host}:{args.port} (database: {where}); API docs at /schema",
         file=sys.stderr,

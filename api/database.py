@@ -43,12 +43,12 @@ def to_async_url(url: str) -> str:
 
 def start_embedded(data_dir: Path) -> str:
     """Start (or join) the embedded PostgreSQL in `data_dir` and return the app database URL."""
-    import pgserver
+    from pgserver import get_server  # type: ignore[attr-defined]
 
     pgdata = (data_dir / "pgdata").resolve()
     pgdata.parent.mkdir(parents=True, exist_ok=True)
     log.info("starting embedded PostgreSQL", extra={"pgdata": str(pgdata)})
-    server = pgserver.get_server(pgdata, cleanup_mode="stop")
+    server = get_server(pgdata, cleanup_mode="stop")
     _embedded.append(server)
     exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{EMBEDDED_DB_NAME}';")  # noqa: S608 - constant
     if "(1 row)" not in exists:

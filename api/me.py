@@ -10,7 +10,7 @@ import msgspec
 from litestar import Controller, get, patch, put
 from litestar.datastructures import State
 from litestar.di import NamedDependency
-from litestar.params import Parameter
+from litestar.params import JSONBody, Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.schemas import BirthYear, Nickname, Out, Strict
@@ -129,7 +129,7 @@ class MeController(Controller):
         self,
         db_session: NamedDependency[AsyncSession],
         current_user: NamedDependency[User],
-        data: ProfilePatch,
+        data: JSONBody[ProfilePatch],
     ) -> Profile:
         user = await auth.update_profile(
             db_session,
@@ -161,7 +161,7 @@ class MeController(Controller):
         state: State,
         db_session: NamedDependency[AsyncSession],
         current_user: NamedDependency[User],
-        data: ConsentRequest,
+        data: JSONBody[ConsentRequest],
         purpose: Annotated[ConsentPurpose, Parameter(description="the purpose of processing")],
     ) -> ConsentEntry:
         settings: Settings = state.settings

@@ -55,7 +55,7 @@ def request_id_middleware(app: ASGIApp) -> ASGIApp:
     """Give every request an id (a sane incoming one is kept), echo it, and log the request."""
 
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http":  # type: ignore[comparison-overlap]
             await app(scope, receive, send)
             return
         incoming = dict(scope["headers"]).get(REQUEST_ID_HEADER.encode(), b"").decode("latin-1")

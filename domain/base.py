@@ -34,8 +34,8 @@ def timestamp(*, nullable: bool = False, index: bool = False, default_now: bool 
     if default_now:
         return Field(
             default_factory=utcnow,
-            sa_type=sa.DateTime(timezone=True),  # type: ignore[call-overload]
+            sa_type=sa.DateTime(timezone=True),
             nullable=nullable,
             index=index,
         )
-    return Field(default=None, sa_type=sa.DateTime(timezone=True), nullable=nullable, index=index)  # type: ignore[call-overload]
+    return Field(default=None, sa_type=sa.DateTime(timezone=True), nullable=nullable, index=index)

@@ -24,7 +24,7 @@ class RateLimitBucket(SQLModel, table=True):
     __tablename__ = "rate_limit_bucket"
 
     key_hash: str = Field(max_length=64, primary_key=True)
-    window_start: datetime = Field(primary_key=True, sa_type=sa.DateTime(timezone=True))  # type: ignore[call-overload]
+    window_start: datetime = Field(primary_key=True, sa_type=sa.DateTime(timezone=True))
     hits: int = 0
 
 
@@ -66,4 +66,4 @@ class RateLimiter:
             result = await conn.execute(
                 sa.delete(RateLimitBucket).where(RateLimitBucket.window_start < older_than)  # type: ignore[arg-type]
             )
-        return int(result.rowcount)  # type: ignore[attr-defined]
+        return int(result.rowcount)
