@@ -121,9 +121,20 @@ def path_distance_m(cols: Columns, step_m: float = 10.0) -> float:
     per second, more than a walker covers); a minimum step filters it out at the
     cost of cutting corners by at most ``step_m``. The last fix always counts.
     """
+    cumulative = cumulative_distance_m(cols, step_m)
+    return float(cumulative[-1]) if cumulative.shape[0] else 0.0
+
+
+def cumulative_distance_m(cols: Columns, step_m: float = 10.0) -> FloatArray:
+    """Per fix, the :func:`path_distance_m` from the first fix up to it.
+
+    The value only grows at counted fixes (and at the last one), so the length of
+    any part of the ride is a difference of two entries, without re-walking it.
+    """
     n = len(cols)
+    out = np.zeros(n)
     if n < 2:
-        return 0.0
+        return out
     kx = float(np.cos(np.radians(np.mean(cols.lat)))) * _M_PER_DEG
     xs = (cols.lon * kx).tolist()
     ys = (cols.lat * _M_PER_DEG).tolist()
@@ -139,4 +150,8 @@ def path_distance_m(cols: Columns, step_m: float = 10.0) -> float:
     anchors.append(n - 1)
     idx = np.asarray(anchors)
     lat, lon = cols.lat[idx], cols.lon[idx]
-    return float(haversine_array_m(lat[:-1], lon[:-1], lat[1:], lon[1:]).sum())
+    legs = haversine_array_m(lat[:-1], lon[:-1], lat[1:], lon[1:])
+    at_anchor = np.zeros(n)
+    at_anchor[idx[1:]] = legs
+    result: FloatArray = np.cumsum(at_anchor)
+    return result

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from geo.classify import ClassifyThresholds, TravelMode, classify_mode, window_speeds_mps
-from geo.cleaning import CleaningParams, clean, path_distance_m
+from geo.cleaning import CleaningParams, clean, cumulative_distance_m
 from geo.errors import TraceError
 from geo.points import TracePoint, true_runs
 from geo.snapping import CellVisit, cell_centre, connect, drop_cells, snap_segment, transitions
@@ -101,12 +101,13 @@ def process_trace(
     started_at = datetime.fromtimestamp(start_t - start_t % 60, tz=UTC)
     t_ref = started_at.timestamp()
 
-    distance = path_distance_m(cols, p.cleaning.distance_step_m)
+    cumulative = cumulative_distance_m(cols, p.cleaning.distance_step_m)
+    distance = float(cumulative[-1])
     duration = float(cols.t[-1] - cols.t[0])
     speeds = window_speeds_mps(cols, p.thresholds.window_s)
     mode = classify_mode(speeds, cols.t, p.thresholds)
 
-    trim = trim_ends(cols, trim_radius_m, distance_step_m=p.cleaning.distance_step_m)
+    trim = trim_ends(cols, trim_radius_m, cumulative_m=cumulative)
     keep = trim.keep & outside_zones(cols, zones) if zones else trim.keep
 
     segments: list[list[CellVisit]] = []

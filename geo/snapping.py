@@ -20,6 +20,7 @@ from functools import lru_cache
 from typing import Any
 
 import h3
+import numpy as np
 
 from geo.points import EARTH_RADIUS_M, FloatArray
 
@@ -76,37 +77,34 @@ def snap_segment(
     The result may still jump between non-adjacent cells; :func:`connect` fills
     those gaps.
     """
-    visits: list[CellVisit] = []
+    n = int(lat.shape[0])
+    if n == 0:
+        return []
+    cum_speed = [0.0, *np.cumsum(speed_mps).tolist()]
+    ts = t.tolist()
     to_cell = h3.latlng_to_cell
-    lats, lons, ts, sps = lat.tolist(), lon.tolist(), t.tolist(), speed_mps.tolist()
+    bounds: list[tuple[str, int]] = []  # (cell, index of the first fix in it)
     cur = ""
     clat = clon = kx = 0.0
     r2 = -1.0
-    entry = 0.0
-    s_sum = 0.0
-    count = 0
-    for la, lo, ti, sp in zip(lats, lons, ts, sps, strict=True):
-        if count:
-            dy = (la - clat) * _M_PER_DEG
-            dx = (lo - clon) * kx
-            if dx * dx + dy * dy < r2:
-                s_sum += sp
-                count += 1
-                continue
+    for i, (la, lo) in enumerate(zip(lat.tolist(), lon.tolist(), strict=True)):
+        dy = (la - clat) * _M_PER_DEG
+        dx = (lo - clon) * kx
+        if dx * dx + dy * dy < r2:
+            continue
         cell = to_cell(la, lo, resolution)
         if cell == cur:
-            s_sum += sp
-            count += 1
             continue
-        if count:
-            visits.append(CellVisit(cur, entry - t_ref, s_sum / count))
-        cur, entry, s_sum, count = cell, ti, sp, 1
+        bounds.append((cell, i))
+        cur = cell
         clat, clon = cell_centre(cell)
         kx = math.cos(math.radians(clat)) * _M_PER_DEG
         r2 = _safe_radius2_m2(cell)
-    if count:
-        visits.append(CellVisit(cur, entry - t_ref, s_sum / count))
-    return visits
+    ends = [i for _, i in bounds[1:]] + [n]
+    return [
+        CellVisit(cell, ts[i] - t_ref, (cum_speed[j] - cum_speed[i]) / (j - i))
+        for (cell, i), j in zip(bounds, ends, strict=True)
+    ]
 
 
 def connect(visits: Sequence[CellVisit], *, max_fill_cells: int = 10) -> list[list[CellVisit]]:

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from geo.cleaning import path_distance_m
-from geo.points import BoolArray, Columns, haversine_array_m, true_runs
+from geo.cleaning import cumulative_distance_m
+from geo.points import BoolArray, Columns, FloatArray, haversine_array_m, true_runs
 
 DEFAULT_MIN_RADIUS_M = 150.0
 DEFAULT_MAX_RADIUS_M = 250.0
@@ -59,14 +59,17 @@ class TrimResult:
     trimmed_m: float
 
 
-def trim_ends(cols: Columns, radius_m: float, *, distance_step_m: float = 10.0) -> TrimResult:
+def trim_ends(
+    cols: Columns, radius_m: float, *, distance_step_m: float = 10.0, cumulative_m: FloatArray | None = None
+) -> TrimResult:
     """Cut the fixes near the start and the end of the ride.
 
     Drops every fix before the first one farther than ``radius_m`` from the start
     fix and after the last one farther than ``radius_m`` from the end fix, and
     also any fix in between that comes back within ``radius_m`` of either (a
     round trip passing home again would otherwise show it). A ride that never
-    leaves the radius is cut entirely.
+    leaves the radius is cut entirely. ``cumulative_m`` (from
+    :func:`geo.cleaning.cumulative_distance_m`) saves recomputing the path length.
     """
     n = len(cols)
     if n == 0:
@@ -74,9 +77,9 @@ def trim_ends(cols: Columns, radius_m: float, *, distance_step_m: float = 10.0) 
     d_start = haversine_array_m(cols.lat[0], cols.lon[0], cols.lat, cols.lon)
     d_end = haversine_array_m(cols.lat[-1], cols.lon[-1], cols.lat, cols.lon)
     keep: BoolArray = (d_start > radius_m) & (d_end > radius_m)
-    removed_runs = true_runs(~keep)
+    cum = cumulative_m if cumulative_m is not None else cumulative_distance_m(cols, distance_step_m)
     trimmed = 0.0
-    for a, b in removed_runs:
-        # include the neighbouring kept fixes so the cut legs count as trimmed
-        trimmed += path_distance_m(cols.take(np.arange(max(a - 1, 0), min(b + 1, n))), distance_step_m)
+    for a, b in true_runs(~keep):
+        # from the kept fix before the cut to the kept fix after it
+        trimmed += float(cum[min(b, n - 1)] - cum[max(a - 1, 0)])
     return TrimResult(keep, trimmed)
