@@ -63,7 +63,6 @@ SIMPLIFY_TOLERANCE_DEG = 3.0 / (EARTH_RADIUS_M * math.pi / 180.0)
 """~3 m: drops collinear centres without moving the line off its cells."""
 
 Int32Array = npt.NDArray[np.int32]
-_M_PER_DEG = EARTH_RADIUS_M * math.pi / 180.0
 _MIN_REDUCED_WEIGHT = 1e-9
 _FIRST_LIMIT_SHARE = 0.1
 _FIRST_LIMIT_M = 300.0
@@ -166,10 +165,8 @@ class RoutingGraph:
             area = set(service_area_cells)
         else:
             area = set()
-            for pair in ridden:
-                for cell in pair:
-                    if cell not in area:
-                        area.update(h3.grid_disk(cell, margin_rings))
+            for cell in {c for pair in ridden for c in pair}:
+                area.update(h3.grid_disk(cell, margin_rings))
         if any(h3.get_resolution(c) != resolution for c in area):
             raise ValueError(f"every cell must be at resolution {resolution}")
         cells = tuple(sorted(area))
@@ -223,8 +220,8 @@ class RoutingGraph:
         main, marks = _pick_landmarks(
             csr_matrix((weights["shortest"], indices, indptr), shape=(n, n)), component, landmarks
         )
-        landmark_dist: dict[Profile, FloatArray] = {}
-        for profile in PROFILES:
+        landmark_dist: dict[Profile, FloatArray] = {p: np.zeros((0, n)) for p in PROFILES}
+        for profile in PROFILES if marks.size else ():
             dist = dijkstra(csr_matrix((weights[profile], indices, indptr), shape=(n, n)), indices=marks)
             landmark_dist[profile] = np.where(np.isfinite(dist), dist, 0.0).reshape(len(marks), n)
         return cls(
@@ -298,7 +295,7 @@ def _pick_landmarks(
     Landmarks on the rim make ``|d(L, t) - d(L, v)|`` tight for most pairs; the
     smaller parts (islands) fall back on the chord alone.
     """
-    if component.size == 0:
+    if component.size == 0 or count < 1:
         return -1, np.zeros(0, dtype=np.intp)
     main = int(np.argmax(np.bincount(component)))
     members = component == main

@@ -225,3 +225,18 @@ def test_the_graph_carries_the_callers_version_stamp_and_refuses_mixed_resolutio
     coarse = h3.cell_to_parent(ORIGIN, 9)
     with pytest.raises(ValueError, match="resolution"):
         RoutingGraph.build([(ORIGIN, h3.grid_ring(ORIGIN, 1)[0], 1)], {}, {}, service_area_cells=[coarse])
+
+
+def test_the_derived_service_area_is_every_ridden_cell_and_its_margin_rings() -> None:
+    line = list(h3.grid_path_cells(ORIGIN, h3.grid_disk(ORIGIN, 5)[-1]))
+    graph = RoutingGraph.build(ride(line), {}, {}, margin_rings=2)
+
+    expected = set().union(*(h3.grid_disk(c, 2) for c in line))
+    assert set(graph.cells) == expected
+    assert graph.traversed_edges == len(line) - 1
+
+
+def test_an_empty_graph_refuses_every_point() -> None:
+    graph = RoutingGraph.build([], {}, {})
+    with pytest.raises(OutsideServiceArea):
+        route(graph, *MECHELEN, *MECHELEN)
