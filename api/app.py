@@ -20,8 +20,10 @@ from litestar.types import ControllerRouterHandler
 from api.accounts import AuthController
 from api.database import head_revision, make_engine, make_sessionmaker, resolve_url
 from api.deps import provide_caller, provide_current_user, provide_db_session, provide_settings
+from api.hazards import HazardController, hazard_categories
 from api.me import MeController
 from api.observability import configure_logging, request_id_middleware
+from api.open311 import Open311Controller
 from api.ops import OpsController
 from api.problems import EXCEPTION_HANDLERS
 from api.security import BearerAuthentication
@@ -36,6 +38,9 @@ ROUTE_HANDLERS: Sequence[ControllerRouterHandler] = [
     OpsController,
     AuthController,
     MeController,
+    HazardController,
+    hazard_categories,
+    Open311Controller,
 ]
 
 

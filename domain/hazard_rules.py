@@ -590,7 +590,7 @@ def ensure_accepts_confirmations(status: HazardStatus) -> None:
     """Only active hazards are confirmed or disputed; after closure a new report starts a new hazard."""
     if not is_active(status):
         raise HazardClosed(
-            f"This hazard is {status}; report it again if the danger is back.", status=str(status)
+            f"This hazard is {status}; report it again if the danger is back.", hazardStatus=str(status)
         )
 
 
