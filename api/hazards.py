@@ -30,7 +30,7 @@ from api.hazard_views import (
     planner_report,
     receipt_body,
 )
-from api.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, decode_cursor, encode_cursor
+from api.pagination import DEFAULT_LIMIT, Cursor, Limit, Page, decode_cursor, encode_cursor
 from api.security import Caller, requires_consent, requires_role
 from api.settings import Settings
 from domain import hazard_service, idempotency
@@ -45,8 +45,6 @@ from domain.ratelimit import RateLimiter
 CAN_REPORT = requires_consent(ConsentPurpose.HAZARD_REPORTING)
 CAN_TRIAGE = requires_role(Role.PLANNER, Role.ADMIN)
 HazardId = Annotated[uuid.UUID, PathParameter(description="the hazard id")]
-Limit = Annotated[int, QueryParameter(ge=1, le=MAX_LIMIT, description="items per page")]
-Cursor = Annotated[str | None, QueryParameter(max_length=512, description="nextCursor of the previous page")]
 
 
 async def throttle(state: State, user_id: uuid.UUID) -> None:

@@ -12,7 +12,7 @@ import json
 from typing import Annotated, Any, Generic, TypeVar
 
 import msgspec
-from litestar.params import Parameter
+from litestar.params import QueryParameter
 
 from domain.errors import InvalidInput
 
@@ -21,13 +21,9 @@ T = TypeVar("T")
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
 
-Limit = Annotated[
-    int, Parameter(query="limit", ge=1, le=MAX_LIMIT, default=DEFAULT_LIMIT, description="items per page")
-]
-Cursor = Annotated[
-    str | None,
-    Parameter(query="cursor", max_length=512, default=None, description="nextCursor of the previous page"),
-]
+# declare as `limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None`
+Limit = Annotated[int, QueryParameter(ge=1, le=MAX_LIMIT, description="items per page")]
+Cursor = Annotated[str | None, QueryParameter(max_length=512, description="nextCursor of the previous page")]
 
 
 class Page(msgspec.Struct, Generic[T], rename="camel", kw_only=True):

@@ -22,6 +22,7 @@ from domain.errors import (
     TooManyRequests,
     Unauthenticated,
 )
+from geo.errors import FieldError, TraceError
 
 log = logging.getLogger("saferoutes.errors")
 
@@ -79,7 +80,7 @@ def problem(
     return Response(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
 
 
-_UNKNOWN_FIELD = re.compile(r"unknown field `(?P<name>[^`]+)`")
+_UNKNOWN_FIELD = re.compile(r"(?:unknown|missing required) field `(?P<name>[^`]+)`")
 
 
 def _field_of(message: dict[str, Any]) -> str:
@@ -110,6 +111,19 @@ def handle_domain_error(request: Request[Any, Any, Any], exc: DomainError) -> Re
         headers["Retry-After"] = str(exc.retry_after_s)
     return problem(
         request, status=status, code=exc.code, title=exc.title, detail=exc.detail, headers=headers, **extra
+    )
+
+
+def handle_field_error(request: Request[Any, Any, Any], exc: FieldError) -> Response[dict[str, Any]]:
+    """A geo or privacy rule (trace limits, GPX, privacy zone) refused a value: 422 naming the field."""
+    code = "invalid-trace" if isinstance(exc, TraceError) else "invalid-input"
+    return problem(
+        request,
+        status=422,
+        code=code,
+        title="Invalid input",
+        detail=f"{exc.field}: {exc.message}.",
+        errors=[{"field": exc.field, "message": exc.message}],
     )
 
 
@@ -172,6 +186,7 @@ def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Respon
 
 EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     DomainError: handle_domain_error,
+    FieldError: handle_field_error,
     ValidationException: handle_validation_error,
     HTTPException: handle_http_exception,
     OperationalError: handle_database_unavailable,

@@ -96,3 +96,9 @@ async def test_a_sane_incoming_request_id_is_kept(client: Client) -> None:
     assert response.headers["x-request-id"] == "abcdef12-3456"
     hostile = await client.get("/health", headers={"X-Request-ID": "a\x1bb" * 40})
     assert hostile.headers["x-request-id"] != "a\x1bb" * 40
+
+
+async def test_a_missing_required_field_is_named(client: Client) -> None:
+    response = await client.post("/auth/register", json={"handle": "nopassword"})
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == "password"
