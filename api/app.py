@@ -26,6 +26,7 @@ from api.observability import configure_logging, request_id_middleware
 from api.open311 import Open311Controller
 from api.ops import OpsController
 from api.problems import EXCEPTION_HANDLERS
+from api.schools import ClassesController, GuardianController, SchoolsController
 from api.security import BearerAuthentication
 from api.settings import Settings, load_settings
 from domain.auth import AuthConfig
@@ -41,6 +42,9 @@ ROUTE_HANDLERS: Sequence[ControllerRouterHandler] = [
     HazardController,
     hazard_categories,
     Open311Controller,
+    SchoolsController,
+    ClassesController,
+    GuardianController,
 ]
 
 

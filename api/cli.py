@@ -6,12 +6,13 @@ import argparse
 import asyncio
 import os
 import sys
+import uuid
 from collections.abc import Sequence
 from datetime import timedelta
 
 from api.database import make_engine, make_sessionmaker, migrate_sync, resolve_url
 from api.settings import Settings, SettingsError, load_settings
-from domain import auth
+from domain import auth, school_service
 from domain.auth import AuthConfig
 from domain.enums import Role
 from domain.errors import DomainError
@@ -76,8 +77,11 @@ async def _create_user(settings: Settings, url: str, args: argparse.Namespace) -
             user = await auth.create_user(
                 session, config, handle=args.handle, password=args.password, role=Role(args.role)
             )
+            if args.school is not None:
+                await school_service.add_teacher(session, args.school, user)
             await session.commit()
-            print(f"Created {args.role} '{user.handle}' with id {user.id}")
+            where = f" at school {args.school}" if args.school is not None else ""
+            print(f"Created {args.role} '{user.handle}' with id {user.id}{where}")
     finally:
         await engine.dispose()
 
@@ -85,6 +89,9 @@ async def _create_user(settings: Settings, url: str, args: argparse.Namespace) -
 def cmd_create_user(settings: Settings, args: argparse.Namespace) -> int:
     if len(args.password) < 8:
         print("error: --password must have at least 8 characters", file=sys.stderr)
+        return 2
+    if (args.role == Role.TEACHER.value) != (args.school is not None):
+        print("error: a teacher needs --school ID, and only a teacher takes one", file=sys.stderr)
         return 2
     url = _prepare_database(settings)
     try:
@@ -112,6 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
     cu.add_argument("--handle", required=True)
     cu.add_argument("--password", required=True)
     cu.add_argument("--role", choices=[r.value for r in Role], default=Role.CITIZEN.value)
+    cu.add_argument("--school", type=uuid.UUID, metavar="ID", help="the school a teacher works at (required)")
     cu.set_defaults(func=cmd_create_user)
     return parser
 

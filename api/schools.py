@@ -1,0 +1,222 @@
+"""Schools, classes, join codes and guardian consent over HTTP (docs/schools.md)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Annotated, Any
+
+from litestar import Controller, Request, delete, get, post
+from litestar.datastructures import State
+from litestar.di import NamedDependency, Provide
+from litestar.params import JSONBody, PathParameter
+from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.accounts import client_address
+from api.school_views import (
+    ClassCreate,
+    ClassCreated,
+    ClassOut,
+    GuardianCodeOut,
+    GuardianConsentOut,
+    GuardianConsentRequest,
+    JoinCodeOut,
+    Joined,
+    JoinRequest,
+    SchoolCreate,
+    SchoolOut,
+    class_out,
+    guardian_consent_out,
+    joined_out,
+    school_out,
+)
+from api.security import authenticated, requires_role
+from api.settings import Settings
+from domain import school_service
+from domain.accounts import User
+from domain.base import utcnow
+from domain.codes import CodeHasher, normalize
+from domain.enums import Role
+from domain.ratelimit import RateLimiter
+from privacy import guardian
+
+SchoolId = Annotated[uuid.UUID, PathParameter(description="the school id")]
+ClassId = Annotated[uuid.UUID, PathParameter(description="the class id")]
+
+JOIN_ATTEMPTS = 10
+"""Join attempts per user per quarter hour: join codes are short, so guessing must stay slow."""
+GUARDIAN_ATTEMPTS_PER_ADDRESS = 20
+GUARDIAN_ATTEMPTS_PER_CODE = 5
+GUARDIAN_CODES_PER_CHILD = 5
+STAFF = requires_role(Role.TEACHER, Role.ADMIN)
+
+
+def provide_codes(state: State) -> CodeHasher:
+    settings: Settings = state.settings
+    return CodeHasher(settings.secret_key)
+
+
+CODES = {"codes": Provide(provide_codes, sync_to_thread=False)}
+
+
+async def _throttle(state: State, key: str, limit: int, window: timedelta) -> None:
+    limiter: RateLimiter = state.rate_limiter
+    await limiter.hit(key, limit=limit, window=window)
+
+
+class SchoolsController(Controller):
+    path = "/schools"
+    tags = ["schools"]
+    guards = [authenticated]
+    dependencies = CODES
+
+    @post("/", status_code=HTTP_201_CREATED, guards=[requires_role(Role.ADMIN)], summary="Create a school")
+    async def create(
+        self, db_session: NamedDependency[AsyncSession], data: JSONBody[SchoolCreate]
+    ) -> SchoolOut:
+        school = await school_service.create_school(db_session, name=data.name, lat=data.lat, lon=data.lon)
+        return school_out(school)
+
+    @post(
+        "/{school_id:uuid}/classes",
+        status_code=HTTP_201_CREATED,
+        guards=[STAFF],
+        summary="Create a class of my school; its join code is shown this once",
+    )
+    async def create_class(
+        self,
+        db_session: NamedDependency[AsyncSession],
+        current_user: NamedDependency[User],
+        codes: NamedDependency[CodeHasher],
+        school_id: SchoolId,
+        data: JSONBody[ClassCreate],
+    ) -> ClassCreated:
+        school_class, issued = await school_service.create_class(
+            db_session, codes, current_user, school_id, name=data.name, now=utcnow()
+        )
+        return ClassCreated(
+            id=school_class.id,
+            school_id=school_class.school_id,
+            name=school_class.name,
+            join_code=issued.code,
+            join_code_expires_at=issued.expires_at,
+        )
+
+
+class ClassesController(Controller):
+    path = "/classes"
+    tags = ["schools"]
+    guards = [authenticated]
+    dependencies = CODES
+
+    @post("/join", status_code=HTTP_201_CREATED, summary="Join a class with its join code")
+    async def join(
+        self,
+        state: State,
+        db_session: NamedDependency[AsyncSession],
+        current_user: NamedDependency[User],
+        codes: NamedDependency[CodeHasher],
+        data: JSONBody[JoinRequest],
+    ) -> Joined:
+        await _throttle(state, f"class-join:{current_user.id}", JOIN_ATTEMPTS, timedelta(minutes=15))
+        joined = await school_service.join_class(
+            db_session, codes, current_user, data.join_code, now=utcnow()
+        )
+        return joined_out(joined)
+
+    @get("/{class_id:uuid}", guards=[STAFF], summary="A class of my school: nicknames and aggregates")
+    async def read(
+        self,
+        db_session: NamedDependency[AsyncSession],
+        current_user: NamedDependency[User],
+        class_id: ClassId,
+    ) -> ClassOut:
+        return class_out(await school_service.class_view(db_session, current_user, class_id, now=utcnow()))
+
+    @post(
+        "/{class_id:uuid}/join-code",
+        status_code=HTTP_201_CREATED,
+        guards=[STAFF],
+        summary="Replace the class's join code; the old one stops working",
+    )
+    async def rotate(
+        self,
+        db_session: NamedDependency[AsyncSession],
+        current_user: NamedDependency[User],
+        codes: NamedDependency[CodeHasher],
+        class_id: ClassId,
+    ) -> JoinCodeOut:
+        issued = await school_service.rotate_join_code(
+            db_session, codes, current_user, class_id, now=utcnow()
+        )
+        return JoinCodeOut(join_code=issued.code, expires_at=issued.expires_at)
+
+    @delete(
+        "/{class_id:uuid}/join-code",
+        status_code=HTTP_204_NO_CONTENT,
+        guards=[STAFF],
+        summary="Revoke the class's join code; members stay",
+    )
+    async def revoke(
+        self,
+        db_session: NamedDependency[AsyncSession],
+        current_user: NamedDependency[User],
+        class_id: ClassId,
+    ) -> None:
+        await school_service.revoke_join_code(db_session, current_user, class_id, now=utcnow())
+
+
+class GuardianController(Controller):
+    path = "/"
+    tags = ["guardians"]
+    dependencies = CODES
+
+    @post(
+        "/guardian-consents",
+        status_code=HTTP_201_CREATED,
+        summary="A guardian consents for a child under 13 with the child's guardian code (no account)",
+    )
+    async def consent(
+        self,
+        request: Request[Any, Any, Any],
+        state: State,
+        db_session: NamedDependency[AsyncSession],
+        codes: NamedDependency[CodeHasher],
+        data: JSONBody[GuardianConsentRequest],
+    ) -> GuardianConsentOut:
+        settings: Settings = state.settings
+        hour = timedelta(hours=1)
+        address = client_address(request, settings)
+        await _throttle(state, f"guardian-addr:{address}", GUARDIAN_ATTEMPTS_PER_ADDRESS, hour)
+        await _throttle(state, f"guardian-code:{normalize(data.code)}", GUARDIAN_ATTEMPTS_PER_CODE, hour)
+        given = await guardian.consent_with_code(
+            db_session,
+            codes,
+            code=data.code,
+            relationship=data.relationship,
+            purposes=data.purposes,
+            policy_version=data.policy_version or settings.privacy_policy_version,
+            current_policy_version=settings.privacy_policy_version,
+            now=utcnow(),
+        )
+        return guardian_consent_out(given)
+
+    @post(
+        "/me/guardian-code",
+        status_code=HTTP_201_CREATED,
+        guards=[authenticated],
+        summary="A new guardian code for my guardian (under 13); any older code stops working",
+    )
+    async def new_code(
+        self,
+        state: State,
+        db_session: NamedDependency[AsyncSession],
+        current_user: NamedDependency[User],
+        codes: NamedDependency[CodeHasher],
+    ) -> GuardianCodeOut:
+        await _throttle(
+            state, f"guardian-issue:{current_user.id}", GUARDIAN_CODES_PER_CHILD, timedelta(hours=1)
+        )
+        issued = await school_service.issue_guardian_code(db_session, codes, current_user, now=utcnow())
+        return GuardianCodeOut(guardian_code=issued.code, expires_at=issued.expires_at)
