@@ -26,6 +26,7 @@ from api.observability import configure_logging, request_id_middleware
 from api.open311 import Open311Controller
 from api.ops import OpsController
 from api.problems import EXCEPTION_HANDLERS
+from api.rides import PrivacyZonesController, RidesController
 from api.schools import ClassesController, GuardianController, SchoolsController
 from api.security import BearerAuthentication
 from api.settings import Settings, load_settings
@@ -42,6 +43,8 @@ ROUTE_HANDLERS: Sequence[ControllerRouterHandler] = [
     HazardController,
     hazard_categories,
     Open311Controller,
+    RidesController,
+    PrivacyZonesController,
     SchoolsController,
     ClassesController,
     GuardianController,

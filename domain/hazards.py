@@ -104,7 +104,10 @@ class HazardReport(SQLModel, table=True):
     description: str | None = Field(default=None, max_length=MAX_DESCRIPTION_LENGTH)
     observed_at: datetime = timestamp()
     created_at: datetime = timestamp()
-    ride_id: uuid.UUID | None = Field(default=None)
+    ride_id: uuid.UUID | None = Field(
+        default=None,
+        sa_column=sa.Column(sa.Uuid(), sa.ForeignKey("ride.id", ondelete="CASCADE"), nullable=True),
+    )
     ride_offset_s: int | None = Field(default=None)
 
 

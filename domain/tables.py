@@ -12,6 +12,7 @@ import domain.accounts
 import domain.hazards
 import domain.idempotency
 import domain.ratelimit
+import domain.rides
 import domain.schools
 
 metadata = SQLModel.metadata

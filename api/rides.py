@@ -1,0 +1,157 @@
+"""Rides over HTTP (POST/GET/DELETE /rides) and the privacy zones that shape them (/me/privacy-zones)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Controller, Request, Response, delete, get, post
+from litestar.datastructures import State
+from litestar.di import NamedDependency
+from litestar.params import JSONBody, PathParameter
+from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.pagination import DEFAULT_LIMIT, Cursor, Limit, Page, decode_cursor, encode_cursor
+from api.ride_views import (
+    MAX_RIDE_BYTES,
+    RideCreated,
+    RideDetail,
+    RideSummary,
+    RideUploadOperation,
+    ZoneCreate,
+    ZoneOut,
+    created_body,
+    parse_upload,
+    ride_detail,
+    ride_summary,
+    zone_out,
+)
+from api.security import Caller, authenticated
+from api.settings import Settings
+from domain import idempotency, ride_service
+from domain.base import utcnow
+from domain.errors import InvalidInput
+from domain.ratelimit import RateLimiter
+from geo.pipeline import PipelineParams
+from privacy import zone_service
+
+RideId = Annotated[uuid.UUID, PathParameter(description="the ride id")]
+ZoneId = Annotated[uuid.UUID, PathParameter(description="the privacy zone id")]
+
+
+async def throttle(state: State, user_id: uuid.UUID) -> None:
+    settings: Settings = state.settings
+    limiter: RateLimiter = state.rate_limiter
+    await limiter.hit(f"ride:{user_id}", limit=settings.rate_limit_per_minute, window=timedelta(minutes=1))
+
+
+def _after(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
+    values = decode_cursor(cursor, size=2)
+    if values is None:
+        return None
+    try:
+        return datetime.fromisoformat(values[0]), uuid.UUID(values[1])
+    except ValueError as exc:
+        raise InvalidInput("cursor", "The cursor is not one this service gave out.") from exc
+
+
+class RidesController(Controller):
+    path = "/rides"
+    tags = ["rides"]
+    guards = [authenticated]
+
+    @post(
+        "/",
+        status_code=HTTP_201_CREATED,
+        request_max_body_size=MAX_RIDE_BYTES,
+        operation_class=RideUploadOperation,
+        summary="Upload a ride (JSON points or GPX) under an Idempotency-Key",
+        description=(
+            "Needs the ride_tracking consent (403 otherwise; checked before the body is read). "
+            "Stores cells, never coordinates. A retry with the same key and body replays the answer."
+        ),
+    )
+    async def upload(
+        self,
+        request: Request[Any, Any, Any],
+        state: State,
+        db_session: NamedDependency[AsyncSession],
+        caller: NamedDependency[Caller],
+    ) -> Response[RideCreated]:
+        key = idempotency.check_key(request.headers.get(idempotency.HEADER))
+        await throttle(state, caller.id)
+        now = utcnow()
+        who = await ride_service.uploader(db_session, caller.id, today=now.date())
+        body = await request.body()
+        media_type = request.content_type[0]
+        stored = await ride_service.ingest(
+            db_session,
+            who,
+            parse_upload(body, media_type),
+            key=key,
+            fingerprint=idempotency.request_fingerprint(body, media_type),
+            now=now,
+            params=ride_service.RideParams(PipelineParams(resolution=state.settings.h3_resolution)),
+            render=created_body,
+        )
+        return Response(msgspec.convert(stored.body, RideCreated), status_code=stored.status_code)
+
+    @get("/", summary="My rides, newest first")
+    async def list_rides(
+        self,
+        db_session: NamedDependency[AsyncSession],
+        caller: NamedDependency[Caller],
+        limit: Limit = DEFAULT_LIMIT,
+        cursor: Cursor = None,
+    ) -> Page[RideSummary]:
+        rides = await ride_service.list_rides(db_session, caller.id, limit=limit + 1, after=_after(cursor))
+        more = len(rides) > limit
+        rides = rides[:limit]
+        next_cursor = encode_cursor(rides[-1].started_at.isoformat(), rides[-1].id) if more else None
+        return Page(items=[ride_summary(r) for r in rides], next_cursor=next_cursor)
+
+    @get("/{ride_id:uuid}", summary="One of my rides with its cell path as a GeoJSON Feature")
+    async def read(
+        self, db_session: NamedDependency[AsyncSession], caller: NamedDependency[Caller], ride_id: RideId
+    ) -> RideDetail:
+        ride = await ride_service.get_ride(db_session, caller.id, ride_id)
+        return ride_detail(ride, await ride_service.cell_path(db_session, ride))
+
+    @delete("/{ride_id:uuid}", status_code=HTTP_204_NO_CONTENT, summary="Delete one of my rides")
+    async def remove(
+        self, db_session: NamedDependency[AsyncSession], caller: NamedDependency[Caller], ride_id: RideId
+    ) -> None:
+        await ride_service.delete_ride(db_session, caller.id, ride_id, now=utcnow())
+
+
+class PrivacyZonesController(Controller):
+    path = "/me/privacy-zones"
+    tags = ["me"]
+    guards = [authenticated]
+
+    @get("/", summary="My privacy zones: circles where none of my traces are kept")
+    async def list_zones(
+        self, db_session: NamedDependency[AsyncSession], caller: NamedDependency[Caller]
+    ) -> list[ZoneOut]:
+        return [zone_out(z) for z in await zone_service.list_zones(db_session, caller.id)]
+
+    @post("/", status_code=HTTP_201_CREATED, summary="Add a privacy zone (at most 10)")
+    async def add(
+        self,
+        db_session: NamedDependency[AsyncSession],
+        caller: NamedDependency[Caller],
+        data: JSONBody[ZoneCreate],
+    ) -> ZoneOut:
+        zone = await zone_service.add_zone(
+            db_session, caller.id, lat=data.lat, lon=data.lon, radius_m=data.radius_m, now=utcnow()
+        )
+        return zone_out(zone)
+
+    @delete("/{zone_id:uuid}", status_code=HTTP_204_NO_CONTENT, summary="Delete one of my privacy zones")
+    async def remove(
+        self, db_session: NamedDependency[AsyncSession], caller: NamedDependency[Caller], zone_id: ZoneId
+    ) -> None:
+        await zone_service.delete_zone(db_session, caller.id, zone_id)

@@ -1,0 +1,257 @@
+"""End-to-end ride ingestion: the real service, real PostgreSQL, concurrent uploads.
+
+Run: ``.venv/bin/python bench/ingest.py [--clients 50] [--seconds 30] [--workers 1]``.
+
+Starts ``saferoutes serve`` on a free port against PostgreSQL (an embedded
+server in a temporary folder, or ``DATABASE_URL`` if set: use a scratch
+database, the bench leaves its users and rides there), registers one user
+per client with the ride_tracking consent, and has every client upload
+simulated 30-minute bike rides (1 800 points, JSON) back to back for the
+given time. Prints rides/s, points/s and p50/p99 latency, and two ratios
+measured in the same run:
+- pipeline: ``process_trace`` points/s over the bare ``h3.latlng_to_cell``
+  loop on the same points (target >= 0.5);
+- end-to-end points/s over asyncpg ``copy_records_to_table`` of as many rows
+  as points were uploaded (target >= 0.3).
+No assertions: it reports figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+import asyncpg
+import httpx
+import msgspec
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.pipeline import bare_loop, best_of  # noqa: E402
+from geo.pipeline import process_trace  # noqa: E402
+from geo.points import TracePoint  # noqa: E402
+from geo.simulator import simulate_ride, street_grid  # noqa: E402
+
+POINTS_PER_RIDE = 1800
+
+
+@contextmanager
+def database() -> Iterator[str]:
+    """A PostgreSQL URL: DATABASE_URL, or a fresh embedded server that is stopped afterwards."""
+    configured = os.environ.get("DATABASE_URL")
+    if configured:
+        yield configured
+        return
+    import pgserver  # type: ignore[import-untyped]
+
+    with tempfile.TemporaryDirectory(prefix="sr-bench-") as tmp:
+        server = pgserver.get_server(Path(tmp) / "pgdata", cleanup_mode="stop")
+        server.psql("CREATE DATABASE bench;")
+        try:
+            yield server.get_uri("bench")
+        finally:
+            server.cleanup()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def cpu_seconds(root: int) -> float:
+    """User + system CPU of a process tree so far, from /proc (Linux)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    stats: dict[int, tuple[int, float]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            stats[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick)
+    tree, total, grew = {root}, 0.0, True
+    while grew:
+        more = {pid for pid, (ppid, _) in stats.items() if ppid in tree} - tree
+        tree |= more
+        grew = bool(more)
+    for pid in tree:
+        total += stats.get(pid, (0, 0.0))[1]
+    return total
+
+
+@contextmanager
+def service(url: str, port: int, workers: int) -> Iterator[tuple[str, int]]:
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "SAFEROUTES_RATE_LIMIT_PER_MINUTE": "1000000",
+        "SAFEROUTES_REGISTER_PER_HOUR": "1000000",
+        "SAFEROUTES_ARGON2_TIME_COST": "1",
+        "SAFEROUTES_ARGON2_MEMORY_KIB": "1024",
+        "SAFEROUTES_LOG_LEVEL": "WARNING",
+    }
+    cmd = [str(ROOT / ".venv/bin/saferoutes"), "serve", "--port", str(port), "--workers", str(workers)]
+    proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL)  # noqa: S603 - our own CLI
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{base}/ready", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        else:
+            raise RuntimeError("the service did not become ready in 60 s")
+        yield base, proc.pid
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+def pipeline(rides: list[tuple[TracePoint, ...]]) -> None:
+    now = datetime.now(UTC)
+    for points in rides:
+        process_trace(points, now=now, trim_radius_m=200.0)
+
+
+async def new_user(client: httpx.AsyncClient) -> dict[str, str]:
+    handle = f"bench{uuid.uuid4().hex[:12]}"
+    reg = await client.post("/auth/register", json={"handle": handle, "password": "bench password 1"})
+    reg.raise_for_status()
+    auth = {"Authorization": f"Bearer {reg.json()['accessToken']}"}
+    consent = {"granted": True, "policyVersion": "2026-01"}
+    (await client.put("/me/consents/ride_tracking", json=consent, headers=auth)).raise_for_status()
+    return auth
+
+
+def bodies(rides: list[tuple[TracePoint, ...]]) -> list[bytes]:
+    return [
+        msgspec.json.encode(
+            {"points": [{"lat": p.lat, "lon": p.lon, "t": p.t, "accuracy": p.accuracy} for p in r]}
+        )
+        for r in rides
+    ]
+
+
+async def uploads(
+    base: str, clients: int, seconds: float, payloads: list[bytes]
+) -> tuple[list[float], int, float]:
+    latencies: list[float] = []
+    failures = 0
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=60) as client:
+        users = [await new_user(client) for _ in range(clients)]
+        stop = time.perf_counter() + seconds
+
+        async def run(n: int) -> None:
+            nonlocal failures
+            k = n
+            headers = {**users[n], "Content-Type": "application/json"}
+            while time.perf_counter() < stop:
+                body = payloads[k % len(payloads)]
+                k += clients
+                start = time.perf_counter()
+                r = await client.post(
+                    "/rides", content=body, headers={**headers, "Idempotency-Key": uuid.uuid4().hex}
+                )
+                if r.status_code == 201:
+                    latencies.append(time.perf_counter() - start)
+                else:
+                    failures += 1
+
+        began = time.perf_counter()
+        await asyncio.gather(*(run(n) for n in range(clients)))
+        return latencies, failures, time.perf_counter() - began
+
+
+async def copy_rate(url: str, rows: int) -> float:
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute(
+            "CREATE TEMP TABLE bench_points"
+            " (ride_id uuid, seq int, lat float8, lon float8, t float8, accuracy real)"
+        )
+        ride = uuid.uuid4()
+        records = [(ride, i, 51.0 + i * 1e-6, 4.48 + i * 1e-6, 1.7e9 + i, 5.0) for i in range(rows)]
+        start = time.perf_counter()
+        for k in range(0, rows, POINTS_PER_RIDE):
+            await conn.copy_records_to_table("bench_points", records=records[k : k + POINTS_PER_RIDE])
+        return rows / (time.perf_counter() - start)
+    finally:
+        await conn.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    parser.add_argument("--rides", type=int, default=200, help="distinct simulated rides to cycle through")
+    args = parser.parse_args()
+
+    grid = street_grid()
+    rng = random.Random(7)
+    start_t = time.time() - 6 * 3600
+    rides = [
+        simulate_ride(
+            rng, mode="bike", duration_s=POINTS_PER_RIDE, start_t=start_t - 60 * i, grid=grid
+        ).points
+        for i in range(args.rides)
+    ]
+    payloads = bodies(rides)
+
+    sample = rides[:20]
+    pipeline(sample[:2])
+    bare = best_of(3, lambda: bare_loop(sample))
+    full = best_of(3, lambda: pipeline(sample))
+
+    with database() as url, service(url, free_port(), args.workers) as (base, pid):
+        cpu_before = cpu_seconds(pid)
+        latencies, failures, elapsed = asyncio.run(uploads(base, args.clients, args.seconds, payloads))
+        server_cpu = cpu_seconds(pid) - cpu_before
+        done = len(latencies)
+        e2e_points = done * POINTS_PER_RIDE / elapsed
+        copy = asyncio.run(
+            copy_rate(url.replace("postgresql+asyncpg", "postgresql"), max(done, 1) * POINTS_PER_RIDE)
+        )
+
+    latencies.sort()
+    p50 = statistics.median(latencies) * 1e3 if latencies else float("nan")
+    p99 = latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))] * 1e3 if latencies else float("nan")
+    print(
+        f"clients {args.clients}, workers {args.workers}, {elapsed:.1f} s,"
+        f" {done} rides x {POINTS_PER_RIDE} points"
+    )
+    print(f"failed uploads:        {failures}")
+    print(f"service CPU per ride:  {server_cpu / max(done, 1) * 1e3:10.1f} ms (user + system, all workers)")
+    print(f"rides/s:               {done / elapsed:10.1f}")
+    print(f"points/s (end to end): {e2e_points:10,.0f}")
+    print(f"latency p50 / p99:     {p50:7.1f} / {p99:.1f} ms   (target p99 < 250 ms)")
+    print(f"bare h3 loop:          {len(sample) * POINTS_PER_RIDE / bare:10,.0f} points/s")
+    print(f"process_trace:         {len(sample) * POINTS_PER_RIDE / full:10,.0f} points/s")
+    print(f"ratio pipeline / h3:   {bare / full:10.2f}   (target >= 0.5)")
+    print(f"asyncpg COPY:          {copy:10,.0f} rows/s")
+    print(f"ratio e2e / COPY:      {e2e_points / copy:10.2f}   (target >= 0.3)")
+
+
+if __name__ == "__main__":
+    main()

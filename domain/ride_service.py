@@ -1,0 +1,261 @@
+"""Ride use cases: ingest an upload, list, read and delete rides. No HTTP here.
+
+Ingest: read the uploader, their consents and privacy zones, and give the
+connection back -> run the pure pipeline (`geo.pipeline`) in a worker thread,
+so one upload does not stall the event loop -> then, in one transaction
+committed once: claim the Idempotency-Key (a concurrent duplicate waits on its
+unique key, then replays this answer) -> lock the user's ride writes -> store
+the summary, the cell sequence and the aggregates in one statement -> file the
+incidents -> store the answer under the key -> commit.
+The raw points never leave this function's memory: only cells are written,
+and errors name fields, never positions.
+"""
+
+from __future__ import annotations
+
+import functools
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+import anyio
+import anyio.to_thread
+import h3
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from domain import hazard_service, idempotency, ride_store
+from domain.accounts import User
+from domain.enums import ConsentPurpose
+from domain.errors import ConsentRequired, NotFound, Unauthenticated
+from domain.hazards import Hazard, HazardReport
+from domain.ride_incidents import Dropped, Incident, check_incidents, file_incidents
+from domain.rides import EXPOSURE_MODES, PrivacyZoneRecord, Ride, RideCell
+from geo.errors import TraceError
+from geo.pipeline import PipelineParams, ProcessedRide, process_trace
+from geo.points import TracePoint
+from privacy import consent
+from privacy.trimming import DEFAULT_MAX_RADIUS_M, DEFAULT_MIN_RADIUS_M, ride_trim_radius_m
+from privacy.zones import PrivacyZone
+
+IDEMPOTENCY_SCOPE = "ride"
+PIPELINE_THREADS = 1
+"""The pipeline holds the GIL for most of its work: more threads only add switching, not throughput."""
+_EXPOSURE_VALUES = frozenset(m.value for m in EXPOSURE_MODES)
+
+
+@dataclass(frozen=True, slots=True)
+class RideParams:
+    """The pipeline's tunables and the trimming radius range."""
+
+    pipeline: PipelineParams = field(default_factory=PipelineParams)
+    trim_min_m: float = DEFAULT_MIN_RADIUS_M
+    trim_max_m: float = DEFAULT_MAX_RADIUS_M
+
+
+@dataclass(frozen=True, slots=True)
+class Upload:
+    points: Sequence[TracePoint]
+    incidents: Sequence[Incident] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Ingested:
+    """What the upload's answer is rendered from."""
+
+    ride: Ride
+    dropped_incidents: tuple[Dropped, ...]
+
+
+@functools.cache
+def _pipeline_limiter() -> anyio.CapacityLimiter:
+    return anyio.CapacityLimiter(PIPELINE_THREADS)
+
+
+def ride_key(points: Sequence[TracePoint]) -> str:
+    """Keys the trimming radius: the same recording, in any format or under any
+    Idempotency-Key, is trimmed identically, so re-uploading it cannot average the radius out."""
+    if not points:
+        raise TraceError("points", "a ride needs at least 2 points, got 0")
+    return f"start:{points[0].t:.3f}"
+
+
+@dataclass(frozen=True, slots=True)
+class Uploader:
+    """The uploading user as the pipeline needs them (the row is detached from the session)."""
+
+    user: User
+    may_report_hazards: bool
+    zones: tuple[PrivacyZone, ...]
+
+
+async def uploader(session: AsyncSession, user_id: uuid.UUID, *, today: date) -> Uploader:
+    """Load the uploader, refuse them without `ride_tracking` consent (403), read their zones.
+
+    Then the session's connection goes back to the pool: the body is read and
+    the pipeline runs without holding one, so slow clients and CPU work never
+    starve the pool.
+    """
+    user = await session.get(User, user_id)
+    if user is None:
+        raise Unauthenticated("The access token is invalid or expired.", code="invalid-token")
+    states = await consent.states_for(session, user, today=today)
+    if not states[ConsentPurpose.RIDE_TRACKING].effective:
+        raise ConsentRequired(
+            ConsentPurpose.RIDE_TRACKING.value, guardian_needed=consent.is_child(user.birth_year, today)
+        )
+    z = PrivacyZoneRecord
+    rows = await session.execute(
+        sa.select(col(z.lat), col(z.lon), col(z.radius_m)).where(col(z.user_id) == user_id)
+    )
+    zones = tuple(PrivacyZone(r.lat, r.lon, r.radius_m) for r in rows)
+    await session.close()
+    return Uploader(user, states[ConsentPurpose.HAZARD_REPORTING].effective, zones)
+
+
+def _ride_row(
+    ride_id: uuid.UUID, user_id: uuid.UUID, processed: ProcessedRide, incidents: int, now: datetime
+) -> Ride:
+    return Ride(
+        id=ride_id,
+        user_id=user_id,
+        mode=processed.mode.value,
+        distance_m=round(processed.distance_m, 1),
+        duration_s=round(processed.duration_s),
+        started_at=processed.started_at,
+        resolution=processed.resolution,
+        cell_count=processed.cell_count,
+        segment_count=len(processed.segments),
+        trimmed_m=round(processed.trimmed_m, 1),
+        point_count=processed.point_count,
+        kept_point_count=processed.kept_point_count,
+        incidents_filed=incidents,
+        created_at=now,
+    )
+
+
+async def ingest(
+    session: AsyncSession,
+    who: Uploader,
+    upload: Upload,
+    *,
+    key: str,
+    fingerprint: str,
+    now: datetime,
+    params: RideParams,
+    render: Callable[[Ingested], dict[str, Any]],
+    status_code: int = 201,
+) -> idempotency.StoredResponse:
+    """Store one uploaded ride exactly once per Idempotency-Key; commits.
+
+    `who` comes from `uploader`. Raises `geo.errors.TraceError` (422) or
+    `InvalidHazardInput` (422) before anything is committed. The pipeline runs
+    before the key is claimed: a concurrent duplicate costs CPU, never a row.
+    """
+    user = who.user
+    radius = ride_trim_radius_m(
+        user.privacy_seed, ride_key(upload.points), min_m=params.trim_min_m, max_m=params.trim_max_m
+    )
+    work = functools.partial(
+        process_trace, upload.points, now=now, trim_radius_m=radius, zones=who.zones, params=params.pipeline
+    )
+    processed = await anyio.to_thread.run_sync(work, limiter=_pipeline_limiter())
+    ride_id = uuid.uuid4()
+    checked = check_incidents(
+        upload.incidents,
+        span=(upload.points[0].t, upload.points[-1].t),
+        ride_id=ride_id,
+        ride_start=processed.started_at,
+        zones=who.zones,
+        consented=who.may_report_hazards,
+        now=now,
+    )
+    stored = await idempotency.claim(
+        session, user_id=user.id, scope=IDEMPOTENCY_SCOPE, key=key, fingerprint=fingerprint, now=now
+    )
+    if stored is not None:
+        return stored
+    await ride_store.lock_user_rides(session, user.id)
+    ride = _ride_row(ride_id, user.id, processed, len(checked.to_file), now)
+    await ride_store.write_ride(session, ride, processed, exposure=ride.mode in _EXPOSURE_VALUES)
+    resolution = params.pipeline.resolution
+    filed, dropped = await file_incidents(session, user, checked, now=now, resolution=resolution)
+    if filed != ride.incidents_filed:
+        ride.incidents_filed = filed
+        await session.execute(sa.update(Ride).where(col(Ride.id) == ride_id).values(incidents_filed=filed))
+    body = render(Ingested(ride, dropped))
+    await idempotency.complete(
+        session, user_id=user.id, scope=IDEMPOTENCY_SCOPE, key=key, status_code=status_code, body=body
+    )
+    await session.commit()
+    return idempotency.StoredResponse(status_code, body)
+
+
+async def list_rides(
+    session: AsyncSession, user_id: uuid.UUID, *, limit: int, after: tuple[datetime, uuid.UUID] | None = None
+) -> list[Ride]:
+    """The user's rides, newest start first, ties by id (keyset: `after` is the last item's key)."""
+    query = sa.select(Ride).where(col(Ride.user_id) == user_id)
+    if after is not None:
+        query = query.where(sa.tuple_(col(Ride.started_at), col(Ride.id)) < sa.tuple_(*after))
+    query = query.order_by(col(Ride.started_at).desc(), col(Ride.id).desc()).limit(limit)
+    return list((await session.execute(query)).scalars())
+
+
+async def get_ride(session: AsyncSession, user_id: uuid.UUID, ride_id: uuid.UUID) -> Ride:
+    """The ride if `user_id` owns it; anyone else gets the same NotFound as for a missing id."""
+    ride = await session.get(Ride, ride_id)
+    if ride is None or ride.user_id != user_id:
+        raise NotFound("You have no ride with this id.", code="ride-not-found")
+    return ride
+
+
+async def cell_path(session: AsyncSession, ride: Ride) -> list[list[str]]:
+    """The ride's connected cell paths (H3 strings), in ride order."""
+    rows = await session.execute(
+        sa.select(col(RideCell.segment), col(RideCell.cell))
+        .where(col(RideCell.ride_id) == ride.id)
+        .order_by(col(RideCell.seq))
+    )
+    segments: list[list[str]] = []
+    current = -1
+    for segment, cell in rows:
+        if segment != current:
+            segments.append([])
+            current = segment
+        segments[-1].append(h3.int_to_str(cell))
+    return segments
+
+
+async def _forget_ride_reports(session: AsyncSession, ride_id: uuid.UUID, now: datetime) -> None:
+    """Delete the ride's incident reports and fix the counts of their hazards, as erasure does."""
+    touched = sa.select(col(HazardReport.hazard_id)).where(col(HazardReport.ride_id) == ride_id)
+    locked = await session.execute(
+        sa.select(col(Hazard.id))
+        .where(col(Hazard.id).in_(touched))
+        .order_by(col(Hazard.id))
+        .with_for_update()
+    )
+    ids = list(locked.scalars())
+    if not ids:
+        return
+    await session.execute(sa.delete(HazardReport).where(col(HazardReport.ride_id) == ride_id))
+    await hazard_service._recount(session, ids, now)
+    await session.execute(sa.delete(Hazard).where(col(Hazard.id).in_(ids), col(Hazard.report_count) == 0))
+
+
+async def delete_ride(
+    session: AsyncSession, user_id: uuid.UUID, ride_id: uuid.UUID, *, now: datetime
+) -> None:
+    """Delete an own ride, its cells and incident reports; aggregates and hazards follow; commits."""
+    await ride_store.lock_user_rides(session, user_id)
+    ride = await get_ride(session, user_id, ride_id)
+    if ride.mode in _EXPOSURE_VALUES:
+        day = ride.started_at.date()
+        await ride_store.remove_aggregates(session, user_id, ride.id, day=day, mode=ride.mode)
+    await _forget_ride_reports(session, ride.id, now)
+    await session.execute(sa.delete(Ride).where(col(Ride.id) == ride.id))
+    await session.commit()
