@@ -131,7 +131,7 @@ BAD_INPUTS: list[tuple[str, dict[str, Any], int, str]] = [
     ("oversized description", body(description="x" * 1001), 422, "description"),
     ("huge description", body(description="x" * 9000), 400, "description"),
     ("unknown field", body(reporterName="Emma"), 400, "reporterName"),
-    ("missing severity", {"lat": HERE[0], "lon": HERE[1], "category": "road_surface"}, 400, "body"),
+    ("missing severity", {"lat": HERE[0], "lon": HERE[1], "category": "road_surface"}, 400, "severity"),
     (
         "observedAt in the future",
         body(observedAt=(utcnow() + timedelta(hours=2)).isoformat()),
