@@ -17,8 +17,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
+import sqlalchemy as sa
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from domain.accounts import ConsentRecord, User
 from domain.enums import ConsentGiver, ConsentPurpose
@@ -68,6 +71,33 @@ def purpose_states(records: Iterable[ConsentRecord], *, child: bool) -> dict[Con
             guardian_needed=child and not effective and granted is not False,
         )
     return states
+
+
+def effective_consent_subquery(purpose: ConsentPurpose, today: date) -> sa.Select[tuple[uuid.UUID]]:
+    """The ids of the users for whom ``purpose`` is effective on ``today``: :func:`purpose_states` in SQL.
+
+    Same rules, same order: the latest record (by ``recorded_at``, then id, as
+    the Python policy breaks ties) must be a grant, and for a child (see
+    :func:`is_child`) it must have been given by a guardian. Evaluated inside
+    the caller's statement, so an export sees consent as it stands *now*.
+    """
+    latest = (
+        select(col(ConsentRecord.user_id), col(ConsentRecord.granted), col(ConsentRecord.given_by))
+        .where(col(ConsentRecord.purpose) == purpose.value)
+        .ext(distinct_on(col(ConsentRecord.user_id)))
+        .order_by(
+            col(ConsentRecord.user_id), col(ConsentRecord.recorded_at).desc(), col(ConsentRecord.id).desc()
+        )
+        .subquery("latest_consent")
+    )
+    adult = sa.or_(
+        col(User.birth_year).is_(None), col(User.birth_year) <= today.year - 1 - DIGITAL_CONSENT_AGE
+    )
+    return (
+        select(latest.c.user_id)
+        .join(User, col(User.id) == latest.c.user_id)
+        .where(latest.c.granted, sa.or_(adult, latest.c.given_by == ConsentGiver.GUARDIAN.value))
+    )
 
 
 async def history(session: AsyncSession, user_id: uuid.UUID) -> Sequence[ConsentRecord]:
