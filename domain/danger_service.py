@@ -37,7 +37,7 @@ import h3
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import BIT
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
+from sqlmodel import SQLModel, col
 
 from domain.enums import ConsentPurpose
 from domain.hazard_rules import ACTIVE_STATUSES, HazardStatus
@@ -93,6 +93,11 @@ def cover_cells(box: BBox) -> list[int]:
     return sorted(h3.str_to_int(c) for c in cover)
 
 
+def _table(model: type[SQLModel]) -> sa.Table:
+    table: sa.Table = model.__table__  # type: ignore[attr-defined]
+    return table
+
+
 def _day(moment: datetime) -> date:
     if moment.tzinfo is None:
         raise ValueError("window bounds must be timezone-aware")
@@ -125,9 +130,9 @@ def cell_stats_statement(
     below it never leave PostgreSQL. ``bbox`` narrows to :func:`cover_cells`;
     the caller applies the exact centre rule (:func:`geo.cells.cell_in_bbox`).
     """
-    exp = CellExposure.__table__.alias("e")
-    rep = HazardReport.__table__.alias("r")
-    haz = Hazard.__table__.alias("h")
+    exp = _table(CellExposure).alias("e")
+    rep = _table(HazardReport).alias("r")
+    haz = _table(Hazard).alias("h")
     consenting = effective_consent_subquery(ConsentPurpose.RESEARCH_SHARING, today)
 
     e_cell = parent_cell_sql(exp.c.cell, resolution)
@@ -179,7 +184,7 @@ def cell_stats_statement(
     return stmt
 
 
-def to_stats(row: Sequence[int]) -> CellStats:
+def to_stats(row: Sequence[Any]) -> CellStats:
     cell, rides, near_misses, contributors = row
     return CellStats(h3.int_to_str(cell), rides, near_misses, contributors)
 
@@ -236,7 +241,7 @@ async def cell_inputs(
     hazards = await active_hazards(session, resolution=resolution, bbox=bbox, until=until)
     out: dict[str, CellInputs] = {}
     for row in await session.execute(stmt):
-        stats = to_stats(tuple(row))
+        stats = to_stats(row)
         if bbox is not None and not cell_in_bbox(stats.cell, bbox):
             continue
         found = tuple(hazards.pop(stats.cell, ()))
