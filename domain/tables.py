@@ -13,6 +13,7 @@ import domain.hazards
 import domain.idempotency
 import domain.ratelimit
 import domain.rides
+import domain.routing
 import domain.schools
 
 metadata = SQLModel.metadata
