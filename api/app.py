@@ -25,6 +25,7 @@ from api.me import MeController
 from api.observability import configure_logging, request_id_middleware
 from api.open311 import Open311Controller
 from api.ops import OpsController
+from api.planner import PlannerController
 from api.problems import EXCEPTION_HANDLERS
 from api.rides import PrivacyZonesController, RidesController
 from api.schools import ClassesController, GuardianController, SchoolsController
@@ -48,6 +49,7 @@ ROUTE_HANDLERS: Sequence[ControllerRouterHandler] = [
     SchoolsController,
     ClassesController,
     GuardianController,
+    PlannerController,
 ]
 
 

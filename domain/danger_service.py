@@ -93,7 +93,7 @@ def cover_cells(box: BBox) -> list[int]:
     return sorted(h3.str_to_int(c) for c in cover)
 
 
-def _table(model: type[SQLModel]) -> sa.Table:
+def table_of(model: type[SQLModel]) -> sa.Table:
     table: sa.Table = model.__table__  # type: ignore[attr-defined]
     return table
 
@@ -123,16 +123,16 @@ def cell_stats_statement(
     research_only: bool,
     today: date,
     min_contributors: int = 0,
-) -> sa.Select[tuple[int, int, int, int]]:
+) -> sa.Select[int, int, int, int]:
     """``(cell BIGINT, rides, near_misses, contributors)`` per cell, ordered by cell.
 
     ``min_contributors`` applies the k rule in the database (HAVING), so cells
     below it never leave PostgreSQL. ``bbox`` narrows to :func:`cover_cells`;
     the caller applies the exact centre rule (:func:`geo.cells.cell_in_bbox`).
     """
-    exp = _table(CellExposure).alias("e")
-    rep = _table(HazardReport).alias("r")
-    haz = _table(Hazard).alias("h")
+    exp = table_of(CellExposure).alias("e")
+    rep = table_of(HazardReport).alias("r")
+    haz = table_of(Hazard).alias("h")
     consenting = effective_consent_subquery(ConsentPurpose.RESEARCH_SHARING, today)
 
     e_cell = parent_cell_sql(exp.c.cell, resolution)
@@ -275,6 +275,7 @@ __all__ = [
     "cover_cells",
     "danger_scores",
     "parent_cell_sql",
+    "table_of",
     "text_cell_sql",
     "to_stats",
 ]

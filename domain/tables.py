@@ -9,6 +9,7 @@ from __future__ import annotations
 from sqlmodel import SQLModel
 
 import domain.accounts
+import domain.exports
 import domain.hazards
 import domain.idempotency
 import domain.ratelimit
