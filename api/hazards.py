@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Annotated, Any
 
 import msgspec
@@ -31,8 +31,7 @@ from api.hazard_views import (
     receipt_body,
 )
 from api.pagination import DEFAULT_LIMIT, Cursor, Limit, Page, decode_cursor, encode_cursor
-from api.security import Caller, requires_consent, requires_role
-from api.settings import Settings
+from api.security import Caller, requires_consent, requires_role, throttled
 from domain import hazard_service, idempotency
 from domain.accounts import User
 from domain.base import utcnow
@@ -40,18 +39,11 @@ from domain.enums import ConsentPurpose, Role
 from domain.errors import InvalidInput
 from domain.hazard_rules import parse_category, parse_status
 from domain.hazard_service import HazardFilter, ReportDraft
-from domain.ratelimit import RateLimiter
 
 CAN_REPORT = requires_consent(ConsentPurpose.HAZARD_REPORTING)
+THROTTLED = throttled("hazard")
 CAN_TRIAGE = requires_role(Role.PLANNER, Role.ADMIN)
 HazardId = Annotated[uuid.UUID, PathParameter(description="the hazard id")]
-
-
-async def throttle(state: State, user_id: uuid.UUID) -> None:
-    """Per-user write limit, shared by every worker (the counts live in PostgreSQL)."""
-    settings: Settings = state.settings
-    limiter: RateLimiter = state.rate_limiter
-    await limiter.hit(f"hazard:{user_id}", limit=settings.rate_limit_per_minute, window=timedelta(minutes=1))
 
 
 def _after(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
@@ -73,7 +65,7 @@ class HazardController(Controller):
     path = "/hazards"
     tags = ["hazards"]
 
-    @post("/", status_code=HTTP_201_CREATED, guards=[CAN_REPORT], summary="Report a hazard")
+    @post("/", status_code=HTTP_201_CREATED, guards=[THROTTLED, CAN_REPORT], summary="Report a hazard")
     async def report(
         self,
         request: Request[Any, Any, Any],
@@ -83,7 +75,6 @@ class HazardController(Controller):
         data: JSONBody[HazardCreate],
     ) -> Response[ReportReceipt]:
         key = idempotency.check_key(request.headers.get(idempotency.HEADER))
-        await throttle(state, current_user.id)
         draft = ReportDraft(
             data.lat, data.lon, data.category, data.severity, data.description, data.observed_at
         )
@@ -131,7 +122,7 @@ class HazardController(Controller):
     @post(
         "/{hazard_id:uuid}/confirmations",
         status_code=HTTP_201_CREATED,
-        guards=[CAN_REPORT],
+        guards=[THROTTLED, CAN_REPORT],
         summary="Confirm (stillThere) or dispute a hazard, once",
     )
     async def confirm(
@@ -142,7 +133,6 @@ class HazardController(Controller):
         hazard_id: HazardId,
         data: JSONBody[ConfirmationCreate],
     ) -> HazardOut:
-        await throttle(state, caller.id)
         hazard = await hazard_service.confirm(
             db_session, caller.id, hazard_id, still_there=data.still_there, now=utcnow()
         )

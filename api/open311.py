@@ -23,7 +23,7 @@ from litestar.status_codes import HTTP_201_CREATED
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.hazard_views import SEVERITY_LABELS, Lat, Lon, RawText
-from api.hazards import CAN_REPORT, throttle
+from api.hazards import CAN_REPORT, THROTTLED
 from domain import hazard_service, idempotency
 from domain.accounts import User
 from domain.base import utcnow
@@ -236,7 +236,7 @@ class Open311Controller(Controller):
     @post(
         "/requests.json",
         status_code=HTTP_201_CREATED,
-        guards=[CAN_REPORT],
+        guards=[THROTTLED, CAN_REPORT],
         summary="File a hazard report the GeoReport v2 way (form-encoded or JSON; bearer token)",
     )
     async def create(
@@ -250,7 +250,6 @@ class Open311Controller(Controller):
         key = idempotency.check_key(raw_key) if raw_key is not None else None
         body, content_type = await request.body(), request.headers.get("content-type", "")
         data = _parse_create(body, content_type)
-        await throttle(state, current_user.id)
         stored = await hazard_service.file_report_once(
             db_session,
             current_user,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Annotated, Any
 
 import msgspec
@@ -29,23 +29,15 @@ from api.ride_views import (
     ride_summary,
     zone_out,
 )
-from api.security import Caller, authenticated
-from api.settings import Settings
+from api.security import Caller, authenticated, throttled
 from domain import idempotency, ride_service
 from domain.base import utcnow
 from domain.errors import InvalidInput
-from domain.ratelimit import RateLimiter
 from geo.pipeline import PipelineParams
 from privacy import zone_service
 
 RideId = Annotated[uuid.UUID, PathParameter(description="the ride id")]
 ZoneId = Annotated[uuid.UUID, PathParameter(description="the privacy zone id")]
-
-
-async def throttle(state: State, user_id: uuid.UUID) -> None:
-    settings: Settings = state.settings
-    limiter: RateLimiter = state.rate_limiter
-    await limiter.hit(f"ride:{user_id}", limit=settings.rate_limit_per_minute, window=timedelta(minutes=1))
 
 
 def _after(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
@@ -67,6 +59,7 @@ class RidesController(Controller):
         "/",
         status_code=HTTP_201_CREATED,
         request_max_body_size=MAX_RIDE_BYTES,
+        guards=[throttled("ride")],
         operation_class=RideUploadOperation,
         summary="Upload a ride (JSON points or GPX) under an Idempotency-Key",
         description=(
@@ -82,7 +75,6 @@ class RidesController(Controller):
         caller: NamedDependency[Caller],
     ) -> Response[RideCreated]:
         key = idempotency.check_key(request.headers.get(idempotency.HEADER))
-        await throttle(state, caller.id)
         now = utcnow()
         who = await ride_service.uploader(db_session, caller.id, today=now.date())
         body = await request.body()

@@ -31,7 +31,7 @@ from api.school_views import (
     joined_out,
     school_out,
 )
-from api.security import authenticated, requires_role
+from api.security import authenticated, requires_role, throttled
 from api.settings import Settings
 from domain import school_service
 from domain.accounts import User
@@ -110,7 +110,12 @@ class ClassesController(Controller):
     guards = [authenticated]
     dependencies = CODES
 
-    @post("/join", status_code=HTTP_201_CREATED, summary="Join a class with its join code")
+    @post(
+        "/join",
+        status_code=HTTP_201_CREATED,
+        guards=[throttled("class-join", limit=JOIN_ATTEMPTS, window=timedelta(minutes=15))],
+        summary="Join a class with its join code",
+    )
     async def join(
         self,
         state: State,
@@ -119,7 +124,6 @@ class ClassesController(Controller):
         codes: NamedDependency[CodeHasher],
         data: JSONBody[JoinRequest],
     ) -> Joined:
-        await _throttle(state, f"class-join:{current_user.id}", JOIN_ATTEMPTS, timedelta(minutes=15))
         joined = await school_service.join_class(
             db_session, codes, current_user, data.join_code, now=utcnow()
         )
@@ -205,7 +209,10 @@ class GuardianController(Controller):
     @post(
         "/me/guardian-code",
         status_code=HTTP_201_CREATED,
-        guards=[authenticated],
+        guards=[
+            authenticated,
+            throttled("guardian-issue", limit=GUARDIAN_CODES_PER_CHILD, window=timedelta(hours=1)),
+        ],
         summary="A new guardian code for my guardian (under 13); any older code stops working",
     )
     async def new_code(
@@ -215,8 +222,5 @@ class GuardianController(Controller):
         current_user: NamedDependency[User],
         codes: NamedDependency[CodeHasher],
     ) -> GuardianCodeOut:
-        await _throttle(
-            state, f"guardian-issue:{current_user.id}", GUARDIAN_CODES_PER_CHILD, timedelta(hours=1)
-        )
         issued = await school_service.issue_guardian_code(db_session, codes, current_user, now=utcnow())
         return GuardianCodeOut(guardian_code=issued.code, expires_at=issued.expires_at)

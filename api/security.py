@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from litestar.connection import ASGIConnection
@@ -16,6 +17,7 @@ from domain.accounts import User
 from domain.base import utcnow
 from domain.enums import ConsentPurpose, Role
 from domain.errors import Forbidden, Unauthenticated
+from domain.ratelimit import RateLimiter
 from domain.security import TokenIssuer
 from privacy import consent
 
@@ -95,5 +97,22 @@ def requires_consent(purpose: ConsentPurpose) -> Guard:
             if user is None:
                 raise Unauthenticated("The access token is invalid or expired.", code="invalid-token")
             await consent.require(session, user, purpose, today=utcnow().date())
+
+    return guard
+
+
+def throttled(scope: str, *, limit: int | None = None, window: timedelta = timedelta(minutes=1)) -> Guard:
+    """Per-user rate limit, counted in PostgreSQL so that every worker agrees.
+
+    A guard runs before the body is read and before the request's session
+    takes a pooled connection, so a flood of requests cannot starve the pool.
+    `limit` defaults to the `rate_limit_per_minute` setting.
+    """
+
+    async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+        caller = caller_of(connection)
+        limiter: RateLimiter = connection.app.state.rate_limiter
+        allowed = limit if limit is not None else connection.app.state.settings.rate_limit_per_minute
+        await limiter.hit(f"{scope}:{caller.id}", limit=allowed, window=window)
 
     return guard
