@@ -1,4 +1,4 @@
-"""The `saferoutes` command: serve, migrate, create-user."""
+"""The `saferoutes` command: serve, migrate, create-user, export."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import timedelta
 
+from api import export_cli
 from api.database import make_engine, make_sessionmaker, migrate_sync, resolve_url
 from api.settings import Settings, SettingsError, load_settings
 from domain import auth, school_service
@@ -102,6 +103,10 @@ def cmd_create_user(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
+    return export_cli.cmd_export(settings, _prepare_database(settings), args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="saferoutes", description="SafeRoutes backend")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -121,6 +126,8 @@ def build_parser() -> argparse.ArgumentParser:
     cu.add_argument("--role", choices=[r.value for r in Role], default=Role.CITIZEN.value)
     cu.add_argument("--school", type=uuid.UUID, metavar="ID", help="the school a teacher works at (required)")
     cu.set_defaults(func=cmd_create_user)
+
+    export_cli.add_parser(sub).set_defaults(func=cmd_export)
     return parser
 
 

@@ -15,7 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from domain.accounts import ConsentRecord, User
 from domain.hazards import Hazard, HazardReport
-from domain.rides import CellExposure, CellTransition, Ride
+from domain.rides import CellExposure, CellTransition, Ride, RideCell
+from domain.schools import ClassMembership, School, SchoolClass
 
 MECHELEN = (51.0259, 4.4776)
 CELL = h3.latlng_to_cell(*MECHELEN, 10)
@@ -104,10 +105,10 @@ class Seed:
         )
         await self._add(row)
 
-    async def ride(self, user_id: uuid.UUID, *, started_at: datetime = NOW) -> uuid.UUID:
+    async def ride(self, user_id: uuid.UUID, *, started_at: datetime = NOW, mode: str = "bike") -> uuid.UUID:
         ride = Ride(
             user_id=user_id,
-            mode="bike",
+            mode=mode,
             distance_m=1000.0,
             duration_s=300,
             started_at=started_at,
@@ -152,3 +153,28 @@ class Seed:
             ride_offset_s=30,
         )
         await self._add(report)
+
+    async def school_with_class(self, cell: str = CELL) -> tuple[uuid.UUID, uuid.UUID]:
+        """(school id, class id) of a school at the centre of ``cell``."""
+        lat, lon = h3.cell_to_latlng(cell)
+        school = School(name="Sint-Jan", lat=lat, lon=lon)
+        await self._add(school)
+        klass = SchoolClass(school_id=school.id, name="5B")
+        await self._add(klass)
+        return school.id, klass.id
+
+    async def member(self, class_id: uuid.UUID, user_id: uuid.UUID) -> None:
+        await self._add(ClassMembership(class_id=class_id, user_id=user_id))
+
+    async def ride_path(self, user_id: uuid.UUID, cells: Sequence[str], *, mode: str = "bike") -> uuid.UUID:
+        """A stored ride through ``cells`` in order (its last cell is where it ended)."""
+        ride_id = await self.ride(user_id, mode=mode)
+        await self._add(
+            *(
+                RideCell(
+                    ride_id=ride_id, seq=i, cell=h3.str_to_int(c), segment=0, offset_s=20 * i, speed_mps=4.0
+                )
+                for i, c in enumerate(cells)
+            )
+        )
+        return ride_id

@@ -1,0 +1,148 @@
+"""Who may export, the audit log of every export (GET /planner/exports), and the CLI export."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from api.cli import main
+from domain.enums import Role
+from tests.integration.conftest import Register
+from tests.integration.planner_helpers import Seed, sibling_cells
+from tests.integration.school_helpers import Client, execute, staff
+
+K = 5
+EXPORTS = ("/planner/heatmap", "/planner/flows")
+
+
+async def _crowd(engine: AsyncEngine, cells: list[str]) -> None:
+    seed = Seed(engine)
+    for _ in range(K):
+        await seed.exposure(await seed.user(), cells)
+
+
+@pytest.mark.parametrize("path", [*EXPORTS, "/planner/exports"])
+async def test_only_planners_export_and_planners_or_admins_read_the_log(
+    client: Client, register: Register, path: str
+) -> None:
+    citizen = await register()
+    teacher = await staff(client, Role.TEACHER)
+    planner = await staff(client, Role.PLANNER)
+    admin = await staff(client, Role.ADMIN)
+    assert (await client.get(path)).status_code == 401
+    for forbidden in (citizen, teacher):
+        answer = await client.get(path, headers=forbidden.auth)
+        assert answer.status_code == 403
+        assert answer.json()["type"].endswith("role-required")
+    assert (await client.get(path, headers=planner.auth)).status_code == 200
+    admin_may = path == "/planner/exports"
+    assert (await client.get(path, headers=admin.auth)).status_code == (200 if admin_may else 403)
+
+
+async def test_every_export_is_audited_and_listed_newest_first(client: Client, clean_db: AsyncEngine) -> None:
+    await _crowd(clean_db, sibling_cells(9))
+    planner = await staff(client, Role.PLANNER)
+    params = {"metric": "exposure", "res": 9, "from": "2026-01-01T10:00:00Z", "format": "csv"}
+    assert (await client.get("/planner/heatmap", params=params, headers=planner.auth)).status_code == 200
+    assert (await client.get("/planner/flows", headers=planner.auth)).status_code == 200
+    refused = await client.get("/planner/heatmap", params={"res": 3}, headers=planner.auth)
+    assert refused.status_code == 422, "a refused request exports nothing and is not logged"
+    admin = await staff(client, Role.ADMIN)
+    log = await client.get("/planner/exports", params={"limit": 1}, headers=admin.auth)
+    assert log.status_code == 200
+    [flows] = log.json()["items"]
+    assert (flows["kind"], flows["status"], flows["cellCount"]) == ("flows", "completed", 0)
+    assert flows["actorId"] == planner.id and flows["actorRole"] == "planner"
+    second = await client.get(
+        "/planner/exports", params={"limit": 1, "cursor": log.json()["nextCursor"]}, headers=admin.auth
+    )
+    [heat] = second.json()["items"]
+    assert second.json()["nextCursor"] is None
+    assert (heat["kind"], heat["status"], heat["cellCount"]) == ("heatmap", "completed", 1)
+    assert heat["parameters"] == {
+        "metric": "exposure",
+        "resolution": 9,
+        "bbox": None,
+        "fromDay": "2026-01-01",
+        "toDay": None,
+        "format": "csv",
+        "k": K,
+    }
+    assert heat["startedAt"] <= heat["finishedAt"]
+    bad = await client.get("/planner/exports", params={"cursor": "nonsense"}, headers=admin.auth)
+    assert bad.status_code == 422
+
+
+async def test_the_audit_survives_the_planners_erasure(client: Client) -> None:
+    planner = await staff(client, Role.PLANNER)
+    assert (await client.get("/planner/heatmap", headers=planner.auth)).status_code == 200
+    await execute(client, "DELETE FROM app_user WHERE id = :id", id=planner.id)
+    admin = await staff(client, Role.ADMIN)
+    [entry] = (await client.get("/planner/exports", headers=admin.auth)).json()["items"]
+    assert entry["actorId"] is None and entry["actorRole"] == "planner"
+
+
+def _read(out: Path) -> tuple[Any, list[Path]]:
+    return json.loads(out.read_text()), list(out.parent.glob("*.part"))
+
+
+def _run_cli(*argv: str) -> int:
+    return main(list(argv))
+
+
+async def test_cli_writes_the_same_export_to_a_file_with_progress_and_an_audit(
+    client: Client,
+    clean_db: AsyncEngine,
+    monkeypatch: pytest.MonkeyPatch,
+    database_url: str,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    cells = sibling_cells(9)
+    await _crowd(clean_db, cells)
+    monkeypatch.setenv("DATABASE_URL", database_url.replace("+asyncpg", ""))
+    out = tmp_path / "heat.geojson"
+    code = await asyncio.to_thread(_run_cli, "export", "heatmap", "--metric", "exposure", "-o", str(out))
+    assert code == 0
+    err = capsys.readouterr().err
+    assert f"{len(cells)}/{len(cells)} cells" in err and "100%" in err
+    from_file, leftovers = await asyncio.to_thread(_read, out)
+    planner = await staff(client, Role.PLANNER)
+    over_http = (
+        await client.get("/planner/heatmap", params={"metric": "exposure"}, headers=planner.auth)
+    ).json()
+    assert from_file == over_http
+    assert {f["properties"]["h3"] for f in from_file["features"]} == set(cells)
+    assert not leftovers
+    admin = await staff(client, Role.ADMIN)
+    entries = (await client.get("/planner/exports", headers=admin.auth)).json()["items"]
+    assert [e["actorRole"] for e in entries] == ["planner", "cli"]
+    assert entries[1]["actorId"] is None and entries[1]["cellCount"] == len(cells)
+    refused = await asyncio.to_thread(_run_cli, "export", "flows", "--res", "12", "-o", str(out))
+    assert refused == 2 and "res" in capsys.readouterr().err
+
+
+async def test_an_export_cut_short_is_audited_as_aborted(client: Client, clean_db: AsyncEngine) -> None:
+    from api.settings import Settings
+    from domain import export_service
+    from domain.base import utcnow
+    from domain.export_service import Actor, build_query
+    from domain.exports import ExportKind
+
+    await _crowd(clean_db, sibling_cells(8))
+    settings: Settings = client.app.state.settings
+    query = build_query(ExportKind.HEATMAP, metric="exposure")
+    chunks = await export_service.open_export(
+        client.app.state.sessionmaker, query, actor=Actor(None, "cli"), k=settings.k_anonymity, now=utcnow()
+    )
+    first = await anext(chunks)
+    assert first.startswith(b'{"type":"FeatureCollection"')
+    await chunks.aclose()  # the client went away
+    admin = await staff(client, Role.ADMIN)
+    [entry] = (await client.get("/planner/exports", headers=admin.auth)).json()["items"]
+    assert entry["status"] == "aborted" and entry["finishedAt"] is not None
