@@ -28,11 +28,13 @@ from api.ops import OpsController
 from api.planner import PlannerController
 from api.problems import EXCEPTION_HANDLERS
 from api.rides import PrivacyZonesController, RidesController
+from api.routes import RoutesController
 from api.schools import ClassesController, GuardianController, SchoolsController
 from api.security import BearerAuthentication
 from api.settings import Settings, load_settings
 from domain.auth import AuthConfig
 from domain.ratelimit import RateLimiter
+from domain.route_cache import GraphCache
 from domain.security import Passwords, TokenIssuer
 
 log = logging.getLogger("saferoutes")
@@ -49,6 +51,7 @@ ROUTE_HANDLERS: Sequence[ControllerRouterHandler] = [
     SchoolsController,
     ClassesController,
     GuardianController,
+    RoutesController,
     PlannerController,
 ]
 
@@ -73,11 +76,21 @@ def create_app(
         refresh_ttl=timedelta(seconds=settings.refresh_token_ttl_s),
     )
 
+    route_graphs = GraphCache(
+        make_sessionmaker(engine),
+        resolution=settings.h3_resolution,
+        k=settings.k_anonymity,
+        max_age_s=settings.routing_max_age_s,
+        check_s=settings.routing_check_s,
+        rebuild_rides=settings.routing_rebuild_rides,
+    )
+
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncGenerator[None, None]:
         try:
             yield
         finally:
+            await route_graphs.aclose()
             await engine.dispose()
 
     prometheus = PrometheusConfig(
@@ -94,6 +107,7 @@ def create_app(
                 "auth": auth_config,
                 "rate_limiter": RateLimiter(engine, settings.secret_key),
                 "head_revision": head_revision(),
+                "route_graphs": route_graphs,
             }
         ),
         dependencies={

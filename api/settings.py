@@ -47,6 +47,12 @@ class Settings:
     redis_url: str | None = None
     argon2_time_cost: int = 3
     argon2_memory_kib: int = 64 * 1024
+    # Safe routes: a worker's routing graph is never older than routing_max_age_s;
+    # it reads the data's stamp at most every routing_check_s and rebuilds once
+    # routing_rebuild_rides new rides arrived or any hazard changed (docs/routing.md).
+    routing_max_age_s: int = 300
+    routing_check_s: int = 30
+    routing_rebuild_rides: int = 100
     log_level: str = "INFO"
     # Whether responses reveal internal errors; never in production.
     debug: bool = False
@@ -75,6 +81,11 @@ class Settings:
             raise SettingsError("SAFEROUTES_K_ANONYMITY must be at least 2")
         if self.retention_days < 1:
             raise SettingsError("SAFEROUTES_RETENTION_DAYS must be at least 1")
+        if self.routing_max_age_s < 1 or self.routing_check_s < 0 or self.routing_rebuild_rides < 1:
+            raise SettingsError(
+                "SAFEROUTES_ROUTING_MAX_AGE_S and SAFEROUTES_ROUTING_REBUILD_RIDES must be at least 1, "
+                "SAFEROUTES_ROUTING_CHECK_S at least 0"
+            )
         if self.max_body_bytes < 1024:
             raise SettingsError("SAFEROUTES_MAX_BODY_BYTES must be at least 1024")
         return self
@@ -131,6 +142,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         redis_url=env.get("REDIS_URL") or None,
         argon2_time_cost=_int(env, "SAFEROUTES_ARGON2_TIME_COST", defaults.argon2_time_cost),
         argon2_memory_kib=_int(env, "SAFEROUTES_ARGON2_MEMORY_KIB", defaults.argon2_memory_kib),
+        routing_max_age_s=_int(env, "SAFEROUTES_ROUTING_MAX_AGE_S", defaults.routing_max_age_s),
+        routing_check_s=_int(env, "SAFEROUTES_ROUTING_CHECK_S", defaults.routing_check_s),
+        routing_rebuild_rides=_int(env, "SAFEROUTES_ROUTING_REBUILD_RIDES", defaults.routing_rebuild_rides),
         log_level=env.get("SAFEROUTES_LOG_LEVEL") or defaults.log_level,
         debug=_bool(env, "SAFEROUTES_DEBUG", defaults.debug),
     )

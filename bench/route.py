@@ -9,18 +9,26 @@ danger score, 1 % open confirmed hazards. Random origin/destination pairs go
 through ``route()`` per profile and through ``compare()`` (what the endpoint
 calls), then through ``networkx.astar_path`` with a haversine heuristic on the
 same weights. Targets: search p95 < 50 ms, >= 10x faster than networkx.
-Prints figures only.
+
+With ``--db URL`` (a scratch PostgreSQL database: it is migrated, filled and
+emptied again) the city also goes through the service as the endpoint uses it:
+the transitions are stored per rider in ``cell_transition`` (k riders per
+street), a ``GraphCache`` reads them back and builds (timed: DB read and
+build), then ``find_route`` (cached graph, the search in a worker thread) and
+the stamp check are timed on the same pairs. Prints figures only.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import itertools
 import random
 import statistics
 import sys
 import time
 import tracemalloc
+import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,11 +36,16 @@ from pathlib import Path
 import h3
 import networkx as nx
 import numpy as np
+import sqlalchemy as sa
+from sqlmodel import col
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from api.database import make_engine, make_sessionmaker, migrate, to_async_url
+from domain.accounts import User
+from domain.route_cache import GraphCache, find_route
 from geo.points import haversine_m
-from geo.routing import PROFILES, Profile, RoutingGraph, compare, route, snap
+from geo.routing import PROFILES, Profile, RoutingError, RoutingGraph, compare, route, snap
 from geo.simulator import MECHELEN, street_grid
 
 Aggregates = tuple[list[tuple[str, str, int]], dict[str, float], dict[str, int], list[str]]
@@ -91,12 +104,66 @@ def to_networkx(graph: RoutingGraph, profile: Profile) -> nx.Graph:
     return g
 
 
+async def through_service(url: str, agg: Aggregates, pairs: list[tuple[float, float, float, float]]) -> None:
+    """Store the city's transitions; time the cache's build, the endpoint's search, the stamp check."""
+    k = 5
+    engine = make_engine(to_async_url(url))
+    await migrate(engine)
+    riders = [uuid.uuid4() for _ in range(k)]
+    sessions = make_sessionmaker(engine)
+    async with sessions() as session:
+        for rider in riders:
+            handle = f"bench-{rider.hex[:12]}"
+            session.add(User(id=rider, handle=handle, handle_key=handle, password_hash="!", nickname=handle))  # noqa: S106
+        await session.commit()
+    day = datetime.now(UTC).date()
+    pairs_ridden = {(min(a, b), max(a, b)) for a, b, _ in agg[0] if a != b}
+    records = [
+        (h3.str_to_int(a), h3.str_to_int(b), day, "bike", r, 1) for a, b in pairs_ridden for r in riders
+    ]
+    try:
+        async with engine.connect() as conn:
+            raw = (await conn.get_raw_connection()).driver_connection
+            assert raw is not None
+            columns = ["from_cell", "to_cell", "day", "mode", "user_id", "traversals"]
+            await raw.copy_records_to_table("cell_transition", records=records, columns=columns)
+        print(f"service: {len(records):,} cell_transition rows ({len(pairs_ridden):,} pairs x {k} riders)")
+        cache = GraphCache(sessions, resolution=10, k=k, max_age_s=3600, check_s=3600, rebuild_rides=100)
+        start = time.perf_counter()
+        graph = await cache.refresh()
+        took = time.perf_counter() - start
+        assert graph is not None
+        print(f"service: build through the cache (DB read, danger, build) {took:.2f} s: {len(graph.cells):,}")
+        print(f"         cells (ridden cells + 2 rings), {graph.traversed_edges:,} ridden edges")
+        searches, checks, outside = [], [], 0
+        for p in pairs:
+            begin = time.perf_counter()
+            try:
+                await find_route(cache, *p, "safest")
+            except RoutingError:
+                outside += 1  # a random point may lie beyond the ridden cells' margin
+                continue
+            searches.append(time.perf_counter() - begin)
+        for _ in range(50):
+            begin = time.perf_counter()
+            await cache.stale()
+            checks.append(time.perf_counter() - begin)
+        print(f"service: {len(searches)} pairs routed, {outside} refused as outside the area")
+        report("find_route(safest): cached graph, thread hop", searches)
+        report("stamp check, pooled connection (each 30 s)", checks)
+    finally:
+        async with engine.begin() as conn:
+            await conn.execute(sa.delete(User).where(col(User.id).in_(riders)))
+        await engine.dispose()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--radius", type=int, default=130)
     parser.add_argument("--pairs", type=int, default=200)
     parser.add_argument("--nx-profile", choices=PROFILES, default="safest")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--db", help="a scratch PostgreSQL database URL: also time the service path")
     args = parser.parse_args()
 
     agg = simulate_city(args.radius, args.seed)
@@ -153,6 +220,8 @@ def main() -> None:
     report(f"networkx astar_path({args.nx_profile}), search only", theirs)
     print(f"ratio networkx / ours (total time, same pairs): {sum(theirs) / sum(ours[args.nx_profile]):.1f}x")
     print(f"largest relative cost difference vs networkx: {worst:.2e}")
+    if args.db:
+        asyncio.run(through_service(args.db, agg, pairs))
 
 
 if __name__ == "__main__":

@@ -79,7 +79,7 @@ class OutsideServiceArea(RoutingError):
 
 
 class Unreachable(RoutingError):
-    """Both points are in the service area, but in parts no edge joins (maps to 404)."""
+    """Both points are in the service area, but in parts no edge joins (maps to 422, docs/routing.md)."""
 
 
 class UnknownProfile(RoutingError):
