@@ -22,6 +22,7 @@ from api.database import head_revision, make_engine, make_sessionmaker, resolve_
 from api.deps import provide_caller, provide_current_user, provide_db_session, provide_settings
 from api.hazards import HazardController, hazard_categories
 from api.me import MeController
+from api.my_data import GuardianErasureController, MyDataController
 from api.observability import configure_logging, request_id_middleware
 from api.open311 import Open311Controller
 from api.ops import OpsController
@@ -43,6 +44,8 @@ ROUTE_HANDLERS: Sequence[ControllerRouterHandler] = [
     OpsController,
     AuthController,
     MeController,
+    MyDataController,
+    GuardianErasureController,
     HazardController,
     hazard_categories,
     Open311Controller,

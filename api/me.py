@@ -7,10 +7,11 @@ from datetime import datetime
 from typing import Annotated
 
 import msgspec
-from litestar import Controller, get, patch, put
+from litestar import Controller, delete, get, patch, put
 from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.params import JSONBody, Parameter
+from litestar.status_codes import HTTP_204_NO_CONTENT
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.schemas import BirthYear, Nickname, Out, Strict
@@ -20,7 +21,7 @@ from domain import auth
 from domain.accounts import ConsentRecord, User
 from domain.base import utcnow
 from domain.enums import ConsentPurpose
-from privacy import consent
+from privacy import consent, self_service
 
 
 class ConsentSummary(Out):
@@ -123,6 +124,14 @@ class MeController(Controller):
         self, db_session: NamedDependency[AsyncSession], current_user: NamedDependency[User]
     ) -> Profile:
         return await profile_of(db_session, current_user)
+
+    @delete("/", status_code=HTTP_204_NO_CONTENT, summary="Erase my account and everything tied to it")
+    async def erase(
+        self, db_session: NamedDependency[AsyncSession], current_user: NamedDependency[User]
+    ) -> None:
+        """GDPR art. 17, in one transaction; see `privacy.self_service.erase`."""
+        await self_service.erase(db_session, current_user.id, now=utcnow())
+        await db_session.commit()
 
     @patch("/", summary="Change my nickname, or declare my birth year once")
     async def update(

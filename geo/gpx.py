@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import io
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from xml.etree.ElementTree import Element, ParseError, SubElement, tostring
 
@@ -115,6 +115,21 @@ def parse_gpx(data: bytes, *, max_bytes: int, max_depth: int = DEFAULT_MAX_DEPTH
     return points
 
 
+def _track(segments: Sequence[Sequence[CellVisit]], *, started_at: datetime | None, name: str) -> Element:
+    trk = Element("trk")
+    SubElement(trk, "name").text = name
+    base = started_at.timestamp() if started_at is not None else None
+    for run in segments:
+        seg = SubElement(trk, "trkseg")
+        for visit in run:
+            lat, lon = cell_centre(visit.cell)
+            pt = SubElement(seg, "trkpt", {"lat": f"{lat:.7f}", "lon": f"{lon:.7f}"})
+            if base is not None:
+                when = datetime.fromtimestamp(base + visit.offset_s, tz=UTC)
+                SubElement(pt, "time").text = when.isoformat().replace("+00:00", "Z")
+    return trk
+
+
 def cells_to_gpx(
     segments: Sequence[Sequence[CellVisit]],
     *,
@@ -126,17 +141,26 @@ def cells_to_gpx(
     Times (``started_at`` plus each visit's offset) are included when
     ``started_at`` is given. The export carries cells only, never the original fixes.
     """
-    root = Element("gpx", {"version": "1.1", "creator": "SafeRoutes", "xmlns": GPX_NS})
-    trk = SubElement(root, "trk")
-    SubElement(trk, "name").text = name
-    base = started_at.timestamp() if started_at is not None else None
-    for run in segments:
-        seg = SubElement(trk, "trkseg")
-        for visit in run:
-            lat, lon = cell_centre(visit.cell)
-            pt = SubElement(seg, "trkpt", {"lat": f"{lat:.7f}", "lon": f"{lon:.7f}"})
-            if base is not None:
-                when = datetime.fromtimestamp(base + visit.offset_s, tz=UTC)
-                SubElement(pt, "time").text = when.isoformat().replace("+00:00", "Z")
-    body: str = tostring(root, encoding="unicode")
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + body + "\n"
+    return "".join(gpx_tracks([(name, started_at, segments)]))
+
+
+GPX_HEADER = (
+    f'<?xml version="1.0" encoding="UTF-8"?>\n<gpx version="1.1" creator="SafeRoutes" xmlns="{GPX_NS}">'
+)
+GPX_FOOTER = "</gpx>\n"
+
+
+def gpx_track(name: str, started_at: datetime | None, segments: Sequence[Sequence[CellVisit]]) -> str:
+    """One ``<trk>`` element, to place between `GPX_HEADER` and `GPX_FOOTER`."""
+    return tostring(_track(segments, started_at=started_at, name=name), encoding="unicode")
+
+
+def gpx_tracks(
+    tracks: Iterable[tuple[str, datetime | None, Sequence[Sequence[CellVisit]]]],
+) -> Iterator[str]:
+    """One GPX 1.1 document with a track per ride, yielded piece by piece so that
+    a user with thousands of rides is exported without holding them all."""
+    yield GPX_HEADER
+    for name, started_at, segments in tracks:
+        yield gpx_track(name, started_at, segments)
+    yield GPX_FOOTER

@@ -1,0 +1,229 @@
+"""GET /me/export and DELETE /me end to end: every table appears, then nothing refers to the user."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+import sqlalchemy as sa
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from domain.enums import Role
+from geo.gpx import parse_gpx
+from privacy.inventory import INVENTORY
+from tests.integration.conftest import Account
+from tests.integration.hazard_helpers import body as hazard_body
+from tests.integration.hazard_helpers import filed, staff
+from tests.integration.ride_helpers import ride_json, simulated, upload
+from tests.integration.school_helpers import join, joined_child, school, school_class
+from tests.integration.school_helpers import staff as school_staff
+
+Client = AsyncTestClient[Litestar]
+ALL = ("ride_tracking", "hazard_reporting", "leaderboard", "research_sharing")
+BBOX = "4.38,50.97,4.58,51.09"
+K = 2
+
+
+async def _account(client: Client, handle: str, consents: tuple[str, ...]) -> Account:
+    response = await client.post(
+        "/auth/register", json={"handle": handle, "password": "correct horse battery", "birthYear": 1990}
+    )
+    assert response.status_code == 201, response.text
+    data = response.json()
+    account = Account(data["user"]["id"], handle, data["accessToken"], data["refreshToken"])
+    for purpose in consents:
+        granted = await client.put(
+            f"/me/consents/{purpose}",
+            json={"granted": True, "policyVersion": "2026-01"},
+            headers=account.auth,
+        )
+        assert granted.status_code == 200
+    return account
+
+
+async def _heatmap(client: Client, planner: Account) -> dict[str, tuple[int, int]]:
+    response = await client.get(
+        "/planner/heatmap", params={"metric": "exposure", "res": 10, "bbox": BBOX}, headers=planner.auth
+    )
+    assert response.status_code == 200, response.text
+    return {
+        f["properties"]["h3"]: (f["properties"]["rides"], f["properties"]["contributors"])
+        for f in response.json()["features"]
+    }
+
+
+async def _flows(client: Client, planner: Account) -> dict[tuple[str, str], tuple[int, int]]:
+    response = await client.get("/planner/flows", params={"res": 10, "bbox": BBOX}, headers=planner.auth)
+    assert response.status_code == 200, response.text
+    return {
+        (f["properties"]["from"], f["properties"]["to"]): (
+            f["properties"]["count"],
+            f["properties"]["contributors"],
+        )
+        for f in response.json()["features"]
+    }
+
+
+def _minus(before: dict[Any, tuple[int, int]], mine: Counter[Any], *, k: int) -> dict[Any, tuple[int, int]]:
+    """What an export must show once one contributor's counts `mine` are gone."""
+    expected = {}
+    for key, (count, contributors) in before.items():
+        left = (count - mine[key], contributors - (1 if mine[key] else 0))
+        if left[1] >= k:
+            expected[key] = left
+    return expected
+
+
+async def _referencing(engine: AsyncEngine, user_id: str) -> dict[str, int]:
+    found = {}
+    async with engine.connect() as conn:
+        tables = (
+            await conn.execute(sa.text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'"))
+        ).scalars()
+        for table in list(tables):
+            hits = (
+                await conn.execute(
+                    sa.text(f'SELECT count(*) FROM "{table}" t WHERE t::text LIKE :needle'),
+                    {"needle": f"%{user_id}%"},
+                )
+            ).scalar_one()
+            if hits:
+                found[table] = hits
+    return found
+
+
+async def test_export_then_erase_removes_the_user_and_exactly_their_contributions(
+    clean_db: AsyncEngine, make_app: Callable[..., Litestar]
+) -> None:
+    async with AsyncTestClient(app=make_app(k_anonymity=K)) as client:
+        admin = await school_staff(client)
+        school_id = await school(client, admin)
+        teacher = await school_staff(client, Role.TEACHER, school_id)
+        klass = await school_class(client, teacher, school_id)
+        planner = await staff(client)
+
+        eraser = await _account(client, "eraser", ALL)
+        others = [await _account(client, f"other{i}", ALL) for i in range(2)]
+        for account in (eraser, eraser, *others):
+            seed = 8 if account is eraser and await _has_ride(client, eraser) else 7
+            created = await upload(client, account.auth, ride_json(simulated(seed).points))
+            assert created.status_code == 201, created.text
+        theirs = await filed(client, others[0], hazard_body(51.0301, 4.4712))
+        confirmed = await client.post(
+            f"/hazards/{theirs['hazardId']}/confirmations", json={"stillThere": True}, headers=eraser.auth
+        )
+        assert confirmed.status_code == 201, confirmed.text
+        await filed(client, eraser, hazard_body(51.0201, 4.4912, category="speeding"))
+        assert (await join(client, eraser, klass["joinCode"])).status_code == 201
+        zone = await client.post(
+            "/me/privacy-zones", json={"lat": 51.0, "lon": 4.4, "radiusM": 200}, headers=eraser.auth
+        )
+        assert zone.status_code == 201, zone.text
+
+        heat_before, flows_before = await _heatmap(client, planner), await _flows(client, planner)
+        assert heat_before and flows_before
+
+        exported = await client.get("/me/export", headers=eraser.auth)
+        assert exported.status_code == 200
+        assert exported.headers["content-type"].startswith("application/json")
+        document = json.loads(exported.content)
+        tables = document["tables"]
+        assert set(tables) == {entry.name for entry in INVENTORY}
+        for name in (
+            "app_user",
+            "consent_record",
+            "refresh_token",
+            "idempotency_record",
+            "privacy_zone",
+            "ride",
+            "ride_cell",
+            "cell_exposure",
+            "cell_transition",
+            "hazard_report",
+            "hazard_confirmation",
+            "class_membership",
+        ):
+            assert tables[name]["rows"], name
+        assert len(tables["ride"]["rows"]) == 2
+        account_row = tables["app_user"]["rows"][0]
+        assert account_row["handle"] == "eraser"
+        assert "password_hash" not in account_row and "privacy_seed" not in account_row
+        assert all("token_hash" not in row for row in tables["refresh_token"]["rows"])
+
+        gpx = await client.get("/me/export", params={"format": "gpx"}, headers=eraser.auth)
+        assert gpx.status_code == 200
+        assert gpx.headers["content-type"].startswith("application/gpx+xml")
+        assert gpx.text.count("<trk>") == 2
+        assert parse_gpx(gpx.content, max_bytes=10_000_000)
+
+        my_cells = Counter({row["cell"]: 0 for row in tables["cell_exposure"]["rows"]})
+        for row in tables["cell_exposure"]["rows"]:
+            my_cells[row["cell"]] += row["rides"]
+        my_flows: Counter[tuple[str, str]] = Counter()
+        for row in tables["cell_transition"]["rows"]:
+            my_flows[(row["from_cell"], row["to_cell"])] += row["traversals"]
+
+        erased = await client.delete("/me", headers=eraser.auth)
+        assert erased.status_code == 204
+        assert (await client.get("/me", headers=eraser.auth)).status_code == 401
+        refreshed = await client.post("/auth/refresh", json={"refreshToken": eraser.refresh_token})
+        assert refreshed.status_code == 401
+        assert await _referencing(clean_db, eraser.id) == {}
+
+        assert await _heatmap(client, planner) == _minus(heat_before, my_cells, k=K)
+        assert await _flows(client, planner) == _minus(flows_before, my_flows, k=K)
+
+        hazard = (await client.get(f"/hazards/{theirs['hazardId']}")).json()
+        assert (hazard["reportCount"], hazard["confirmationCount"]) == (1, 0)
+
+
+async def _has_ride(client: Client, account: Account) -> bool:
+    listed = await client.get("/rides", headers=account.auth)
+    return bool(listed.json()["items"])
+
+
+async def test_export_and_erase_need_a_token(client: Client) -> None:
+    assert (await client.get("/me/export")).status_code == 401
+    assert (await client.delete("/me")).status_code == 401
+
+
+async def test_export_format_is_validated(client: Client, register: Any) -> None:
+    account = await register()
+    response = await client.get("/me/export", params={"format": "xlsx"}, headers=account.auth)
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == "format"
+
+
+async def test_a_guardian_erases_the_childs_account_with_the_code_they_consented_with(
+    client: Client, register: Any, clean_db: AsyncEngine
+) -> None:
+    admin = await school_staff(client)
+    school_id = await school(client, admin)
+    teacher = await school_staff(client, Role.TEACHER, school_id)
+    klass = await school_class(client, teacher, school_id)
+    child, code = await joined_child(client, register, klass["joinCode"])
+    consent = {"code": code, "relationship": "parent", "purposes": ["ride_tracking"]}
+    assert (await client.post("/guardian-consents", json=consent)).status_code == 201
+    assert (await upload(client, child.auth, ride_json(simulated(3).points))).status_code == 201
+
+    wrong = await client.post("/guardian-erasures", json={"code": "WRONGCODE123"})
+    assert wrong.status_code == 422
+    erased = await client.post("/guardian-erasures", json={"code": code})
+    assert erased.status_code == 204
+    assert (await client.get("/me", headers=child.auth)).status_code == 401
+    assert await _referencing(clean_db, child.id) == {}
+
+
+async def test_an_unused_guardian_code_cannot_erase_an_account(client: Client, register: Any) -> None:
+    admin = await school_staff(client)
+    school_id = await school(client, admin)
+    teacher = await school_staff(client, Role.TEACHER, school_id)
+    klass = await school_class(client, teacher, school_id)
+    child, code = await joined_child(client, register, klass["joinCode"])
+    response = await client.post("/guardian-erasures", json={"code": code})
+    assert response.status_code == 422
+    assert (await client.get("/me", headers=child.auth)).status_code == 200
