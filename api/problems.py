@@ -81,10 +81,15 @@ def problem(
 
 
 _UNKNOWN_FIELD = re.compile(r"(?:unknown|missing required) field `(?P<name>[^`]+)`")
+# Litestar: "Missing required query parameter 'a' for path /x?b=…" — the query may hold coordinates
+_MISSING_PARAM = re.compile(r"^Missing required (?P<kind>[\w ]+?) '(?P<name>[^']+)'")
 
 
 def _field_of(message: dict[str, Any]) -> str:
     text = str(message.get("message", ""))
+    missing = _MISSING_PARAM.match(text)
+    if missing:
+        return missing.group("name")
     unknown = _UNKNOWN_FIELD.search(text)
     match = _AT_PATH.search(text)
     path = match.group("path").lstrip(".") if match else str(message.get("key") or "")
@@ -96,6 +101,9 @@ def _field_of(message: dict[str, Any]) -> str:
 
 
 def _clean_message(text: str) -> str:
+    missing = _MISSING_PARAM.match(text)
+    if missing:
+        return f"Missing required {missing.group('kind')} '{missing.group('name')}'"
     return _AT_PATH.sub("", text).rstrip(" -")
 
 
@@ -137,7 +145,9 @@ def handle_validation_error(
         if isinstance(m, dict)
     ]
     if not errors:
-        errors = [{"field": "body", "message": _clean_message(str(exc.detail))}]
+        detail = str(exc.detail)
+        missing = _MISSING_PARAM.match(detail)
+        errors = [{"field": missing.group("name") if missing else "body", "message": _clean_message(detail)}]
     fields = ", ".join(e["field"] for e in errors)
     return problem(
         request,
