@@ -23,6 +23,8 @@ from api.deps import provide_caller, provide_current_user, provide_db_session, p
 from api.hazards import HazardController, hazard_categories
 from api.me import MeController
 from api.my_data import GuardianErasureController, MyDataController
+from api.ngsi import NgsiController, ngsi_context
+from api.ngsi_push import BrokerPusher, push_middleware
 from api.observability import configure_logging, request_id_middleware
 from api.open311 import Open311Controller
 from api.ops import OpsController
@@ -56,6 +58,8 @@ ROUTE_HANDLERS: Sequence[ControllerRouterHandler] = [
     GuardianController,
     RoutesController,
     PlannerController,
+    NgsiController,
+    ngsi_context,
 ]
 
 
@@ -88,11 +92,19 @@ def create_app(
         rebuild_rides=settings.routing_rebuild_rides,
     )
 
+    pusher = None
+    if settings.ngsi_broker_url:
+        pusher = BrokerPusher(
+            settings.ngsi_broker_url, make_sessionmaker(engine), source=settings.ngsi_alert_source
+        )
+
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncGenerator[None, None]:
         try:
             yield
         finally:
+            if pusher is not None:
+                await pusher.aclose()
             await route_graphs.aclose()
             await engine.dispose()
 
@@ -111,6 +123,7 @@ def create_app(
                 "rate_limiter": RateLimiter(engine, settings.secret_key),
                 "head_revision": head_revision(),
                 "route_graphs": route_graphs,
+                "ngsi_pusher": pusher,
             }
         ),
         dependencies={
@@ -139,6 +152,8 @@ def create_app(
         debug=settings.debug,
         logging_config=None,
     )
+    if pusher is not None:
+        app.asgi_handler = push_middleware(app.asgi_handler, pusher)
     # Outermost, so that unrouted requests and errors answered by Litestar's own
     # exception layer also get a request id and an access-log line.
     app.asgi_handler = request_id_middleware(app.asgi_handler)

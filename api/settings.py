@@ -53,6 +53,12 @@ class Settings:
     routing_max_age_s: int = 300
     routing_check_s: int = 30
     routing_rebuild_rides: int = 100
+    # Open data (docs/open-data.md): NGSI-LD entities and daily dumps; cell statistics at this
+    # resolution over this many days; hazard changes pushed to the broker when its URL is set.
+    open_data_resolution: int = 9
+    open_data_window_days: int = 30
+    ngsi_broker_url: str | None = None
+    ngsi_alert_source: str = "urn:ngsi-ld:SafeRoutes:citizen-reports"
     log_level: str = "INFO"
     # Whether responses reveal internal errors; never in production.
     debug: bool = False
@@ -86,6 +92,16 @@ class Settings:
                 "SAFEROUTES_ROUTING_MAX_AGE_S and SAFEROUTES_ROUTING_REBUILD_RIDES must be at least 1, "
                 "SAFEROUTES_ROUTING_CHECK_S at least 0"
             )
+        if (
+            not 7 <= self.open_data_resolution <= self.h3_resolution
+            or not 1 <= self.open_data_window_days <= 400
+        ):
+            raise SettingsError(
+                "SAFEROUTES_OPEN_DATA_RESOLUTION must be between 7 and SAFEROUTES_H3_RESOLUTION, "
+                "SAFEROUTES_OPEN_DATA_WINDOW_DAYS between 1 and 400"
+            )
+        if self.ngsi_broker_url is not None and not self.ngsi_broker_url.startswith(("http://", "https://")):
+            raise SettingsError("SAFEROUTES_NGSI_BROKER_URL must be an http(s) URL")
         if self.max_body_bytes < 1024:
             raise SettingsError("SAFEROUTES_MAX_BODY_BYTES must be at least 1024")
         return self
@@ -145,6 +161,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         routing_max_age_s=_int(env, "SAFEROUTES_ROUTING_MAX_AGE_S", defaults.routing_max_age_s),
         routing_check_s=_int(env, "SAFEROUTES_ROUTING_CHECK_S", defaults.routing_check_s),
         routing_rebuild_rides=_int(env, "SAFEROUTES_ROUTING_REBUILD_RIDES", defaults.routing_rebuild_rides),
+        open_data_resolution=_int(env, "SAFEROUTES_OPEN_DATA_RESOLUTION", defaults.open_data_resolution),
+        open_data_window_days=_int(env, "SAFEROUTES_OPEN_DATA_WINDOW_DAYS", defaults.open_data_window_days),
+        ngsi_broker_url=(env.get("SAFEROUTES_NGSI_BROKER_URL") or "").rstrip("/") or None,
+        ngsi_alert_source=env.get("SAFEROUTES_NGSI_ALERT_SOURCE") or defaults.ngsi_alert_source,
         log_level=env.get("SAFEROUTES_LOG_LEVEL") or defaults.log_level,
         debug=_bool(env, "SAFEROUTES_DEBUG", defaults.debug),
     )

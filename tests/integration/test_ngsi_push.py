@@ -1,0 +1,141 @@
+"""Hazard changes are pushed to an NGSI-LD context broker: a small fake broker on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+import pytest
+import uvicorn
+from litestar import Litestar, Request, post
+from litestar.params import PathParameter
+from litestar.testing import AsyncTestClient
+
+from api.ngsi_push import BrokerPusher
+from tests.integration.conftest import Register
+from tests.integration.hazard_helpers import REPORTING, body, filed, staff
+
+
+@dataclass
+class FakeBroker:
+    url: str
+    calls: list[tuple[str, Any]] = field(default_factory=list)
+    failures_left: int = 0
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+async def broker() -> AsyncIterator[FakeBroker]:
+    port = _free_port()
+    fake = FakeBroker(f"http://127.0.0.1:{port}")
+
+    @post("/ngsi-ld/v1/entityOperations/{operation:str}", status_code=204)
+    async def operation(request: Request[Any, Any, Any], operation: Annotated[str, PathParameter()]) -> None:
+        if fake.failures_left > 0:
+            fake.failures_left -= 1
+            raise RuntimeError("broker hiccup")
+        assert request.headers["content-type"] == "application/ld+json"
+        fake.calls.append((operation, await request.json()))
+
+    server = uvicorn.Server(
+        uvicorn.Config(Litestar([operation]), host="127.0.0.1", port=port, log_config=None)
+    )
+    task = asyncio.create_task(server.serve())
+    while not server.started:  # noqa: ASYNC110 - uvicorn offers no event to wait on
+        await asyncio.sleep(0.02)
+    yield fake
+    server.should_exit = True
+    await task
+
+
+@pytest.fixture
+async def pushing_client(
+    clean_db: object, make_app: Callable[..., Litestar], broker: FakeBroker
+) -> AsyncIterator[AsyncTestClient[Litestar]]:
+    async with AsyncTestClient(app=make_app(ngsi_broker_url=broker.url)) as test_client:
+        yield test_client
+
+
+async def _settled(client: AsyncTestClient[Litestar]) -> None:
+    pusher: BrokerPusher = client.app.state.ngsi_pusher
+    await pusher.settled()
+
+
+async def test_a_new_hazard_is_upserted_as_an_alert(
+    pushing_client: AsyncTestClient[Litestar], register: Register, broker: FakeBroker
+) -> None:
+    citizen = await register(consents=REPORTING)
+    receipt = await filed(pushing_client, citizen, body(description="plate 1-ABC-123"))
+    await _settled(pushing_client)
+
+    [(operation, entities)] = broker.calls
+    assert operation == "upsert"
+    [alert] = entities
+    assert alert["id"] == f"urn:ngsi-ld:Alert:{receipt['hazardId']}"
+    assert alert["type"] == "Alert" and alert["category"] == "traffic"
+    assert alert["@context"] == "https://smartdatamodels.org/context.jsonld"
+    assert "ABC" not in str(entities)
+
+
+async def test_triage_pushes_the_new_status_and_rejection_deletes(
+    pushing_client: AsyncTestClient[Litestar], register: Register, broker: FakeBroker
+) -> None:
+    citizen = await register(consents=REPORTING)
+    receipt = await filed(pushing_client, citizen)
+    planner = await staff(pushing_client)
+    path = f"/hazards/{receipt['hazardId']}"
+    await pushing_client.patch(path, json={"status": "acknowledged"}, headers=planner.auth)
+    await _settled(pushing_client)
+    await pushing_client.patch(path, json={"status": "rejected"}, headers=planner.auth)
+    await _settled(pushing_client)
+
+    assert [op for op, _ in broker.calls] == ["upsert", "upsert", "delete"]
+    assert broker.calls[1][1][0]["data"]["status"] == "acknowledged"
+    assert broker.calls[2][1] == [f"urn:ngsi-ld:Alert:{receipt['hazardId']}"]
+
+
+async def test_reads_and_refused_writes_push_nothing(
+    pushing_client: AsyncTestClient[Litestar], register: Register, broker: FakeBroker
+) -> None:
+    citizen = await register()  # no hazard_reporting consent: 403
+    refused = await pushing_client.post(
+        "/hazards", json=body(), headers={**citizen.auth, "Idempotency-Key": "k-00000001"}
+    )
+    await pushing_client.get("/hazards")
+    await _settled(pushing_client)
+
+    assert refused.status_code == 403
+    assert broker.calls == []
+
+
+async def test_a_failing_broker_is_retried_once_then_logged_never_raised(
+    pushing_client: AsyncTestClient[Litestar],
+    register: Register,
+    broker: FakeBroker,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    citizen = await register(consents=REPORTING)
+    broker.failures_left = 1
+    created = await pushing_client.post(
+        "/hazards", json=body(), headers={**citizen.auth, "Idempotency-Key": "k-00000002"}
+    )
+    await _settled(pushing_client)
+    assert created.status_code == 201
+    assert [op for op, _ in broker.calls] == ["upsert"]
+
+    broker.failures_left = 2
+    with caplog.at_level(logging.WARNING, logger="saferoutes.ngsi"):
+        await filed(pushing_client, citizen, body(category="speeding"))
+        await _settled(pushing_client)
+    assert [op for op, _ in broker.calls] == ["upsert"]
+    assert any(r.message == "ngsi push failed" for r in caplog.records)
