@@ -20,6 +20,7 @@ from litestar.types import ControllerRouterHandler
 from api.accounts import AuthController
 from api.database import head_revision, make_engine, make_sessionmaker, resolve_url
 from api.deps import provide_caller, provide_current_user, provide_db_session, provide_settings
+from api.gamification import ChallengesController, PointsController, badge_catalogue, leaderboard
 from api.hazards import HazardController, hazard_categories
 from api.me import MeController
 from api.my_data import GuardianErasureController, MyDataController
@@ -56,6 +57,10 @@ ROUTE_HANDLERS: Sequence[ControllerRouterHandler] = [
     SchoolsController,
     ClassesController,
     GuardianController,
+    PointsController,
+    badge_catalogue,
+    ChallengesController,
+    leaderboard,
     RoutesController,
     PlannerController,
     NgsiController,

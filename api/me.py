@@ -21,6 +21,7 @@ from domain import auth
 from domain.accounts import ConsentRecord, User
 from domain.base import utcnow
 from domain.enums import ConsentPurpose
+from gamification import service as gamification
 from privacy import consent, self_service
 
 
@@ -43,6 +44,7 @@ class Profile(Out):
     is_child: bool
     created_at: datetime
     consents: list[ConsentSummary]
+    points_total: int = 0
 
 
 class ProfilePatch(Strict):
@@ -111,6 +113,7 @@ async def profile_of(session: AsyncSession, user: User) -> Profile:
         is_child=consent.is_child(user.birth_year, today),
         created_at=user.created_at,
         consents=_summaries(states),
+        points_total=await gamification.points_total(session, user.id),
     )
 
 

@@ -18,6 +18,7 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, Operation, RequestBody, Schema
 from litestar.status_codes import HTTP_415_UNSUPPORTED_MEDIA_TYPE
 
+from api.gamification_views import BadgeOut, badge_out
 from api.schemas import Out, Strict
 from domain.ride_incidents import Incident
 from domain.ride_service import Ingested, Upload
@@ -81,6 +82,9 @@ class RideSummary(Out):
 
 class RideCreated(RideSummary):
     incidents_dropped: list[DroppedIncident]
+    # gamification: what this ride earned (0 and [] when flagged, motorised or too short)
+    points_awarded: int = 0
+    badges_earned: list[BadgeOut] = []
 
 
 class RidePath(Out):
@@ -168,7 +172,12 @@ def ride_summary(ride: Ride) -> RideSummary:
 def created_body(result: Ingested) -> dict[str, Any]:
     """The upload's answer as stored under the Idempotency-Key (JSON-ready, camelCase)."""
     dropped = [DroppedIncident(index=d.index, reason=d.reason.value) for d in result.dropped_incidents]
-    created = RideCreated(**summary_fields(result.ride), incidents_dropped=dropped)
+    created = RideCreated(
+        **summary_fields(result.ride),
+        incidents_dropped=dropped,
+        points_awarded=result.points_awarded,
+        badges_earned=[badge_out(b) for b in result.badges_earned],
+    )
     body: dict[str, Any] = msgspec.to_builtins(created)
     return body
 

@@ -50,6 +50,7 @@ from domain.hazard_rules import (
     validate_transition,
 )
 from domain.hazards import COORDINATE_DECIMALS, Hazard, HazardConfirmation, HazardReport, HazardStatusChange
+from gamification import service as gamification
 from geo.clustering import (
     DEFAULT_RESOLUTION,
     HazardCandidate,
@@ -61,6 +62,8 @@ from geo.clustering import (
 
 MAX_OBSERVED_AGE = timedelta(days=30)
 MAX_CLOCK_SKEW = timedelta(minutes=5)
+TAKEN_UP = frozenset({HazardStatus.ACKNOWLEDGED, HazardStatus.PLANNED, HazardStatus.RESOLVED})
+"""Statuses in which a planner has acknowledged a hazard: its reporters earn their report points."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -365,10 +368,11 @@ async def confirm(
         sa.select(col(HazardReport.user_id)).where(col(HazardReport.hazard_id) == hazard_id).distinct()
     )
     ensure_can_confirm(user_id, set(reporters.scalars()))
+    confirmation_id = uuid.uuid4()
     added = await session.execute(
         insert(HazardConfirmation)
         .values(
-            id=uuid.uuid4(), hazard_id=hazard_id, user_id=user_id, still_there=still_there, created_at=now
+            id=confirmation_id, hazard_id=hazard_id, user_id=user_id, still_there=still_there, created_at=now
         )
         .on_conflict_do_nothing(constraint="uq_hazard_confirmation_user")
         .returning(sa.literal(1))
@@ -376,6 +380,10 @@ async def confirm(
     if added.scalar_one_or_none() is None:
         raise Conflict("You already confirmed or disputed this hazard.", code="already-confirmed")
     await _recount(session, [hazard_id], now)
+    # gamification: the confirmer's small points and, for "still there", the reporters' (same transaction)
+    await gamification.award_confirmation(session, user_id, confirmation_id, now=now)
+    if still_there:
+        await gamification.award_report_confirmed(session, hazard_id, confirmer_id=user_id, now=now)
     await session.commit()
     await session.refresh(hazard)
     return hazard
@@ -413,6 +421,9 @@ async def triage(
             )
         )
         hazard.status = status.value
+        # gamification: a planner taking the hazard up makes its reports useful (same transaction)
+        if status in TAKEN_UP:
+            await gamification.award_report_acknowledged(session, hazard_id, now=now)
     hazard.public_note = note
     hazard.updated_at = now
     await session.commit()

@@ -6,7 +6,8 @@ so one upload does not stall the event loop -> then, in one transaction
 committed once: claim the Idempotency-Key (a concurrent duplicate waits on its
 unique key, then replays this answer) -> lock the user's ride writes -> store
 the summary, the cell sequence and the aggregates in one statement -> file the
-incidents -> store the answer under the key -> commit.
+incidents -> judge the ride and award its points and badges (`gamification.service`)
+-> store the answer under the key -> commit.
 The raw points never leave this function's memory: only cells are written,
 and errors name fields, never positions.
 """
@@ -34,6 +35,8 @@ from domain.errors import ConsentRequired, NotFound, Unauthenticated
 from domain.hazards import Hazard, HazardReport
 from domain.ride_incidents import Dropped, Incident, check_incidents, file_incidents
 from domain.rides import EXPOSURE_MODES, PrivacyZoneRecord, Ride, RideCell
+from gamification import service as gamification
+from gamification.badges import Badge
 from geo.errors import TraceError
 from geo.pipeline import PipelineParams, ProcessedRide, process_trace
 from geo.points import TracePoint
@@ -68,6 +71,8 @@ class Ingested:
 
     ride: Ride
     dropped_incidents: tuple[Dropped, ...]
+    points_awarded: int = 0
+    badges_earned: tuple[Badge, ...] = ()
 
 
 @functools.cache
@@ -186,7 +191,9 @@ async def ingest(
     if filed != ride.incidents_filed:
         ride.incidents_filed = filed
         await session.execute(sa.update(Ride).where(col(Ride.id) == ride_id).values(incidents_filed=filed))
-    body = render(Ingested(ride, dropped))
+    # gamification: awards in this same transaction, exactly once per ride (docs/gamification.md)
+    award = await gamification.award_ride(session, ride, processed, now=now)
+    body = render(Ingested(ride, dropped, award.points, award.badges))
     await idempotency.complete(
         session, user_id=user.id, scope=IDEMPOTENCY_SCOPE, key=key, status_code=status_code, body=body
     )
@@ -250,12 +257,13 @@ async def _forget_ride_reports(session: AsyncSession, ride_id: uuid.UUID, now: d
 async def delete_ride(
     session: AsyncSession, user_id: uuid.UUID, ride_id: uuid.UUID, *, now: datetime
 ) -> None:
-    """Delete an own ride, its cells and incident reports; aggregates and hazards follow; commits."""
+    """Delete an own ride, its cells and incident reports; aggregates, hazards and points follow; commits."""
     await ride_store.lock_user_rides(session, user_id)
     ride = await get_ride(session, user_id, ride_id)
     if ride.mode in _EXPOSURE_VALUES:
         day = ride.started_at.date()
         await ride_store.remove_aggregates(session, user_id, ride.id, day=day, mode=ride.mode)
+    await gamification.forget_ride(session, user_id, ride.id)
     await _forget_ride_reports(session, ride.id, now)
     await session.execute(sa.delete(Ride).where(col(Ride.id) == ride.id))
     await session.commit()

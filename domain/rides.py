@@ -23,6 +23,7 @@ import uuid
 from datetime import date, datetime
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlmodel import Field, SQLModel
 
 from domain.base import id_field, timestamp, user_fk
@@ -67,6 +68,15 @@ class Ride(SQLModel, table=True):
     kept_point_count: int
     incidents_filed: int = Field(default=0, sa_type=sa.SmallInteger)
     created_at: datetime = timestamp()
+    # anti-cheat (gamification.anticheat): a flagged ride earns nothing and counts in no standing
+    fingerprint: str | None = Field(default=None, max_length=64, index=True)
+    flagged: bool = Field(
+        default=False, sa_column=sa.Column(sa.Boolean(), nullable=False, server_default=sa.false())
+    )
+    flags: list[str] = Field(
+        default_factory=list,
+        sa_column=sa.Column(postgresql.ARRAY(sa.String(16)), nullable=False, server_default="{}"),
+    )
 
 
 class RideCell(SQLModel, table=True):

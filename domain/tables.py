@@ -10,6 +10,7 @@ from sqlmodel import SQLModel
 
 import domain.accounts
 import domain.exports
+import domain.gamification
 import domain.hazards
 import domain.idempotency
 import domain.ratelimit

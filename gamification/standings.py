@@ -181,19 +181,46 @@ def competition_ranks(values: Sequence[float]) -> list[int]:
     return ranks
 
 
-def _team_row(
-    team_id: uuid.UUID, figures: Sequence[MemberFigures], metric: ChallengeMetric, basis: Basis
-) -> TeamStanding:
-    size = len(figures)
-    active = sum(f.participated for f in figures)
-    pct = 100 * active / size
-    if metric is ChallengeMetric.PARTICIPATION:
-        total, per_member = float(active), pct
+@dataclass(frozen=True, slots=True)
+class TeamTotals:
+    """A team's figures before ranking: its size, how many were active, and the metric summed.
+
+    The service layer gets these straight from SQL for large scopes; for
+    participation ``total`` is ignored (the active members are the figure).
+    """
+
+    team_id: uuid.UUID
+    members: int
+    active_members: int
+    total: float
+
+
+def _team_row(t: TeamTotals, participation: bool, basis: Basis) -> TeamStanding:
+    pct = 100 * t.active_members / t.members if t.members else 0.0
+    if participation:
+        total, per_member = float(t.active_members), pct
     else:
-        total = sum(individual_value(f, metric) for f in figures)
-        per_member = total / size
+        total = t.total
+        per_member = total / t.members if t.members else 0.0
     value = per_member if basis == "per_member" else total
-    return TeamStanding(team_id, 0, size, active, pct, total, per_member, value)
+    return TeamStanding(t.team_id, 0, t.members, t.active_members, pct, total, per_member, value)
+
+
+def rank_teams(
+    totals: Iterable[TeamTotals], *, participation: bool = False, basis: Basis = "per_member"
+) -> list[TeamStanding]:
+    """Teams best first, ranked on per-member figures (default) or totals, ties sharing a rank."""
+    rows = sorted(
+        (_team_row(t, participation, basis) for t in totals),
+        key=lambda r: (-round(r.value, RANK_DECIMALS), str(r.team_id)),
+    )
+    ranks = competition_ranks([r.value for r in rows])
+    return [
+        TeamStanding(
+            r.team_id, k, r.members, r.active_members, r.participation_pct, r.total, r.per_member, r.value
+        )
+        for r, k in zip(rows, ranks, strict=True)
+    ]
 
 
 def team_standings(
@@ -206,16 +233,36 @@ def team_standings(
     by_team: dict[uuid.UUID, list[MemberFigures]] = defaultdict(list)
     for m in members:
         by_team[m.team_id].append(figures.get(m.user_id, MemberFigures()))
-    rows = sorted(
-        (_team_row(team, figs, metric, basis) for team, figs in by_team.items()),
-        key=lambda r: (-round(r.value, RANK_DECIMALS), str(r.team_id)),
-    )
-    ranks = competition_ranks([r.value for r in rows])
-    return [
-        TeamStanding(
-            r.team_id, k, r.members, r.active_members, r.participation_pct, r.total, r.per_member, r.value
+    totals = (
+        TeamTotals(
+            team,
+            len(figs),
+            sum(f.participated for f in figs),
+            sum(individual_value(f, metric) for f in figs),
         )
-        for r, k in zip(rows, ranks, strict=True)
+        for team, figs in by_team.items()
+    )
+    return rank_teams(totals, participation=metric is ChallengeMetric.PARTICIPATION, basis=basis)
+
+
+@dataclass(frozen=True, slots=True)
+class Shown:
+    """One consenting person's figure before ranking (the service layer reads these from SQL)."""
+
+    nickname: str
+    value: float
+    is_viewer: bool = False
+
+
+def rank_individuals(rows: Iterable[Shown]) -> list[IndividualStanding]:
+    """People with something to show, best first, ties sharing a rank and listed by nickname."""
+    shown = sorted(
+        (r for r in rows if r.value > 0),
+        key=lambda r: (-round(r.value, RANK_DECIMALS), r.nickname.casefold()),
+    )
+    ranks = competition_ranks([r.value for r in shown])
+    return [
+        IndividualStanding(k, r.nickname, r.value, r.is_viewer) for r, k in zip(shown, ranks, strict=True)
     ]
 
 
@@ -231,20 +278,15 @@ def individual_standings(
     Without the leaderboard consent a member is never listed, not even to
     themselves; a member with nothing yet is left out rather than shown last.
     """
-    shown = [
-        (individual_value(figures.get(m.user_id, MemberFigures()), metric), m)
+    return rank_individuals(
+        Shown(
+            m.nickname,
+            individual_value(figures.get(m.user_id, MemberFigures()), metric),
+            is_viewer=viewer_id is not None and m.user_id == viewer_id,
+        )
         for m in members
         if m.leaderboard_consent
-    ]
-    shown = sorted(
-        ((v, m) for v, m in shown if v > 0),
-        key=lambda vm: (-round(vm[0], RANK_DECIMALS), vm[1].nickname.casefold()),
     )
-    ranks = competition_ranks([v for v, _ in shown])
-    return [
-        IndividualStanding(rank, m.nickname, v, is_viewer=viewer_id is not None and m.user_id == viewer_id)
-        for (v, m), rank in zip(shown, ranks, strict=True)
-    ]
 
 
 def progress(achieved: float, target: float | None) -> Progress | None:

@@ -45,7 +45,8 @@ async def test_json_upload_answers_a_summary_and_stores_cells(
     assert body["cellCount"] > 5 and body["trimmedM"] >= 300  # both ends, at least 150 m each
     assert body["startedAt"].endswith(":00Z")  # rounded to the minute
     assert body["incidentsDropped"] == []
-    assert "pointsAwarded" not in body  # filled once gamification lands
+    assert body["pointsAwarded"] == int(body["distanceM"] * 10 // 1000)  # 10 per km cycled
+    assert [b["code"] for b in body["badgesEarned"]] == ["first_ride"]
     assert await count(db_engine, "ride_cell") == body["cellCount"]
 
 

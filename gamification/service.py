@@ -1,0 +1,450 @@
+"""Points and badges applied to the database: awards inside their cause's transaction, and reads.
+
+Every award is one ``INSERT ... ON CONFLICT DO NOTHING`` on the ledger's
+unique ``(user, reason, source)`` (badges: on ``(user, code)``), run by the
+use case that causes it (ride upload, confirmation, triage) before its single
+commit. So an award exists exactly when its cause does, a replay or a
+concurrent duplicate awards nothing more, and nothing here commits.
+
+Caps are read from the ledger itself; what makes them exact under concurrency
+is a lock per user: the ride upload already holds the user's ride lock, and
+confirmations take :func:`_lock_confirmations`. Nothing here imports Litestar.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+import h3
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from domain.gamification import BadgeAward, PointsEntry
+from domain.rides import Ride
+from gamification import stats
+from gamification.anticheat import (
+    DEFAULT_ANTICHEAT,
+    AntiCheatRules,
+    TraceSummary,
+    Verdict,
+    assess_ride,
+    fingerprint_of,
+    trace_summary,
+)
+from gamification.badges import CATALOGUE, Badge, ReportsConfirmed, Threshold, evaluate
+from gamification.rules import (
+    DEFAULT_RULES,
+    AwardReason,
+    PointRules,
+    confirmation_points,
+    is_qualifying_trip,
+    report_acknowledged_points,
+    report_confirmed_points,
+    ride_points,
+    streak_bonus,
+)
+from gamification.streaks import local_date, streaks
+from geo.classify import TravelMode
+from geo.pipeline import ProcessedRide
+
+_ONE_DAY = timedelta(days=1)
+_REPORT_REASONS = (AwardReason.REPORT_CONFIRMED.value, AwardReason.REPORT_ACKNOWLEDGED.value)
+
+
+@dataclass(frozen=True, slots=True)
+class RideAward:
+    """What a ride earned: its points (0 when flagged or motorised), new badges, the anti-cheat verdict."""
+
+    points: int
+    badges: tuple[Badge, ...]
+    verdict: Verdict
+
+
+# --- the ledger --------------------------------------------------------------------------------------
+
+
+async def award(
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    amount: int,
+    reason: AwardReason,
+    source: str,
+    *,
+    day: date,
+    now: datetime,
+) -> int:
+    """Write one entry unless that (user, reason, source) already has one; the points actually written."""
+    if amount <= 0:
+        return 0
+    written = await session.execute(
+        insert(PointsEntry)
+        .values(
+            id=uuid.uuid4(),
+            user_id=user_id,
+            amount=amount,
+            reason=reason.value,
+            source=source,
+            day=day,
+            created_at=now,
+        )
+        .on_conflict_do_nothing(constraint="uq_points_entry_award")
+        .returning(col(PointsEntry.amount))
+    )
+    return int(written.scalar_one_or_none() or 0)
+
+
+async def _points_on(session: AsyncSession, user_id: uuid.UUID, reason: AwardReason, day: date) -> int:
+    total = await session.execute(
+        sa.select(sa.func.coalesce(sa.func.sum(col(PointsEntry.amount)), 0)).where(
+            col(PointsEntry.user_id) == user_id,
+            col(PointsEntry.reason) == reason.value,
+            col(PointsEntry.day) == day,
+        )
+    )
+    return int(total.scalar_one())
+
+
+async def points_total(session: AsyncSession, user_id: uuid.UUID) -> int:
+    total = await session.execute(
+        sa.select(sa.func.coalesce(sa.func.sum(col(PointsEntry.amount)), 0)).where(
+            col(PointsEntry.user_id) == user_id
+        )
+    )
+    return int(total.scalar_one())
+
+
+async def points_ledger(
+    session: AsyncSession, user_id: uuid.UUID, *, limit: int, after: tuple[datetime, uuid.UUID] | None = None
+) -> list[PointsEntry]:
+    """The user's entries, newest first, ties by id (keyset: `after` is the last item's key)."""
+    query = sa.select(PointsEntry).where(col(PointsEntry.user_id) == user_id)
+    if after is not None:
+        query = query.where(sa.tuple_(col(PointsEntry.created_at), col(PointsEntry.id)) < sa.tuple_(*after))
+    query = query.order_by(col(PointsEntry.created_at).desc(), col(PointsEntry.id).desc()).limit(limit)
+    return list((await session.execute(query)).scalars())
+
+
+async def forget_ride(session: AsyncSession, user_id: uuid.UUID, ride_id: uuid.UUID) -> None:
+    """Delete the points a ride earned, and those of its incident reports, before the ride goes.
+
+    Streak bonuses, badges and challenge awards already earned stay: they
+    rewarded a moment that did happen, and re-deciding them would make a
+    deletion punish more than it removes.
+    """
+    reports = sa.text("SELECT CAST(id AS text) FROM hazard_report WHERE ride_id = :ride_id")
+    report_ids = list((await session.execute(reports, {"ride_id": ride_id})).scalars())
+    entries = col(PointsEntry.user_id) == user_id
+    ride_entry = sa.and_(
+        col(PointsEntry.reason) == AwardReason.RIDE.value, col(PointsEntry.source) == str(ride_id)
+    )
+    report_entry = sa.and_(
+        col(PointsEntry.reason).in_(_REPORT_REASONS), col(PointsEntry.source).in_(report_ids)
+    )
+    await session.execute(sa.delete(PointsEntry).where(entries, sa.or_(ride_entry, report_entry)))
+
+
+# --- badges ------------------------------------------------------------------------------------------
+
+
+def _ride_badge(b: Badge) -> bool:
+    return not isinstance(b.rule, ReportsConfirmed) and not _confirmation_badge(b)
+
+
+def _confirmation_badge(b: Badge) -> bool:
+    return isinstance(b.rule, Threshold) and b.rule.metric == "confirmations_given"
+
+
+def _report_badge(b: Badge) -> bool:
+    return isinstance(b.rule, ReportsConfirmed)
+
+
+async def held_codes(session: AsyncSession, user_id: uuid.UUID) -> set[str]:
+    rows = await session.execute(sa.select(col(BadgeAward.code)).where(col(BadgeAward.user_id) == user_id))
+    return set(rows.scalars())
+
+
+async def badges_of(session: AsyncSession, user_id: uuid.UUID) -> list[tuple[Badge, datetime]]:
+    """The user's badges in catalogue order, with when each was earned (retired codes are left out)."""
+    rows = await session.execute(
+        sa.select(col(BadgeAward.code), col(BadgeAward.awarded_at)).where(col(BadgeAward.user_id) == user_id)
+    )
+    earned = {row.code: row.awarded_at for row in rows}
+    return [(b, earned[b.code]) for b in CATALOGUE if b.code in earned]
+
+
+async def _grant(
+    session: AsyncSession, user_id: uuid.UUID, badges: Sequence[Badge], now: datetime
+) -> tuple[Badge, ...]:
+    if not badges:
+        return ()
+    written = await session.execute(
+        insert(BadgeAward)
+        .values([{"user_id": user_id, "code": b.code, "awarded_at": now} for b in badges])
+        .on_conflict_do_nothing()
+        .returning(col(BadgeAward.code))
+    )
+    new = set(written.scalars())
+    return tuple(b for b in badges if b.code in new)
+
+
+async def _evaluate(
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    relevant: Sequence[Badge],
+    *,
+    now: datetime,
+    resolution: int,
+    days: set[date] | None = None,
+    rules: PointRules = DEFAULT_RULES,
+) -> tuple[Badge, ...]:
+    held = await held_codes(session, user_id)
+    open_badges = [b for b in relevant if b.code not in held]
+    if not open_badges:
+        return ()
+    snapshot = await stats.user_stats(
+        session, user_id, open_badges, resolution=resolution, days=days, rules=rules
+    )
+    return await _grant(session, user_id, evaluate(snapshot, held, open_badges), now)
+
+
+# --- rides -------------------------------------------------------------------------------------------
+
+
+_RECENT = sa.text(
+    """
+    WITH recent AS (
+      SELECT id, started_at, duration_s, fingerprint FROM ride
+      WHERE user_id = :user_id AND id <> :ride_id AND started_at >= :since AND started_at < :until
+    ),
+    firsts AS (
+      SELECT c.ride_id, c.cell, min(c.offset_s) AS offset_s
+      FROM ride_cell c JOIN recent ON recent.id = c.ride_id GROUP BY c.ride_id, c.cell
+    ),
+    overlap AS (
+      SELECT ride_id, count(*) AS n, count(*) FILTER (WHERE cell = ANY(:cells)) AS shared
+      FROM firsts GROUP BY ride_id
+    )
+    SELECT r.id, r.started_at, r.duration_s, r.fingerprint, f.cell, f.offset_s
+    FROM overlap o JOIN recent r ON r.id = o.ride_id JOIN firsts f ON f.ride_id = o.ride_id
+    WHERE o.shared::float8 / (o.n + :n - o.shared) >= :jaccard
+    ORDER BY r.started_at, r.id
+    """
+)
+
+
+async def _recent_summaries(
+    session: AsyncSession, ride: Ride, processed: ProcessedRide, rules: AntiCheatRules
+) -> list[TraceSummary]:
+    """Near-duplicate candidates: the user's rides around this one that share enough cells.
+
+    The Jaccard floor is applied in SQL, so only rides that could be copies
+    (rarely any) travel to Python with their cells.
+    """
+    cells = sorted({h3.str_to_int(v.cell) for s in processed.segments for v in s})
+    end = ride.started_at + timedelta(seconds=processed.duration_s)
+    params = {
+        "user_id": ride.user_id,
+        "ride_id": ride.id,
+        "since": ride.started_at - rules.recent_window,
+        "until": end + rules.recent_window,
+        "cells": cells,
+        "n": len(cells),
+        "jaccard": rules.near_duplicate_jaccard,
+    }
+    by_ride: dict[uuid.UUID, list[tuple[int, float]]] = {}
+    heads: dict[uuid.UUID, tuple[datetime, int, str | None]] = {}
+    for row in await session.execute(_RECENT, params):
+        by_ride.setdefault(row.id, []).append((row.cell, row.offset_s))
+        heads[row.id] = (row.started_at, row.duration_s, row.fingerprint)
+    return [
+        trace_summary(
+            started_at=heads[rid][0],
+            duration_s=heads[rid][1],
+            visits=visits,
+            fingerprint=heads[rid][2] or "",
+            ride_id=rid,
+        )
+        for rid, visits in by_ride.items()
+    ]
+
+
+async def _assess(
+    session: AsyncSession, ride: Ride, processed: ProcessedRide, rules: AntiCheatRules
+) -> Verdict:
+    same = await session.execute(
+        sa.select(col(Ride.id))
+        .where(col(Ride.fingerprint) == fingerprint_of(processed), col(Ride.id) != ride.id)
+        .limit(1)
+    )
+    recent = await _recent_summaries(session, ride, processed, rules)
+    verdict = assess_ride(
+        processed, ride_id=ride.id, recent=recent, same_fingerprint=same.scalar_one_or_none(), rules=rules
+    )
+    await session.execute(
+        sa.update(Ride)
+        .where(col(Ride.id) == ride.id)
+        .values(fingerprint=verdict.fingerprint, flagged=not verdict.ok, flags=sorted(verdict.flags))
+    )
+    ride.fingerprint, ride.flagged, ride.flags = verdict.fingerprint, not verdict.ok, sorted(verdict.flags)
+    return verdict
+
+
+async def award_ride(
+    session: AsyncSession,
+    ride: Ride,
+    processed: ProcessedRide,
+    *,
+    now: datetime,
+    rules: PointRules = DEFAULT_RULES,
+    anticheat: AntiCheatRules = DEFAULT_ANTICHEAT,
+) -> RideAward:
+    """Judge a freshly written ride, then award its points, a streak bonus and badges. Does NOT commit.
+
+    Call it inside the upload's transaction, after the ride row is written
+    and while the user's ride lock is held (the daily cap is then exact).
+    A flagged, motorised or too short ride earns nothing and changes no badge.
+    """
+    verdict = await _assess(session, ride, processed, anticheat)
+    mode = TravelMode(ride.mode)
+    if not is_qualifying_trip(ride.distance_m, mode, flagged=not verdict.ok, rules=rules):
+        return RideAward(0, (), verdict)
+    day = local_date(ride.started_at)
+    already = await _points_on(session, ride.user_id, AwardReason.RIDE, day)
+    points = await award(
+        session,
+        ride.user_id,
+        ride_points(ride.distance_m, mode, already, rules),
+        AwardReason.RIDE,
+        str(ride.id),
+        day=day,
+        now=now,
+    )
+    days = await stats.active_days(session, ride.user_id, rules)
+    today = local_date(now)
+    current = streaks(days, today).current
+    last_active = today if today in days else today - _ONE_DAY
+    bonus = streak_bonus(current, rules)
+    await award(
+        session, ride.user_id, bonus, AwardReason.STREAK, last_active.isoformat(), day=last_active, now=now
+    )
+    relevant = [b for b in CATALOGUE if _ride_badge(b)]
+    earned = await _evaluate(
+        session, ride.user_id, relevant, now=now, resolution=ride.resolution, days=days, rules=rules
+    )
+    return RideAward(points, earned, verdict)
+
+
+# --- hazard reports and confirmations ----------------------------------------------------------------
+
+
+def _lock_key(*parts: str) -> int:
+    return int.from_bytes(hashlib.sha256("\x00".join(parts).encode()).digest()[:8], "big", signed=True)
+
+
+async def _lock_confirmations(session: AsyncSession, user_id: uuid.UUID) -> None:
+    """Serialise one user's confirmation awards until the transaction ends, so the daily cap is exact."""
+    await session.execute(
+        sa.select(sa.func.pg_advisory_xact_lock(_lock_key("points-confirmation", str(user_id))))
+    )
+
+
+_FIRST_REPORTS = sa.text(
+    """
+    SELECT DISTINCT ON (user_id) id, user_id FROM hazard_report
+    WHERE hazard_id = :hazard_id AND user_id <> :except_user
+    ORDER BY user_id, created_at, id
+    """
+)
+
+
+async def _award_reporters(
+    session: AsyncSession,
+    hazard_id: uuid.UUID,
+    reason: AwardReason,
+    amount: int,
+    *,
+    except_user: uuid.UUID | None,
+    now: datetime,
+    resolution: int,
+) -> None:
+    """Each reporter's first report on the hazard earns once: filing it five times earns no more."""
+    params = {"hazard_id": hazard_id, "except_user": except_user or uuid.UUID(int=0)}
+    today = local_date(now)
+    relevant = [b for b in CATALOGUE if _report_badge(b)]
+    for report_id, reporter in (await session.execute(_FIRST_REPORTS, params)).all():
+        if await award(session, reporter, amount, reason, str(report_id), day=today, now=now):
+            await _evaluate(session, reporter, relevant, now=now, resolution=resolution)
+
+
+async def award_report_confirmed(
+    session: AsyncSession,
+    hazard_id: uuid.UUID,
+    *,
+    confirmer_id: uuid.UUID,
+    now: datetime,
+    resolution: int = 10,
+    rules: PointRules = DEFAULT_RULES,
+) -> None:
+    """Someone else said "still there": the hazard's reporters earn their report points. Does NOT commit."""
+    amount = report_confirmed_points(confirmed_by_reporter=False, rules=rules)
+    await _award_reporters(
+        session,
+        hazard_id,
+        AwardReason.REPORT_CONFIRMED,
+        amount,
+        except_user=confirmer_id,
+        now=now,
+        resolution=resolution,
+    )
+
+
+async def award_report_acknowledged(
+    session: AsyncSession,
+    hazard_id: uuid.UUID,
+    *,
+    now: datetime,
+    resolution: int = 10,
+    rules: PointRules = DEFAULT_RULES,
+) -> None:
+    """A planner took the hazard up (acknowledged, planned, resolved): its reporters earn. Does NOT commit."""
+    amount = report_acknowledged_points(rules)
+    await _award_reporters(
+        session,
+        hazard_id,
+        AwardReason.REPORT_ACKNOWLEDGED,
+        amount,
+        except_user=None,
+        now=now,
+        resolution=resolution,
+    )
+
+
+async def award_confirmation(
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    confirmation_id: uuid.UUID,
+    *,
+    now: datetime,
+    resolution: int = 10,
+    rules: PointRules = DEFAULT_RULES,
+) -> int:
+    """Small points for confirming or disputing someone else's report, under the daily cap. Does NOT commit.
+
+    The caller has checked that the user reported nothing on this hazard.
+    """
+    await _lock_confirmations(session, user_id)
+    today = local_date(now)
+    already = await _points_on(session, user_id, AwardReason.CONFIRMATION, today)
+    amount = confirmation_points(already, own_report=False, rules=rules)
+    points = await award(
+        session, user_id, amount, AwardReason.CONFIRMATION, str(confirmation_id), day=today, now=now
+    )
+    relevant = [b for b in CATALOGUE if _confirmation_badge(b)]
+    await _evaluate(session, user_id, relevant, now=now, resolution=resolution)
+    return points

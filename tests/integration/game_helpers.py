@@ -1,0 +1,121 @@
+"""Helpers for the gamification tests: stats seeded with SQL, ledger readers, local days."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, time
+from typing import Any
+
+import h3
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from gamification.streaks import CITY_TZ
+from tests.integration.ride_helpers import rows
+from tests.integration.school_helpers import execute, scalar
+
+Client = AsyncTestClient[Litestar]
+SCHOOL_LAT, SCHOOL_LON = 51.0259, 4.4776
+"""Where `school_helpers.school` puts every school."""
+
+
+def local_noon(day: date, at: time = time(12, 0)) -> datetime:
+    return datetime.combine(day, at, tzinfo=CITY_TZ).astimezone(UTC)
+
+
+def local_today() -> date:
+    return datetime.now(CITY_TZ).date()
+
+
+async def seed_ride(
+    client: Client,
+    user_id: str,
+    *,
+    started_at: datetime,
+    distance_m: float = 2000.0,
+    mode: str = "bike",
+    flagged: bool = False,
+    cells: Sequence[str] = (),
+) -> str:
+    """A stored ride written with SQL (no pipeline), with its cell rows when given."""
+    ride_id = str(uuid.uuid4())
+    await execute(
+        client,
+        """
+        INSERT INTO ride (id, user_id, mode, distance_m, duration_s, started_at, resolution,
+                          cell_count, segment_count, trimmed_m, point_count, kept_point_count,
+                          incidents_filed, created_at, flagged, flags)
+        VALUES (:id, :user_id, :mode, :distance_m, 600, :started_at, 10, :n, 1, 300, 600, 600, 0, now(),
+                :flagged, CAST(:flags AS varchar[]))
+        """,
+        id=ride_id,
+        user_id=uuid.UUID(user_id),
+        mode=mode,
+        distance_m=distance_m,
+        started_at=started_at,
+        n=len(cells),
+        flagged=flagged,
+        flags=["too_fast"] if flagged else [],
+    )
+    for seq, cell in enumerate(cells):
+        await execute(
+            client,
+            "INSERT INTO ride_cell (ride_id, seq, cell, segment, offset_s, speed_mps, filled)"
+            " VALUES (:ride_id, :seq, :cell, 0, :seq, 4.0, false)",
+            ride_id=uuid.UUID(ride_id),
+            seq=seq,
+            cell=h3.str_to_int(cell),
+        )
+    return ride_id
+
+
+async def seed_points(client: Client, user_id: str, amount: int, *, day: date, reason: str = "ride") -> None:
+    await execute(
+        client,
+        "INSERT INTO points_entry (id, user_id, amount, reason, source, day, created_at)"
+        " VALUES (gen_random_uuid(), :user_id, :amount, :reason, :source, :day, now())",
+        user_id=uuid.UUID(user_id),
+        amount=amount,
+        reason=reason,
+        source=f"seed-{uuid.uuid4()}",
+        day=day,
+    )
+
+
+async def ledger(client: Client, user_id: str) -> list[tuple[Any, ...]]:
+    """(reason, amount, source) of the user's entries, oldest first."""
+    app: Litestar = client.app
+    return await rows(
+        app.state.engine,
+        "SELECT reason, amount, source FROM points_entry WHERE user_id = :u ORDER BY created_at, reason",
+        u=uuid.UUID(user_id),
+    )
+
+
+async def total(client: Client, user_id: str) -> int:
+    value = await scalar(
+        client, "SELECT coalesce(sum(amount), 0) FROM points_entry WHERE user_id = :u", u=uuid.UUID(user_id)
+    )
+    return int(value)
+
+
+async def badge_codes(client: Client, auth: dict[str, str]) -> list[str]:
+    response = await client.get("/me/badges", headers=auth)
+    assert response.status_code == 200, response.text
+    return [b["code"] for b in response.json()]
+
+
+def ride_local_day(body: dict[str, Any]) -> date:
+    return datetime.fromisoformat(body["startedAt"]).astimezone(CITY_TZ).date()
+
+
+def school_cell() -> str:
+    return str(h3.latlng_to_cell(SCHOOL_LAT, SCHOOL_LON, 10))
+
+
+def far_areas(count: int) -> list[str]:
+    """Res-10 cells in `count` distinct res-8 areas, in Ghent (far from the simulated rides)."""
+    centre = h3.latlng_to_cell(51.05, 3.72, 8)
+    areas = sorted(h3.grid_disk(centre, 4))[:count]
+    return [str(h3.cell_to_center_child(a, 10)) for a in areas]
