@@ -30,7 +30,13 @@ K = 2
 
 async def _account(client: Client, handle: str, consents: tuple[str, ...]) -> Account:
     response = await client.post(
-        "/auth/register", json={"handle": handle, "password": "correct horse battery", "birthYear": 1990}
+        "/auth/register",
+        json={
+            "handle": handle,
+            "password": "correct horse battery",
+            "birthYear": 1990,
+            "nickname": handle.capitalize(),
+        },
     )
     assert response.status_code == 201, response.text
     data = response.json()
@@ -76,6 +82,19 @@ def _minus(before: dict[Any, tuple[int, int]], mine: Counter[Any], *, k: int) ->
         if left[1] >= k:
             expected[key] = left
     return expected
+
+
+async def _leaderboard(client: Client, viewer: Account) -> dict[str, Any]:
+    """City leaderboard of the week: points per nickname, and the total of the one school's team."""
+    response = await client.get(
+        "/leaderboards", params={"scope": "city", "period": "week"}, headers=viewer.auth
+    )
+    assert response.status_code == 200, response.text
+    board = response.json()
+    return {
+        "people": {p["nickname"]: p["value"] for p in board["individuals"]},
+        "school": sum(t["total"] for t in board["teams"]),
+    }
 
 
 async def _referencing(engine: AsyncEngine, user_id: str) -> dict[str, int]:
@@ -126,6 +145,8 @@ async def test_export_then_erase_removes_the_user_and_exactly_their_contribution
 
         heat_before, flows_before = await _heatmap(client, planner), await _flows(client, planner)
         assert heat_before and flows_before
+        board_before = await _leaderboard(client, others[1])
+        assert "Eraser" in board_before["people"]
 
         exported = await client.get("/me/export", headers=eraser.auth)
         assert exported.status_code == 200
@@ -146,6 +167,8 @@ async def test_export_then_erase_removes_the_user_and_exactly_their_contribution
             "hazard_report",
             "hazard_confirmation",
             "class_membership",
+            "points_entry",
+            "badge_award",
         ):
             assert tables[name]["rows"], name
         assert len(tables["ride"]["rows"]) == 2
@@ -176,6 +199,12 @@ async def test_export_then_erase_removes_the_user_and_exactly_their_contribution
 
         assert await _heatmap(client, planner) == _minus(heat_before, my_cells, k=K)
         assert await _flows(client, planner) == _minus(flows_before, my_flows, k=K)
+
+        my_points = sum(row["amount"] for row in tables["points_entry"]["rows"])
+        board_after = await _leaderboard(client, others[1])
+        assert "Eraser" not in board_after["people"]
+        assert board_after["people"] == {n: v for n, v in board_before["people"].items() if n != "Eraser"}
+        assert board_after["school"] == board_before["school"] - my_points
 
         hazard = (await client.get(f"/hazards/{theirs['hazardId']}")).json()
         assert (hazard["reportCount"], hazard["confirmationCount"]) == (1, 0)
