@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import timedelta
 
-from api import export_cli, open_data_cli, retention_cli
+from api import demo_cli, export_cli, open_data_cli, retention_cli
 from api.database import make_engine, make_sessionmaker, migrate_sync, resolve_url
 from api.settings import Settings, SettingsError, load_settings
 from domain import auth, school_service
@@ -115,6 +115,10 @@ def cmd_open_data(settings: Settings, args: argparse.Namespace) -> int:
     return open_data_cli.cmd_open_data(settings, _prepare_database(settings), args)
 
 
+def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
+    return demo_cli.cmd_demo(settings, _prepare_database(settings), args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="saferoutes", description="SafeRoutes backend")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -137,6 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     export_cli.add_parser(sub).set_defaults(func=cmd_export)
     open_data_cli.add_parsers(sub)
+    demo_cli.add_parser(sub).set_defaults(func=cmd_demo)
     for name in ("open-data", "ngsi-push"):
         sub.choices[name].set_defaults(func=cmd_open_data)
     retention_cli.add_parser(sub).set_defaults(func=cmd_retention)
