@@ -30,6 +30,7 @@ from api.observability import configure_logging, request_id_middleware
 from api.open311 import Open311Controller
 from api.ops import OpsController
 from api.planner import PlannerController
+from api.planner_map import planner_map, static_files
 from api.problems import EXCEPTION_HANDLERS
 from api.rides import PrivacyZonesController, RidesController
 from api.routes import RoutesController
@@ -65,6 +66,8 @@ ROUTE_HANDLERS: Sequence[ControllerRouterHandler] = [
     PlannerController,
     NgsiController,
     ngsi_context,
+    planner_map,
+    static_files,
 ]
 
 

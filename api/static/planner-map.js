@@ -1,0 +1,306 @@
+// SafeRoutes planner map: plain SVG, no basemap, no external tiles, fonts or libraries (works offline).
+// The access token lives in this closure only (never in storage); every data call sends it as a bearer token.
+"use strict";
+
+(() => {
+  const SVG = "http://www.w3.org/2000/svg";
+  const M_PER_DEG = 111320;
+  const DANGER_BINS = [
+    [0, "#fee5d9", "0–10"],
+    [10, "#fcae91", "10–25"],
+    [25, "#fb6a4a", "25–50"],
+    [50, "#de2d26", "50–75"],
+    [75, "#a50f15", "75–100"],
+  ];
+  const STATUS_COLOURS = {
+    open: "#e31a1c",
+    acknowledged: "#ff7f00",
+    planned: "#1f78b4",
+    resolved: "#33a02c",
+    rejected: "#999999",
+  };
+  const $ = (id) => document.getElementById(id);
+  const map = $("map");
+  const state = { token: null, origin: null, picks: [], view: null };
+
+  function status(text, isError = false) {
+    $("status").textContent = text;
+    $("status").classList.toggle("error", isError);
+  }
+
+  async function api(path, options = {}) {
+    const headers = Object.assign({}, options.headers || {});
+    if (state.token) headers.Authorization = `Bearer ${state.token}`;
+    const response = await fetch(path, Object.assign({}, options, { headers }));
+    if (!response.ok) {
+      let detail = `${response.status}`;
+      try {
+        const problem = await response.json();
+        detail = problem.detail || problem.title || detail;
+      } catch (_) { /* not a problem document */ }
+      throw new Error(detail);
+    }
+    return response;
+  }
+
+  // --- projection: local metres around the data's centre, y up on the map -------------------------
+  function project([lon, lat]) {
+    const [lon0, lat0] = state.origin;
+    return [(lon - lon0) * M_PER_DEG * Math.cos((lat0 * Math.PI) / 180), -(lat - lat0) * M_PER_DEG];
+  }
+
+  function unproject([x, y]) {
+    const [lon0, lat0] = state.origin;
+    return [lon0 + x / (M_PER_DEG * Math.cos((lat0 * Math.PI) / 180)), lat0 - y / M_PER_DEG];
+  }
+
+  function el(name, attrs, parent) {
+    const node = document.createElementNS(SVG, name);
+    for (const [key, value] of Object.entries(attrs)) node.setAttribute(key, value);
+    if (parent) parent.appendChild(node);
+    return node;
+  }
+
+  function points(coords) {
+    return coords.map((c) => project(c).map((v) => v.toFixed(1)).join(",")).join(" ");
+  }
+
+  /** Metres per screen pixel at the fitted view: markers keep a readable size whatever the city's extent. */
+  function pixel() {
+    return state.view[2] / Math.max(1, map.clientWidth);
+  }
+
+  function dangerColour(value) {
+    let colour = DANGER_BINS[0][1];
+    for (const [from, c] of DANGER_BINS) if (value >= from) colour = c;
+    return colour;
+  }
+
+  function fit(allCoords) {
+    const xy = allCoords.map(project);
+    const xs = xy.map((p) => p[0]);
+    const ys = xy.map((p) => p[1]);
+    const pad = 150;
+    const minX = Math.min(...xs) - pad;
+    const minY = Math.min(...ys) - pad;
+    state.view = [minX, minY, Math.max(...xs) + pad - minX, Math.max(...ys) + pad - minY];
+    map.setAttribute("viewBox", state.view.join(" "));
+  }
+
+  // --- layers --------------------------------------------------------------------------------------
+  function drawHexagons(collection) {
+    const layer = $("layer-hexagons");
+    layer.replaceChildren();
+    for (const f of collection.features) {
+      const danger = f.properties.danger ?? 0;
+      const path = el("path", { class: "hex", d: `M${points(f.geometry.coordinates[0])}Z`, fill: dangerColour(danger) }, layer);
+      el("title", {}, path).textContent =
+        `cell ${f.properties.h3}: danger ${danger}, ${f.properties.rides ?? 0} rides, ` +
+        `${f.properties.hazards ?? 0} hazards, ${f.properties.contributors} people`;
+    }
+    map.dataset.hexagons = String(collection.features.length);
+  }
+
+  function drawFlows(collection) {
+    const layer = $("layer-flows");
+    layer.replaceChildren();
+    const max = Math.max(1, ...collection.features.map((f) => f.properties.count));
+    for (const f of collection.features) {
+      const width = 1 + 5 * Math.sqrt(f.properties.count / max);
+      el("polyline", { class: "flow", points: points(f.geometry.coordinates), "stroke-width": width.toFixed(1) }, layer);
+    }
+    map.dataset.flows = String(collection.features.length);
+  }
+
+  function drawHazards(hazards) {
+    const layer = $("layer-hazards");
+    layer.replaceChildren();
+    for (const h of hazards) {
+      const [x, y] = project([h.lon, h.lat]);
+      const r = (3 + 2 * h.severity) * pixel();
+      const dot = el("circle", { class: `hazard status-${h.status}`, cx: x.toFixed(1), cy: y.toFixed(1), r: r.toFixed(1), fill: STATUS_COLOURS[h.status] || "#000" }, layer);
+      el("title", {}, dot).textContent =
+        `${h.categoryLabel.en} (${h.status}), severity ${h.severity}: ${h.reportCount} reports, ` +
+        `${h.confirmationCount} confirmations, ${h.disputeCount} disputes`;
+    }
+    map.dataset.hazards = String(hazards.length);
+  }
+
+  function legend() {
+    $("legend-danger").replaceChildren(...DANGER_BINS.map(([, colour, label]) => item(colour, label, "")));
+    $("legend-status").replaceChildren(...Object.entries(STATUS_COLOURS).map(([s, c]) => item(c, s, "dot")));
+  }
+
+  function item(colour, label, kind) {
+    const li = document.createElement("li");
+    const swatch = document.createElement("span");
+    swatch.className = `swatch ${kind}`;
+    swatch.style.background = colour;
+    li.append(swatch, label);
+    return li;
+  }
+
+  async function allHazards() {
+    const found = [];
+    let cursor = null;
+    do {
+      const query = new URLSearchParams({ limit: "200" });
+      if (cursor) query.set("cursor", cursor);
+      const page = await (await api(`/hazards?${query}`)).json();
+      found.push(...page.items);
+      cursor = page.nextCursor;
+    } while (cursor && found.length < 2000);
+    return found;
+  }
+
+  async function load() {
+    status("Loading the danger map…");
+    const [heat, flows, hazards] = await Promise.all([
+      api("/planner/heatmap?metric=danger&res=10&format=geojson").then((r) => r.json()),
+      api("/planner/flows?res=10&format=geojson").then((r) => r.json()),
+      allHazards(),
+    ]);
+    const coords = heat.features.flatMap((f) => f.geometry.coordinates[0]).concat(hazards.map((h) => [h.lon, h.lat]));
+    if (coords.length === 0) coords.push([4.48, 51.028]);
+    const lons = coords.map((c) => c[0]);
+    const lats = coords.map((c) => c[1]);
+    state.origin = [(Math.min(...lons) + Math.max(...lons)) / 2, (Math.min(...lats) + Math.max(...lats)) / 2];
+    fit(coords);
+    drawHexagons(heat);
+    drawFlows(flows);
+    drawHazards(hazards);
+    status(`${heat.features.length} cells (k = ${heat.k ?? "?"}), ${flows.features.length} flows, ${hazards.length} hazards. Click two points for a safe route.`);
+  }
+
+  // --- safe route ----------------------------------------------------------------------------------
+  function svgPoint(event) {
+    const p = map.createSVGPoint();
+    p.x = event.clientX;
+    p.y = event.clientY;
+    const local = p.matrixTransform(map.getScreenCTM().inverse());
+    return [local.x, local.y];
+  }
+
+  function figureRows(safest, shortest) {
+    const rows = [
+      ["length (m)", (p) => Math.round(p.lengthM)],
+      ["danger exposure", (p) => p.dangerExposure.toFixed(0)],
+      ["mean danger", (p) => p.meanDanger.toFixed(1)],
+      ["hazards on route", (p) => p.hazardsOnRoute],
+    ];
+    $("route-figures").tBodies[0].replaceChildren(...rows.map(([label, get]) => {
+      const tr = document.createElement("tr");
+      for (const text of [label, get(safest), get(shortest)]) {
+        const td = document.createElement("td");
+        td.textContent = String(text);
+        tr.appendChild(td);
+      }
+      return tr;
+    }));
+    $("route-figures").hidden = false;
+    $("clear-route").hidden = false;
+  }
+
+  async function route(from, to) {
+    const latlon = ([lon, lat]) => `${lat.toFixed(6)},${lon.toFixed(6)}`;
+    const query = (profile) => `/routes/safe?from=${latlon(from)}&to=${latlon(to)}&profile=${profile}`;
+    status("Searching the safest and the shortest route…");
+    const [safest, shortest] = await Promise.all([api(query("safest")), api(query("shortest"))].map((p) => p.then((r) => r.json())));
+    const layer = $("layer-routes");
+    layer.replaceChildren();
+    el("polyline", { class: "route shortest", points: points(shortest.geometry.coordinates) }, layer);
+    el("polyline", { class: "route safest", points: points(safest.geometry.coordinates) }, layer);
+    map.dataset.routes = "2";
+    figureRows(safest.properties, safest.properties.shortest);
+    const p = safest.properties;
+    status(`Safest: ${Math.round(p.lengthM)} m, mean danger ${p.meanDanger.toFixed(1)}; shortest: ${Math.round(p.shortest.lengthM)} m, mean danger ${p.shortest.meanDanger.toFixed(1)}.`);
+  }
+
+  function clearRoute() {
+    state.picks = [];
+    $("layer-routes").replaceChildren();
+    $("layer-picks").replaceChildren();
+    $("route-figures").hidden = true;
+    $("clear-route").hidden = true;
+    map.dataset.routes = "0";
+  }
+
+  let drag = null;
+  map.addEventListener("pointerdown", (event) => {
+    drag = { x: event.clientX, y: event.clientY, moved: false, view: state.view.slice() };
+  });
+  map.addEventListener("pointermove", (event) => {
+    if (!drag) return;
+    const dx = event.clientX - drag.x;
+    const dy = event.clientY - drag.y;
+    if (Math.abs(dx) + Math.abs(dy) > 4) drag.moved = true;
+    if (!drag.moved) return;
+    const scale = drag.view[2] / map.clientWidth;
+    state.view = [drag.view[0] - dx * scale, drag.view[1] - dy * scale, drag.view[2], drag.view[3]];
+    map.setAttribute("viewBox", state.view.join(" "));
+  });
+  map.addEventListener("pointerup", (event) => {
+    const wasDrag = drag && drag.moved;
+    drag = null;
+    if (wasDrag || !state.origin) return;
+    if (state.picks.length === 2) clearRoute();
+    const xy = svgPoint(event);
+    state.picks.push(unproject(xy));
+    el("circle", { class: "pick", cx: xy[0], cy: xy[1], r: 6 * pixel() }, $("layer-picks"));
+    if (state.picks.length === 2) route(state.picks[0], state.picks[1]).catch((e) => status(`No route: ${e.message}`, true));
+    else status("Now click the end point.");
+  });
+  map.addEventListener("wheel", (event) => {
+    event.preventDefault();
+    const [x, y] = svgPoint(event);
+    const f = event.deltaY > 0 ? 1.2 : 1 / 1.2;
+    const [vx, vy, vw, vh] = state.view;
+    state.view = [x - (x - vx) * f, y - (y - vy) * f, vw * f, vh * f];
+    map.setAttribute("viewBox", state.view.join(" "));
+  }, { passive: false });
+
+  // --- session -------------------------------------------------------------------------------------
+  $("login").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const form = new FormData(event.target);
+    try {
+      const response = await api("/auth/login", {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ handle: form.get("handle"), password: form.get("password") }),
+      });
+      state.token = (await response.json()).accessToken;
+      const me = await (await api("/me")).json();
+      if (!(me.roles || []).includes("planner")) throw new Error(`this map is for planners; ${me.handle} is not one`);
+      $("who").textContent = me.handle;
+      $("login").hidden = true;
+      $("session").hidden = false;
+      $("workspace").hidden = false;
+      await load();
+    } catch (error) {
+      state.token = null;
+      status(`Login failed: ${error.message}`, true);
+    }
+  });
+
+  $("logout").addEventListener("click", () => window.location.reload());
+  $("clear-route").addEventListener("click", clearRoute);
+  for (const box of document.querySelectorAll("[data-layer]")) {
+    box.addEventListener("change", () => { $(`layer-${box.dataset.layer}`).style.display = box.checked ? "" : "none"; });
+  }
+  $("export").addEventListener("click", async () => {
+    try {
+      const response = await api("/planner/heatmap?metric=danger&res=10&format=csv");
+      const name = (response.headers.get("Content-Disposition") || "").match(/filename="([^"]+)"/);
+      const link = document.createElement("a");
+      link.href = URL.createObjectURL(await response.blob());
+      link.download = name ? name[1] : "saferoutes-heatmap.csv";
+      link.click();
+      URL.revokeObjectURL(link.href);
+      status("Exported (the export is k-anonymous and audit-logged).");
+    } catch (error) {
+      status(`Export failed: ${error.message}`, true);
+    }
+  });
+  legend();
+})();
