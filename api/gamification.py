@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Annotated
 
 from litestar import Controller, get, post
@@ -27,12 +26,18 @@ from api.gamification_views import (
     entry_out,
     leaderboard_out,
 )
-from api.pagination import DEFAULT_LIMIT, Cursor, Limit, Page, decode_cursor, encode_cursor
+from api.pagination import (
+    DEFAULT_LIMIT,
+    Cursor,
+    Limit,
+    Page,
+    decode_time_id_cursor,
+    encode_cursor,
+)
 from api.security import Caller, authenticated, requires_role
 from domain.accounts import User
 from domain.base import utcnow
 from domain.enums import Role
-from domain.errors import InvalidInput
 from gamification import challenges
 from gamification import service as gamification
 from gamification.badges import CATALOGUE
@@ -46,16 +51,6 @@ ScopeIdQuery = Annotated[
     uuid.UUID | None,
     QueryParameter(name="scopeId", description="the class or school; default: the caller's own"),
 ]
-
-
-def _after(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
-    values = decode_cursor(cursor, size=2)
-    if values is None:
-        return None
-    try:
-        return datetime.fromisoformat(values[0]), uuid.UUID(values[1])
-    except ValueError as exc:
-        raise InvalidInput("cursor", "The cursor is not one this service gave out.") from exc
 
 
 class PointsController(Controller):
@@ -72,7 +67,7 @@ class PointsController(Controller):
         cursor: Cursor = None,
     ) -> PointsLedger:
         entries = await gamification.points_ledger(
-            db_session, caller.id, limit=limit + 1, after=_after(cursor)
+            db_session, caller.id, limit=limit + 1, after=decode_time_id_cursor(cursor)
         )
         more, entries = len(entries) > limit, entries[:limit]
         next_cursor = encode_cursor(entries[-1].created_at.isoformat(), entries[-1].id) if more else None
@@ -141,7 +136,9 @@ class ChallengesController(Controller):
     async def list_challenges(
         self, db_session: NamedDependency[AsyncSession], limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None
     ) -> Page[ChallengeOut]:
-        found = await challenges.list_challenges(db_session, limit=limit + 1, after=_after(cursor))
+        found = await challenges.list_challenges(
+            db_session, limit=limit + 1, after=decode_time_id_cursor(cursor)
+        )
         more, found = len(found) > limit, found[:limit]
         next_cursor = encode_cursor(found[-1].created_at.isoformat(), found[-1].id) if more else None
         return Page(items=[challenge_out(c) for c in found], next_cursor=next_cursor)

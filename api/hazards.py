@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Annotated, Any
 
 import msgspec
@@ -30,7 +29,14 @@ from api.hazard_views import (
     planner_report,
     receipt_body,
 )
-from api.pagination import DEFAULT_LIMIT, Cursor, Limit, Page, decode_cursor, encode_cursor
+from api.pagination import (
+    DEFAULT_LIMIT,
+    Cursor,
+    Limit,
+    Page,
+    decode_time_id_cursor,
+    encode_cursor,
+)
 from api.security import Caller, requires_consent, requires_role, throttled
 from domain import hazard_service, idempotency
 from domain.accounts import User
@@ -44,16 +50,6 @@ CAN_REPORT = requires_consent(ConsentPurpose.HAZARD_REPORTING)
 THROTTLED = throttled("hazard")
 CAN_TRIAGE = requires_role(Role.PLANNER, Role.ADMIN)
 HazardId = Annotated[uuid.UUID, PathParameter(description="the hazard id")]
-
-
-def _after(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
-    values = decode_cursor(cursor, size=2)
-    if values is None:
-        return None
-    try:
-        return datetime.fromisoformat(values[0]), uuid.UUID(values[1])
-    except ValueError as exc:
-        raise InvalidInput("cursor", "The cursor is not one this service gave out.") from exc
 
 
 @get("/hazard-categories", tags=["hazards"], summary="Hazard categories and severities, in nl, fr and en")
@@ -108,7 +104,9 @@ class HazardController(Controller):
             categories=[parse_category(category)] if category else [],
             statuses=[parse_status(status)] if status else [],
         )
-        rows = await hazard_service.list_hazards(db_session, where, limit=limit + 1, after=_after(cursor))
+        rows = await hazard_service.list_hazards(
+            db_session, where, limit=limit + 1, after=decode_time_id_cursor(cursor)
+        )
         more = len(rows) > limit
         rows = rows[:limit]
         next_cursor = encode_cursor(rows[-1].created_at.isoformat(), rows[-1].id) if more else None

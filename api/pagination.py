@@ -9,6 +9,8 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import uuid
+from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
 
 import msgspec
@@ -48,3 +50,14 @@ def decode_cursor(cursor: str | None, *, size: int) -> list[str] | None:
     if not isinstance(values, list) or len(values) != size or not all(isinstance(v, str) for v in values):
         raise InvalidInput("cursor", "The cursor is not one this service gave out.")
     return values
+
+
+def decode_time_id_cursor(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
+    """The (timestamp, id) sort key most lists page on, from `encode_cursor(ts.isoformat(), id)`."""
+    values = decode_cursor(cursor, size=2)
+    if values is None:
+        return None
+    try:
+        return datetime.fromisoformat(values[0]), uuid.UUID(values[1])
+    except ValueError as exc:
+        raise InvalidInput("cursor", "The cursor is not one this service gave out.") from exc

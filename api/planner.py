@@ -7,7 +7,6 @@ consent, and is audit-logged before its first byte leaves (docs/danger-model.md)
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Annotated
 
 from litestar import Controller, Response, get
@@ -17,7 +16,14 @@ from litestar.params import PathParameter
 from litestar.response import Stream
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.pagination import DEFAULT_LIMIT, Cursor, Limit, Page, decode_cursor, encode_cursor
+from api.pagination import (
+    DEFAULT_LIMIT,
+    Cursor,
+    Limit,
+    Page,
+    decode_time_id_cursor,
+    encode_cursor,
+)
 from api.planner_views import (
     BBoxText,
     ExportOut,
@@ -51,16 +57,6 @@ async def _stream(state: State, caller: Caller, query: ExportQuery) -> Stream:
         state.sessionmaker, query, actor=Actor(caller.id, caller.role.value), k=settings.k_anonymity, now=now
     )
     return file_stream(chunks, query.format, query.filename(now))
-
-
-def _before(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
-    values = decode_cursor(cursor, size=2)
-    if values is None:
-        return None
-    try:
-        return datetime.fromisoformat(values[0]), uuid.UUID(values[1])
-    except ValueError as exc:
-        raise InvalidInput("cursor", "The cursor is not one this service gave out.") from exc
 
 
 class PlannerController(Controller):
@@ -153,7 +149,7 @@ class PlannerController(Controller):
     async def exports_log(
         self, db_session: NamedDependency[AsyncSession], limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None
     ) -> Page[ExportOut]:
-        rows = await exports.list_audit(db_session, limit=limit + 1, before=_before(cursor))
+        rows = await exports.list_audit(db_session, limit=limit + 1, before=decode_time_id_cursor(cursor))
         more = len(rows) > limit
         rows = rows[:limit]
         next_cursor = encode_cursor(rows[-1].started_at.isoformat(), rows[-1].id) if more else None

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Annotated, Any
 
 import msgspec
@@ -14,7 +13,14 @@ from litestar.params import JSONBody, PathParameter
 from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.pagination import DEFAULT_LIMIT, Cursor, Limit, Page, decode_cursor, encode_cursor
+from api.pagination import (
+    DEFAULT_LIMIT,
+    Cursor,
+    Limit,
+    Page,
+    decode_time_id_cursor,
+    encode_cursor,
+)
 from api.ride_views import (
     MAX_RIDE_BYTES,
     RideCreated,
@@ -32,22 +38,11 @@ from api.ride_views import (
 from api.security import Caller, authenticated, throttled
 from domain import idempotency, ride_service
 from domain.base import utcnow
-from domain.errors import InvalidInput
 from geo.pipeline import PipelineParams
 from privacy import zone_service
 
 RideId = Annotated[uuid.UUID, PathParameter(description="the ride id")]
 ZoneId = Annotated[uuid.UUID, PathParameter(description="the privacy zone id")]
-
-
-def _after(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
-    values = decode_cursor(cursor, size=2)
-    if values is None:
-        return None
-    try:
-        return datetime.fromisoformat(values[0]), uuid.UUID(values[1])
-    except ValueError as exc:
-        raise InvalidInput("cursor", "The cursor is not one this service gave out.") from exc
 
 
 class RidesController(Controller):
@@ -99,7 +94,9 @@ class RidesController(Controller):
         limit: Limit = DEFAULT_LIMIT,
         cursor: Cursor = None,
     ) -> Page[RideSummary]:
-        rides = await ride_service.list_rides(db_session, caller.id, limit=limit + 1, after=_after(cursor))
+        rides = await ride_service.list_rides(
+            db_session, caller.id, limit=limit + 1, after=decode_time_id_cursor(cursor)
+        )
         more = len(rides) > limit
         rides = rides[:limit]
         next_cursor = encode_cursor(rides[-1].started_at.isoformat(), rides[-1].id) if more else None
