@@ -102,4 +102,3 @@ async def test_a_missing_required_field_is_named(client: Client) -> None:
     response = await client.post("/auth/register", json={"handle": "nopassword"})
     assert response.status_code == 400
     assert response.json()["errors"][0]["field"] == "password"
-
