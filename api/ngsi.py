@@ -58,7 +58,7 @@ class NgsiController(Controller):
         offset: Annotated[int, QueryParameter(ge=0)] = 0,
     ) -> Response[Any]:
         if q is not None:
-            raise NgsiError(501, "OperationNotSupported", "Query language (q) filters are not supported.")
+            raise bad_request("Query language (q) filters are not supported: filter with type, id and attrs.")
         if type_ not in ngsi.ENTITY_TYPES:
             raise bad_request(f"Give one type: {' or '.join(ngsi.ENTITY_TYPES)}.")
         wanted = shape(request, options, attrs)

@@ -133,5 +133,6 @@ async def test_bad_requests_are_ngsi_ld_errors(client: Client) -> None:
 
     assert no_type.status_code == 400
     assert no_type.json()["type"] == "https://uri.etsi.org/ngsi-ld/errors/BadRequestData"
-    assert query.status_code == 501
+    assert query.status_code == 400
+    assert "not supported" in query.json()["detail"]
     assert stranger.status_code == 400
