@@ -18,7 +18,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
@@ -268,6 +268,46 @@ async def _team_names(session: AsyncSession, scope: str, ids: list[uuid.UUID]) -
     return {row.id: row.name for row in rows}
 
 
+def _board_statement(
+    roster: sa.CTE, fig: sa.CTE, *, viewer_id: uuid.UUID, now: datetime, limit: int
+) -> sa.CompoundSelect[Any]:
+    """Team rows and the top consenting people in one round trip; the roster and figures are computed once."""
+    teams = (
+        sa.select(
+            sa.literal("t").label("kind"),
+            roster.c.team_id,
+            sa.func.count().label("members"),
+            sa.func.count(fig.c.user_id).label("active"),
+            sa.cast(sa.func.coalesce(sa.func.sum(fig.c.value), 0), sa.Float()).label("value"),
+            sa.cast(sa.null(), sa.String()).label("nickname"),
+            sa.cast(sa.null(), sa.Boolean()).label("me"),
+        )
+        .select_from(roster.outerjoin(fig, fig.c.user_id == roster.c.user_id))
+        .group_by(roster.c.team_id)
+    )
+    consenting = effective_consent_subquery(ConsentPurpose.LEADERBOARD, local_date(now))
+    top = (
+        sa.select(fig.c.value, col(User.nickname).label("nickname"), (col(User.id) == viewer_id).label("me"))
+        .select_from(
+            fig.join(roster, roster.c.user_id == fig.c.user_id).join(User, col(User.id) == fig.c.user_id)
+        )
+        .where(fig.c.user_id.in_(consenting), fig.c.value > 0)
+        .order_by(fig.c.value.desc(), sa.func.lower(col(User.nickname)))
+        .limit(limit)
+        .subquery("top")
+    )
+    people = sa.select(
+        sa.literal("p"),
+        sa.cast(sa.null(), sa.Uuid()),
+        sa.cast(sa.null(), sa.BigInteger()),
+        sa.cast(sa.null(), sa.BigInteger()),
+        sa.cast(top.c.value, sa.Float()),
+        top.c.nickname,
+        top.c.me,
+    )
+    return sa.union_all(teams, people)
+
+
 async def _board(
     session: AsyncSession,
     *,
@@ -281,28 +321,20 @@ async def _board(
     limit: int,
 ) -> Board:
     roster = _roster(scope, scope_id)
-    joined = roster.outerjoin(fig, fig.c.user_id == roster.c.user_id)
-    team_rows = await session.execute(
-        sa.select(
-            roster.c.team_id,
-            sa.func.count().label("members"),
-            sa.func.count(fig.c.user_id).label("active"),
-            sa.func.coalesce(sa.func.sum(fig.c.value), 0.0).label("total"),
-        )
-        .select_from(joined)
-        .group_by(roster.c.team_id)
+    statement = _board_statement(
+        roster.element.cte("roster"),
+        fig.element.cte("fig"),
+        viewer_id=viewer_id,
+        now=now,
+        limit=limit,
     )
-    totals = [TeamTotals(r.team_id, int(r.members), int(r.active), float(r.total)) for r in team_rows]
-    consenting = effective_consent_subquery(ConsentPurpose.LEADERBOARD, local_date(now))
-    people = await session.execute(
-        sa.select(col(User.nickname), fig.c.value, col(User.id) == viewer_id)
-        .select_from(
-            fig.join(roster, roster.c.user_id == fig.c.user_id).join(User, col(User.id) == fig.c.user_id)
-        )
-        .where(fig.c.user_id.in_(consenting), fig.c.value > 0)
-        .order_by(fig.c.value.desc(), sa.func.lower(col(User.nickname)))
-        .limit(limit)
-    )
+    totals: list[TeamTotals] = []
+    shown: list[Shown] = []
+    for row in await session.execute(statement):
+        if row.kind == "t":
+            totals.append(TeamTotals(row.team_id, int(row.members), int(row.active), float(row.value)))
+        else:
+            shown.append(Shown(row.nickname, float(row.value), bool(row.me)))
     teams = [t for t in totals if t.team_id is not None]
     return Board(
         scope=scope,
@@ -310,7 +342,7 @@ async def _board(
         starts_at=window[0],
         ends_at=window[1],
         teams=rank_teams(teams, participation=participation),
-        individuals=rank_individuals(Shown(n, float(v), bool(me)) for n, v, me in people),
+        individuals=rank_individuals(shown),
         team_names=await _team_names(session, scope, [t.team_id for t in teams]),
         members=sum(t.members for t in totals),
         active=sum(t.active_members for t in totals),
