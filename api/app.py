@@ -28,6 +28,7 @@ from api.ngsi import NgsiController, ngsi_context
 from api.ngsi_push import BrokerPusher, push_middleware
 from api.observability import configure_logging, request_id_middleware
 from api.open311 import Open311Controller
+from api.openapi import install as complete_openapi
 from api.ops import OpsController
 from api.planner import PlannerController
 from api.planner_map import planner_map, static_files
@@ -160,6 +161,7 @@ def create_app(
         debug=settings.debug,
         logging_config=None,
     )
+    complete_openapi(app)
     if pusher is not None:
         app.asgi_handler = push_middleware(app.asgi_handler, pusher)
     # Outermost, so that unrouted requests and errors answered by Litestar's own

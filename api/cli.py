@@ -10,6 +10,8 @@ import uuid
 from collections.abc import Sequence
 from datetime import timedelta
 
+import sqlalchemy as sa
+
 from api import demo_cli, export_cli, open_data_cli, retention_cli
 from api.database import make_engine, make_sessionmaker, migrate_sync, resolve_url
 from api.settings import Settings, SettingsError, load_settings
@@ -18,6 +20,28 @@ from domain.auth import AuthConfig
 from domain.enums import Role
 from domain.errors import DomainError
 from domain.security import Passwords, TokenIssuer
+
+
+class UnsafeDatabase(RuntimeError):
+    """The database would lose acknowledged writes on a crash; the service will not run on it."""
+
+
+async def _fsync_setting(url: str) -> str:
+    engine = make_engine(url, null_pool=True)
+    try:
+        async with engine.connect() as conn:
+            return str((await conn.execute(sa.text("SHOW fsync"))).scalar_one())
+    finally:
+        await engine.dispose()
+
+
+def require_durable(url: str) -> None:
+    """With fsync off, a crash loses rides the app was told are stored (a 201): refuse to serve."""
+    if asyncio.run(_fsync_setting(url)).lower() != "on":
+        raise UnsafeDatabase(
+            "PostgreSQL runs with fsync=off, so a crash would lose uploads that were acknowledged; "
+            "turn fsync on before serving"
+        )
 
 
 def _prepare_database(settings: Settings) -> str:
@@ -32,6 +56,11 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
     url = _prepare_database(settings)
+    try:
+        require_durable(url)
+    except UnsafeDatabase as exc:
+        print(f"error: {exc}", file=sys.stderr, flush=True)
+        return 2
     # workers are separate processes: hand them the resolved server, never start a second embedded one
     os.environ["DATABASE_URL"] = url
     where = (

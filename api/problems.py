@@ -10,7 +10,7 @@ from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR, HTTP_503_SERVICE_UNAVAILABLE
 from litestar.types import ExceptionHandlersMap
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from domain.errors import (
@@ -183,6 +183,49 @@ def handle_database_unavailable(request: Request[Any, Any, Any], exc: Exception)
     )
 
 
+# SQLSTATE classes of a lost or refused connection: 08 connection exception, 57P admin/crash shutdown
+_UNAVAILABLE_SQLSTATES = ("08", "57P")
+
+
+def _is_connection_problem(exc: BaseException | None) -> bool:
+    seen = 0
+    while exc is not None and seen < 5:
+        if isinstance(exc, OSError):
+            return True
+        sqlstate = str(getattr(exc, "sqlstate", "") or "")
+        if sqlstate.startswith(_UNAVAILABLE_SQLSTATES):
+            return True
+        name = type(exc).__name__
+        if name in ("ConnectionDoesNotExistError", "ConnectionFailureError", "CannotConnectNowError"):
+            return True
+        if name == "InterfaceError" and "connection" in str(exc).lower():
+            return True
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return False
+
+
+def handle_dbapi_error(request: Request[Any, Any, Any], exc: DBAPIError) -> Response[dict[str, Any]]:
+    """asyncpg reports a dying or restarting server in several ways; all of them are a 503, not a 500."""
+    if exc.connection_invalidated or _is_connection_problem(exc.orig):
+        return handle_database_unavailable(request, exc)
+    return handle_unexpected(request, exc)
+
+
+def handle_undecodable_body(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    """A body that is not UTF-8, or JSON nested deeper than the decoder recurses: the client's fault."""
+    if isinstance(exc, RecursionError) and not any(w in str(exc) for w in ("deserializ", "decoding")):
+        return handle_unexpected(request, exc)
+    reason = "is not valid UTF-8" if isinstance(exc, UnicodeDecodeError) else "is nested too deeply"
+    return problem(
+        request,
+        status=400,
+        code="validation-failed",
+        title="Invalid request",
+        detail=f"The request body {reason}.",
+        errors=[{"field": "body", "message": f"The body {reason}."}],
+    )
+
+
 def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
     log.exception("unhandled error", extra={"path": request.url.path})
     return problem(
@@ -202,7 +245,11 @@ EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     OperationalError: handle_database_unavailable,
     InterfaceError: handle_database_unavailable,
     PoolTimeoutError: handle_database_unavailable,
-    ConnectionError: handle_database_unavailable,
+    DBAPIError: handle_dbapi_error,
+    # ConnectionRefusedError, a reset socket, a connect timeout (TimeoutError is an OSError)
+    OSError: handle_database_unavailable,
+    UnicodeDecodeError: handle_undecodable_body,
+    RecursionError: handle_undecodable_body,
     Exception: handle_unexpected,
 }
 
