@@ -256,3 +256,15 @@ async def test_an_unused_guardian_code_cannot_erase_an_account(client: Client, r
     response = await client.post("/guardian-erasures", json={"code": code})
     assert response.status_code == 422
     assert (await client.get("/me", headers=child.auth)).status_code == 200
+
+
+async def test_withdrawing_ride_tracking_stops_new_uploads_at_once(client: Client, register: Any) -> None:
+    account = await register(consents=("ride_tracking",))
+    assert (await upload(client, account.auth, ride_json(simulated(11).points))).status_code == 201
+    withdrawal = {"granted": False, "policyVersion": "2026-01"}
+    withdrawn = await client.put("/me/consents/ride_tracking", json=withdrawal, headers=account.auth)
+    assert withdrawn.status_code == 200
+    refused = await upload(client, account.auth, ride_json(simulated(12).points))
+    assert refused.status_code == 403
+    assert refused.json()["purpose"] == "ride_tracking"
+    assert len((await client.get("/rides", headers=account.auth)).json()["items"]) == 1
