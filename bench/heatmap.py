@@ -26,13 +26,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import sys
-import tempfile
 import time
 import tracemalloc
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
@@ -43,7 +40,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from api.database import make_engine, make_sessionmaker, migrate, to_async_url
+from api.database import make_sessionmaker
+from bench.scratch import scratch_database
 from domain.export_service import Actor, build_query, open_export
 from domain.exports import ExportKind
 from geo.export import geojson_cells
@@ -130,30 +128,6 @@ FROM unnest(CAST(:cells AS bigint[])) AS c CROSS JOIN users u
 _BARE = """
 SELECT cell, sum(rides)::int, count(DISTINCT user_id)::int FROM cell_exposure GROUP BY cell ORDER BY cell
 """
-
-
-@asynccontextmanager
-async def scratch_database() -> AsyncIterator[AsyncEngine]:
-    """A migrated database: DATABASE_URL (its tables are emptied first!), or an embedded throwaway server."""
-    configured = os.environ.get("DATABASE_URL")
-    with tempfile.TemporaryDirectory(prefix="sr-bench-") as tmp:
-        server = None
-        if configured:
-            url = configured
-        else:
-            import pgserver
-
-            server = pgserver.get_server(Path(tmp) / "pgdata", cleanup_mode="stop")
-            server.psql("CREATE DATABASE bench;")
-            url = server.get_uri("bench")
-        engine = make_engine(to_async_url(url), null_pool=True)
-        try:
-            await migrate(engine)
-            yield engine
-        finally:
-            await engine.dispose()
-            if server is not None:
-                server.cleanup()
 
 
 async def seed(engine: AsyncEngine, cells: list[str]) -> None:

@@ -20,13 +20,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import statistics
 import sys
-import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -36,7 +33,8 @@ from sqlalchemy.pool import NullPool
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from api.database import make_engine, make_sessionmaker, migrate, to_async_url
+from api.database import make_sessionmaker
+from bench.scratch import scratch_database
 from domain.accounts import User
 from domain.gamification import Challenge
 from gamification import challenges
@@ -106,30 +104,6 @@ _BARE_RIDES = sa.text(
     "SELECT user_id, sum(distance_m) FROM ride WHERE started_at >= :t0 AND started_at < :t1"
     " GROUP BY user_id ORDER BY 2 DESC LIMIT 50"
 )
-
-
-@asynccontextmanager
-async def scratch_database() -> AsyncIterator[AsyncEngine]:
-    """A migrated database: DATABASE_URL (its tables are emptied first!), or an embedded throwaway server."""
-    configured = os.environ.get("DATABASE_URL")
-    with tempfile.TemporaryDirectory(prefix="sr-bench-") as tmp:
-        server = None
-        if configured:
-            url = configured
-        else:
-            import pgserver
-
-            server = pgserver.get_server(Path(tmp) / "pgdata", cleanup_mode="stop")
-            server.psql("CREATE DATABASE bench;")
-            url = server.get_uri("bench")
-        engine = make_engine(to_async_url(url), null_pool=True)
-        try:
-            await migrate(engine)
-            yield engine
-        finally:
-            await engine.dispose()
-            if server is not None:
-                server.cleanup()
 
 
 async def seed(service_engine: AsyncEngine) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import uuid
 from datetime import datetime
 from typing import Any
 
@@ -13,10 +12,10 @@ from httpx import Response
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from domain import auth
 from domain.base import utcnow
 from domain.enums import Role
 from domain.hazards import Hazard
+from tests.integration import school_helpers
 from tests.integration.conftest import Account
 
 Client = AsyncTestClient[Litestar]
@@ -47,17 +46,7 @@ async def filed(client: Client, account: Account, payload: dict[str, Any] | None
 
 async def staff(client: Client, role: Role = Role.PLANNER) -> Account:
     """A planner or admin account: they cannot register themselves, so create one the CLI way."""
-    handle = f"{role.value}-{uuid.uuid4().hex[:8]}"
-    app: Litestar = client.app
-    async with app.state.sessionmaker() as session:
-        user = await auth.create_user(
-            session, app.state.auth, handle=handle, password="planner password", role=role
-        )
-        await session.commit()
-    login = await client.post("/auth/login", json={"handle": handle, "password": "planner password"})
-    assert login.status_code == 200, login.text
-    tokens = login.json()
-    return Account(str(user.id), handle, tokens["accessToken"], tokens["refreshToken"])
+    return await school_helpers.staff(client, role)
 
 
 async def count(client: Client, table: str) -> int:
