@@ -32,7 +32,6 @@ from domain import hazard_service, idempotency, ride_store
 from domain.accounts import User
 from domain.enums import ConsentPurpose
 from domain.errors import ConsentRequired, NotFound, Unauthenticated
-from domain.hazards import Hazard, HazardReport
 from domain.ride_incidents import Dropped, Incident, check_incidents, file_incidents
 from domain.rides import EXPOSURE_MODES, PrivacyZoneRecord, Ride, RideCell
 from gamification import service as gamification
@@ -237,23 +236,6 @@ async def cell_path(session: AsyncSession, ride: Ride) -> list[list[str]]:
     return segments
 
 
-async def _forget_ride_reports(session: AsyncSession, ride_id: uuid.UUID, now: datetime) -> None:
-    """Delete the ride's incident reports and fix the counts of their hazards, as erasure does."""
-    touched = sa.select(col(HazardReport.hazard_id)).where(col(HazardReport.ride_id) == ride_id)
-    locked = await session.execute(
-        sa.select(col(Hazard.id))
-        .where(col(Hazard.id).in_(touched))
-        .order_by(col(Hazard.id))
-        .with_for_update()
-    )
-    ids = list(locked.scalars())
-    if not ids:
-        return
-    await session.execute(sa.delete(HazardReport).where(col(HazardReport.ride_id) == ride_id))
-    await hazard_service._recount(session, ids, now)
-    await session.execute(sa.delete(Hazard).where(col(Hazard.id).in_(ids), col(Hazard.report_count) == 0))
-
-
 async def delete_ride(
     session: AsyncSession, user_id: uuid.UUID, ride_id: uuid.UUID, *, now: datetime
 ) -> None:
@@ -264,6 +246,6 @@ async def delete_ride(
         day = ride.started_at.date()
         await ride_store.remove_aggregates(session, user_id, ride.id, day=day, mode=ride.mode)
     await gamification.forget_ride(session, user_id, ride.id)
-    await _forget_ride_reports(session, ride.id, now)
+    await hazard_service.forget_ride_reports(session, ride.id, now=now)
     await session.execute(sa.delete(Ride).where(col(Ride.id) == ride.id))
     await session.commit()
