@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+import msgspec
 import numpy as np
 import numpy.typing as npt
 
@@ -25,14 +26,16 @@ IndexArray = npt.NDArray[np.intp]
 BoolArray = npt.NDArray[np.bool_]
 
 
-@dataclass(frozen=True, slots=True)
-class TracePoint:
+class TracePoint(msgspec.Struct, frozen=True, gc=False):
     """One GPS fix as uploaded: position, epoch-second time, reported accuracy.
 
     ``accuracy`` is the phone's horizontal accuracy radius in metres, ``None``
     when the device did not report one (treated as "good enough").
     The type does not validate itself: :func:`geo.validation.validate_trace`
     does, so that it can name the offending index in its error.
+    A frozen, untracked msgspec struct rather than a frozen dataclass: an
+    upload builds 1,800 of them per 30-minute ride, and a frozen dataclass
+    costs about ten times as much to construct.
     """
 
     lat: float

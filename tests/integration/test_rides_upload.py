@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import time
 from typing import Any
 
+import msgspec
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -109,7 +109,7 @@ async def test_the_idempotency_key_is_required(
 
 def _shifted(points: list[Any], index: int, **changes: Any) -> list[Any]:
     points = list(points)
-    points[index] = dataclasses.replace(points[index], **changes)
+    points[index] = msgspec.structs.replace(points[index], **changes)
     return points
 
 
