@@ -18,7 +18,7 @@ from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from litestar.types import ControllerRouterHandler
 
 from api.accounts import AuthController
-from api.database import head_revision, make_engine, make_sessionmaker, resolve_url
+from api.database import autocommit, head_revision, make_engine, make_sessionmaker, resolve_url
 from api.deps import provide_caller, provide_current_user, provide_db_session, provide_settings
 from api.gamification import ChallengesController, PointsController, badge_catalogue, leaderboard
 from api.hazards import HazardController, hazard_categories
@@ -127,6 +127,7 @@ def create_app(
                 "settings": settings,
                 "engine": engine,
                 "sessionmaker": make_sessionmaker(engine),
+                "read_sessionmaker": make_sessionmaker(autocommit(engine)),
                 "tokens": tokens,
                 "auth": auth_config,
                 "rate_limiter": RateLimiter(engine, settings.secret_key),

@@ -65,12 +65,22 @@ def resolve_url(settings: Settings) -> str:
 
 
 def make_engine(url: str, *, null_pool: bool = False) -> AsyncEngine:
-    kwargs: dict[str, Any] = {"pool_pre_ping": True}
-    if null_pool:
-        kwargs = {"poolclass": NullPool}
-    else:
-        kwargs.update(pool_size=10, max_overflow=10, pool_timeout=5)
+    """The service's engine: a pool of 10 (+10 overflow), 5 s to connect or to wait for a connection.
+
+    No pre-ping: it would cost a round trip on every checkout, and an upload
+    checks out several times. A server restart instead costs each worker one
+    503 (asyncpg reports the dead connection, SQLAlchemy then discards every
+    pooled connection older than the failure), which clients retry.
+    """
+    kwargs: dict[str, Any] = {"poolclass": NullPool}
+    if not null_pool:
+        kwargs = {"pool_size": 10, "max_overflow": 10, "pool_timeout": 5, "pool_recycle": 1800}
     return create_async_engine(url, connect_args={"timeout": 5, "command_timeout": 30}, **kwargs)
+
+
+def autocommit(engine: AsyncEngine) -> AsyncEngine:
+    """The same pool without BEGIN/COMMIT round trips, for single-statement reads and counters."""
+    return engine.execution_options(isolation_level="AUTOCOMMIT")
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[Any]:

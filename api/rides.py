@@ -71,7 +71,7 @@ class RidesController(Controller):
     ) -> Response[RideCreated]:
         key = idempotency.check_key(request.headers.get(idempotency.HEADER))
         now = utcnow()
-        who = await ride_service.uploader(db_session, caller.id, today=now.date())
+        who = await ride_service.uploader(db_session, caller.user, today=now.date())
         body = await request.body()
         media_type = request.content_type[0]
         stored = await ride_service.ingest(

@@ -24,12 +24,16 @@ from privacy import consent
 
 @dataclass(frozen=True)
 class Caller:
-    """The authenticated user as the guards need it; handlers load the row when they change it."""
+    """The authenticated user as the guards need it, with the row read for this request.
+
+    ``user`` is detached: read it, never change it; handlers load the row again when they change it.
+    """
 
     id: uuid.UUID
     role: Role
     birth_year: int | None
     token_id: str
+    user: User
 
 
 class BearerAuthentication(AbstractAuthenticationMiddleware):
@@ -50,13 +54,14 @@ class BearerAuthentication(AbstractAuthenticationMiddleware):
             raise Unauthenticated("Use 'Authorization: Bearer <access token>'.", code="invalid-token")
         tokens: TokenIssuer = connection.app.state.tokens
         claims = tokens.verify(token.strip())
-        sessionmaker: async_sessionmaker[AsyncSession] = connection.app.state.sessionmaker
-        async with sessionmaker() as session:
+        # one SELECT on an autocommit session: no BEGIN/ROLLBACK round trips on every request
+        reads: async_sessionmaker[AsyncSession] = connection.app.state.read_sessionmaker
+        async with reads() as session:
             user = await session.get(User, claims.user_id)
         if user is None:
             raise Unauthenticated("The access token is invalid or expired.", code="invalid-token")
         caller = Caller(
-            id=user.id, role=Role(user.role), birth_year=user.birth_year, token_id=claims.token_id
+            id=user.id, role=Role(user.role), birth_year=user.birth_year, token_id=claims.token_id, user=user
         )
         return AuthenticationResult(user=caller, auth=claims)
 
@@ -91,12 +96,9 @@ def requires_consent(purpose: ConsentPurpose) -> Guard:
 
     async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
         caller = caller_of(connection)
-        sessionmaker: async_sessionmaker[AsyncSession] = connection.app.state.sessionmaker
-        async with sessionmaker() as session:
-            user = await session.get(User, caller.id)
-            if user is None:
-                raise Unauthenticated("The access token is invalid or expired.", code="invalid-token")
-            await consent.require(session, user, purpose, today=utcnow().date())
+        reads: async_sessionmaker[AsyncSession] = connection.app.state.read_sessionmaker
+        async with reads() as session:
+            await consent.require(session, caller.user, purpose, today=utcnow().date())
 
     return guard
 

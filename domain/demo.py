@@ -251,7 +251,7 @@ class DemoSeeder:
 
     async def _uploader(self, user: User) -> ride_service.Uploader:
         async with self._sm(expire_on_commit=False) as session:
-            return await ride_service.uploader(session, user.id, today=self._now.date())
+            return await ride_service.uploader(session, user, today=self._now.date())
 
     async def hazards(self, city: _City, size: DemoSize, rng: random.Random) -> None:
         categories = [c for c, w in HAZARD_MIX for _ in range(w)]

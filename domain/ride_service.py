@@ -31,7 +31,7 @@ from sqlmodel import col
 from domain import hazard_service, idempotency, ride_store
 from domain.accounts import User
 from domain.enums import ConsentPurpose
-from domain.errors import ConsentRequired, NotFound, Unauthenticated
+from domain.errors import ConsentRequired, NotFound
 from domain.ride_incidents import Dropped, Incident, check_incidents, file_incidents
 from domain.rides import EXPOSURE_MODES, PrivacyZoneRecord, Ride, RideCell
 from gamification import service as gamification
@@ -96,16 +96,14 @@ class Uploader:
     zones: tuple[PrivacyZone, ...]
 
 
-async def uploader(session: AsyncSession, user_id: uuid.UUID, *, today: date) -> Uploader:
-    """Load the uploader, refuse them without `ride_tracking` consent (403), read their zones.
+async def uploader(session: AsyncSession, user: User, *, today: date) -> Uploader:
+    """Refuse `user` (the row read when the request was authenticated) without `ride_tracking`
+    consent (403), and read their privacy zones.
 
     Then the session's connection goes back to the pool: the body is read and
     the pipeline runs without holding one, so slow clients and CPU work never
     starve the pool.
     """
-    user = await session.get(User, user_id)
-    if user is None:
-        raise Unauthenticated("The access token is invalid or expired.", code="invalid-token")
     states = await consent.states_for(session, user, today=today)
     if not states[ConsentPurpose.RIDE_TRACKING].effective:
         raise ConsentRequired(
@@ -113,7 +111,7 @@ async def uploader(session: AsyncSession, user_id: uuid.UUID, *, today: date) ->
         )
     z = PrivacyZoneRecord
     rows = await session.execute(
-        sa.select(col(z.lat), col(z.lon), col(z.radius_m)).where(col(z.user_id) == user_id)
+        sa.select(col(z.lat), col(z.lon), col(z.radius_m)).where(col(z.user_id) == user.id)
     )
     zones = tuple(PrivacyZone(r.lat, r.lon, r.radius_m) for r in rows)
     await session.close()
