@@ -43,6 +43,15 @@ class IdempotencyRecord(SQLModel, table=True):
     expires_at: datetime = timestamp(default_now=False, index=True)
 
 
+# Every upload runs these two: Core statements on the table, built once, skip the ORM's per-call work.
+_TABLE: sa.Table = IdempotencyRecord.__table__  # type: ignore[attr-defined]
+_CLAIM = insert(_TABLE).on_conflict_do_nothing().returning(sa.literal(1))
+_COMPLETE = sa.text(
+    "UPDATE idempotency_record SET status_code = :status_code, response = :response"
+    " WHERE user_id = :user_id AND scope = :scope AND key = :key"
+).bindparams(sa.bindparam("response", type_=JSONB))
+
+
 @dataclass(frozen=True)
 class StoredResponse:
     status_code: int
@@ -87,9 +96,7 @@ async def claim(
         "created_at": now,
         "expires_at": now + ttl,
     }
-    claimed = await session.execute(
-        insert(IdempotencyRecord).values(**values).on_conflict_do_nothing().returning(sa.literal(1))
-    )
+    claimed = await session.execute(_CLAIM.values(**values))
     if claimed.scalar_one_or_none() is not None:
         return None
     existing = (
@@ -134,11 +141,6 @@ async def complete(
 ) -> None:
     """Store the answer in the same transaction as the effect it describes."""
     await session.execute(
-        sa.update(IdempotencyRecord)
-        .where(
-            IdempotencyRecord.user_id == user_id,  # type: ignore[arg-type]
-            IdempotencyRecord.scope == scope,  # type: ignore[arg-type]
-            IdempotencyRecord.key == key,  # type: ignore[arg-type]
-        )
-        .values(status_code=status_code, response=body)
+        _COMPLETE,
+        {"user_id": user_id, "scope": scope, "key": key, "status_code": status_code, "response": body},
     )
