@@ -31,7 +31,6 @@ from gamification import stats
 from gamification.anticheat import (
     DEFAULT_ANTICHEAT,
     AntiCheatRules,
-    TraceSummary,
     Verdict,
     assess_ride,
     fingerprint_of,
@@ -216,53 +215,62 @@ async def _evaluate(
 # --- rides -------------------------------------------------------------------------------------------
 
 
-_RECENT = sa.text(
+_ASSESS = sa.text(
     """
     WITH recent AS (
       SELECT id, started_at, duration_s, fingerprint FROM ride
       WHERE user_id = :user_id AND id <> :ride_id AND started_at >= :since AND started_at < :until
     ),
-    firsts AS (
-      SELECT c.ride_id, c.cell, min(c.offset_s) AS offset_s
-      FROM ride_cell c JOIN recent ON recent.id = c.ride_id GROUP BY c.ride_id, c.cell
-    ),
-    overlap AS (
-      SELECT ride_id, count(*) AS n, count(*) FILTER (WHERE cell = ANY(:cells)) AS shared
-      FROM firsts GROUP BY ride_id
+    candidate AS (
+      SELECT r.* FROM recent r CROSS JOIN LATERAL (
+        SELECT count(*) AS n, count(mine.cell) AS shared
+        FROM (SELECT DISTINCT cell FROM ride_cell WHERE ride_id = r.id) v
+        LEFT JOIN unnest(CAST(:cells AS bigint[])) AS mine(cell) ON mine.cell = v.cell
+      ) o
+      WHERE o.n > 0 AND o.shared::float8 / NULLIF(o.n + :n - o.shared, 0) >= :jaccard
     )
-    SELECT r.id, r.started_at, r.duration_s, r.fingerprint, f.cell, f.offset_s
-    FROM overlap o JOIN recent r ON r.id = o.ride_id JOIN firsts f ON f.ride_id = o.ride_id
-    WHERE o.shared::float8 / (o.n + :n - o.shared) >= :jaccard
-    ORDER BY r.started_at, r.id
+    SELECT twin.id AS same_fingerprint, k.id, k.started_at, k.duration_s, k.fingerprint, f.cell, f.offset_s
+    FROM (SELECT (SELECT id FROM ride WHERE fingerprint = :fingerprint AND id <> :ride_id LIMIT 1) AS id) twin
+    LEFT JOIN (
+      candidate k CROSS JOIN LATERAL (
+        SELECT cell, min(offset_s) AS offset_s FROM ride_cell WHERE ride_id = k.id GROUP BY cell
+      ) f
+    ) ON true
+    ORDER BY k.started_at, k.id
     """
 )
+"""A stored ride with this fingerprint (any user's), and the near-duplicate candidates with their cells.
+
+Each of the user's rides around this one is reduced to its distinct cells,
+counted against this ride's cells with a hash join (work linear in the cells,
+not cells times ours); only the few past the Jaccard floor have their cells
+(first entry offset per cell) read.
+"""
 
 
-async def _recent_summaries(
+async def _assess(
     session: AsyncSession, ride: Ride, processed: ProcessedRide, rules: AntiCheatRules
-) -> list[TraceSummary]:
-    """Near-duplicate candidates: the user's rides around this one that share enough cells.
-
-    The Jaccard floor is applied in SQL, so only rides that could be copies
-    (rarely any) travel to Python with their cells.
-    """
+) -> Verdict:
     cells = sorted({h3.str_to_int(v.cell) for s in processed.segments for v in s})
     end = ride.started_at + timedelta(seconds=processed.duration_s)
     params = {
         "user_id": ride.user_id,
         "ride_id": ride.id,
+        "fingerprint": fingerprint_of(processed),
         "since": ride.started_at - rules.recent_window,
         "until": end + rules.recent_window,
         "cells": cells,
         "n": len(cells),
         "jaccard": rules.near_duplicate_jaccard,
     }
+    rows = (await session.execute(_ASSESS, params)).all()
     by_ride: dict[uuid.UUID, list[tuple[int, float]]] = {}
     heads: dict[uuid.UUID, tuple[datetime, int, str | None]] = {}
-    for row in await session.execute(_RECENT, params):
-        by_ride.setdefault(row.id, []).append((row.cell, row.offset_s))
-        heads[row.id] = (row.started_at, row.duration_s, row.fingerprint)
-    return [
+    for row in rows:
+        if row.id is not None:
+            by_ride.setdefault(row.id, []).append((row.cell, row.offset_s))
+            heads[row.id] = (row.started_at, row.duration_s, row.fingerprint)
+    recent = [
         trace_summary(
             started_at=heads[rid][0],
             duration_s=heads[rid][1],
@@ -272,27 +280,74 @@ async def _recent_summaries(
         )
         for rid, visits in by_ride.items()
     ]
+    return assess_ride(
+        processed, ride_id=ride.id, recent=recent, same_fingerprint=rows[0].same_fingerprint, rules=rules
+    )
 
 
-async def _assess(
-    session: AsyncSession, ride: Ride, processed: ProcessedRide, rules: AntiCheatRules
-) -> Verdict:
-    same = await session.execute(
-        sa.select(col(Ride.id))
-        .where(col(Ride.fingerprint) == fingerprint_of(processed), col(Ride.id) != ride.id)
-        .limit(1)
+_STANDING = sa.text(
+    f"""
+    SELECT
+      (SELECT coalesce(sum(amount), 0) FROM points_entry
+       WHERE user_id = :user_id AND reason = 'ride' AND day = :day) AS points_today,
+      ARRAY({stats.ACTIVE_DAYS_SQL}) AS days,
+      ARRAY(SELECT code FROM badge_award WHERE user_id = :user_id) AS held,
+      school.lat AS school_lat, school.lon AS school_lon
+    FROM (SELECT 1) AS one LEFT JOIN ({stats.SCHOOL_SQL}) AS school ON true
+    """  # noqa: S608 - constant fragments
+)
+"""What a qualifying ride is paid against: its day's ride points, the active days (this ride
+included), the badges held and the school a school badge looks at. Exact under the ride lock."""
+
+_WRITE = sa.text(
+    """
+    WITH judged AS (
+      UPDATE ride SET fingerprint = :fingerprint, flagged = :flagged, flags = CAST(:flags AS varchar[])
+      WHERE id = :ride_id
     )
-    recent = await _recent_summaries(session, ride, processed, rules)
-    verdict = assess_ride(
-        processed, ride_id=ride.id, recent=recent, same_fingerprint=same.scalar_one_or_none(), rules=rules
+    INSERT INTO points_entry (id, user_id, amount, reason, source, day, created_at)
+    SELECT e.id, :user_id, e.amount, e.reason, e.source, e.day, :now
+    FROM unnest(CAST(:ids AS uuid[]), CAST(:amounts AS int[]), CAST(:reasons AS varchar[]),
+                CAST(:sources AS varchar[]), CAST(:days AS date[])) AS e(id, amount, reason, source, day)
+    ON CONFLICT ON CONSTRAINT uq_points_entry_award DO NOTHING
+    RETURNING reason, amount
+    """
+)
+"""The verdict onto the ride, and the ledger entries it earned (each once: see `award`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    amount: int
+    reason: AwardReason
+    source: str
+    day: date
+
+
+async def _write(
+    session: AsyncSession, ride: Ride, verdict: Verdict, entries: Sequence[_Entry], now: datetime
+) -> dict[str, int]:
+    """Store the verdict and the positive entries; the points actually written, by reason."""
+    flags = [str(flag) for flag in sorted(verdict.flags)]
+    due = [e for e in entries if e.amount > 0]
+    written = await session.execute(
+        _WRITE,
+        {
+            "ride_id": ride.id,
+            "fingerprint": verdict.fingerprint,
+            "flagged": not verdict.ok,
+            "flags": flags,
+            "user_id": ride.user_id,
+            "now": now,
+            "ids": [uuid.uuid4() for _ in due],
+            "amounts": [e.amount for e in due],
+            "reasons": [e.reason.value for e in due],
+            "sources": [e.source for e in due],
+            "days": [e.day for e in due],
+        },
     )
-    await session.execute(
-        sa.update(Ride)
-        .where(col(Ride.id) == ride.id)
-        .values(fingerprint=verdict.fingerprint, flagged=not verdict.ok, flags=sorted(verdict.flags))
-    )
-    ride.fingerprint, ride.flagged, ride.flags = verdict.fingerprint, not verdict.ok, sorted(verdict.flags)
-    return verdict
+    ride.fingerprint, ride.flagged, ride.flags = verdict.fingerprint, not verdict.ok, flags
+    return {row.reason: int(row.amount) for row in written}
 
 
 async def award_ride(
@@ -309,35 +364,50 @@ async def award_ride(
     Call it inside the upload's transaction, after the ride row is written
     and while the user's ride lock is held (the daily cap is then exact).
     A flagged, motorised or too short ride earns nothing and changes no badge.
+    Three statements for a qualifying ride (judge, read the standing, write),
+    a fourth when a badge still to earn needs figures, a fifth to grant it.
     """
     verdict = await _assess(session, ride, processed, anticheat)
     mode = TravelMode(ride.mode)
     if not is_qualifying_trip(ride.distance_m, mode, flagged=not verdict.ok, rules=rules):
+        await _write(session, ride, verdict, (), now)
         return RideAward(0, (), verdict)
     day = local_date(ride.started_at)
-    already = await _points_on(session, ride.user_id, AwardReason.RIDE, day)
-    points = await award(
-        session,
-        ride.user_id,
-        ride_points(ride.distance_m, mode, already, rules),
-        AwardReason.RIDE,
-        str(ride.id),
-        day=day,
-        now=now,
-    )
-    days = await stats.active_days(session, ride.user_id, rules)
+    params = {"user_id": ride.user_id, "day": day, "min_trip_m": rules.min_trip_m}
+    standing = (await session.execute(_STANDING, params)).one()
+    days = set(standing.days)
     today = local_date(now)
-    current = streaks(days, today).current
     last_active = today if today in days else today - _ONE_DAY
-    bonus = streak_bonus(current, rules)
-    await award(
-        session, ride.user_id, bonus, AwardReason.STREAK, last_active.isoformat(), day=last_active, now=now
+    entries = (
+        _Entry(
+            ride_points(ride.distance_m, mode, standing.points_today, rules),
+            AwardReason.RIDE,
+            str(ride.id),
+            day,
+        ),
+        _Entry(
+            streak_bonus(streaks(days, today).current, rules),
+            AwardReason.STREAK,
+            last_active.isoformat(),
+            last_active,
+        ),
     )
-    relevant = [b for b in CATALOGUE if _ride_badge(b)]
-    earned = await _evaluate(
-        session, ride.user_id, relevant, now=now, resolution=ride.resolution, days=days, rules=rules
-    )
-    return RideAward(points, earned, verdict)
+    written = await _write(session, ride, verdict, entries, now)
+    held = set(standing.held)
+    open_badges = [b for b in CATALOGUE if _ride_badge(b) and b.code not in held]
+    earned: tuple[Badge, ...] = ()
+    if open_badges:
+        snapshot = await stats.user_stats(
+            session,
+            ride.user_id,
+            open_badges,
+            resolution=ride.resolution,
+            days=days,
+            school=stats.school_of(standing.school_lat, standing.school_lon),
+            rules=rules,
+        )
+        earned = await _grant(session, ride.user_id, evaluate(snapshot, held, open_badges), now)
+    return RideAward(written.get(AwardReason.RIDE.value, 0), earned, verdict)
 
 
 # --- hazard reports and confirmations ----------------------------------------------------------------

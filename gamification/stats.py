@@ -3,15 +3,20 @@
 Only the figures the badges still to be earned need are computed: a user who
 holds the explorer badge never pays for counting areas again, and an event
 that cannot change a figure (a confirmation cannot change kilometres) does not
-ask for it. Every ride figure counts qualifying trips only, with the same
-predicate as :func:`gamification.rules.is_qualifying_trip`, in SQL.
+ask for it. Whatever is asked for comes back from one statement, built once
+per combination of figures. Every ride figure counts qualifying trips only,
+with the same predicate as :func:`gamification.rules.is_qualifying_trip`, in SQL.
 """
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass, fields
 from datetime import date
+from enum import Enum
+from typing import Final
 
 import h3
 import sqlalchemy as sa
@@ -38,6 +43,7 @@ TZ_NAME = str(CITY_TZ)
 QUALIFYING_MODES = (TravelMode.WALK.value, TravelMode.BIKE.value)
 _RIDE_METRICS = frozenset({"total_km", "bike_km", "walk_km", "rides"})
 _H3_RES_OFFSET = 52
+_REPORT_REASONS = (AwardReason.REPORT_CONFIRMED.value, AwardReason.REPORT_ACKNOWLEDGED.value)
 
 
 def qualifying_sql(alias: str = "r") -> str:
@@ -66,85 +72,127 @@ def parent_cell_sql(column: str, resolution: int) -> str:
     )
 
 
-_RIDE_FIGURES = f"""
-SELECT count(*) AS rides,
-       coalesce(sum(r.distance_m), 0) / 1000 AS total_km,
-       coalesce(sum(r.distance_m) FILTER (WHERE r.mode = 'bike'), 0) / 1000 AS bike_km,
-       coalesce(sum(r.distance_m) FILTER (WHERE r.mode = 'walk'), 0) / 1000 AS walk_km
-FROM ride r WHERE r.user_id = :user_id AND {qualifying_sql()}
-"""  # noqa: S608 - constant fragments
-
-_ACTIVE_DAYS = sa.text(
+ACTIVE_DAYS_SQL = (
     f"SELECT DISTINCT {local_day_sql('r.started_at')} FROM ride r"  # noqa: S608 - constant fragments
     f" WHERE r.user_id = :user_id AND {qualifying_sql()}"
 )
-
-_SCHOOL = sa.text(
-    """
+SCHOOL_SQL = """
     SELECT s.lat, s.lon FROM class_membership m
     JOIN school_class c ON c.id = m.class_id JOIN school s ON s.id = c.school_id
     WHERE m.user_id = :user_id
-    """
-)
+"""
+_SCHOOL = sa.text(SCHOOL_SQL)
 
-_SCHOOL_DAYS = sa.text(
-    f"""
+_SCHOOL_DAYS = f"""(
     SELECT count(DISTINCT {local_day_sql("r.started_at")}) FROM ride r
     WHERE r.user_id = :user_id AND {qualifying_sql()}
-      AND (SELECT c.cell FROM ride_cell c WHERE c.ride_id = r.id ORDER BY c.seq DESC LIMIT 1) = ANY(:area)
-    """  # noqa: S608 - constant fragments
-)
-
-_REPORTS_CONFIRMED = sa.text(
-    "SELECT count(DISTINCT source) FROM points_entry WHERE user_id = :user_id AND reason = ANY(:reasons)"
-)
-_CONFIRMATIONS_GIVEN = sa.text("SELECT count(*) FROM hazard_confirmation WHERE user_id = :user_id")
+      AND (SELECT c.cell FROM ride_cell c WHERE c.ride_id = r.id ORDER BY c.seq DESC LIMIT 1)
+          = ANY(CAST(:area AS bigint[]))
+)"""  # noqa: S608 - constant fragments
 
 
-async def active_days(
-    session: AsyncSession, user_id: uuid.UUID, rules: PointRules = DEFAULT_RULES
-) -> set[date]:
-    """The user's active local days: days with at least one qualifying trip."""
-    rows = await session.execute(_ACTIVE_DAYS, {"user_id": user_id, "min_trip_m": rules.min_trip_m})
-    return set(rows.scalars())
+class _Unknown(Enum):
+    UNKNOWN = "unknown"
 
 
-async def _early_rides(
-    session: AsyncSession, user_id: uuid.UUID, windows: Sequence[EarlyBird], params: dict[str, object]
-) -> dict[TimeWindow, int]:
-    parts = ", ".join(
-        f"count(*) FILTER (WHERE (r.started_at AT TIME ZONE '{TZ_NAME}')::time >= :lo{i}"
-        f" AND (r.started_at AT TIME ZONE '{TZ_NAME}')::time < :hi{i})"
-        for i in range(len(windows))
+UNKNOWN: Final = _Unknown.UNKNOWN
+"""For ``school=``: the caller has not looked the user's school up."""
+
+
+@dataclass(frozen=True, slots=True)
+class School:
+    lat: float
+    lon: float
+
+
+def school_of(lat: float | None, lon: float | None) -> School | None:
+    """The school position of a row whose school columns come from an outer join (None: no class)."""
+    return None if lat is None or lon is None else School(lat, lon)
+
+
+@dataclass(frozen=True, slots=True)
+class _Needs:
+    """Which figures one snapshot asks for; the key of its (cached) statement."""
+
+    ride_figures: bool
+    early: tuple[TimeWindow, ...]
+    areas: tuple[int, ...]
+    days: bool
+    school_days: bool
+    reports_confirmed: bool
+    confirmations_given: bool
+
+    @property
+    def anything(self) -> bool:
+        return any(getattr(self, f.name) for f in fields(self))
+
+
+def _needs(badges: Sequence[Badge], *, days_wanted: bool, has_school: bool) -> _Needs:
+    rules_of = [b.rule for b in badges]
+    return _Needs(
+        ride_figures=any(
+            isinstance(r, FirstRide) or (isinstance(r, Threshold) and r.metric in _RIDE_METRICS)
+            for r in rules_of
+        ),
+        early=tuple(sorted({r.window for r in rules_of if isinstance(r, EarlyBird)})),
+        areas=tuple(sorted({r.area_resolution for r in rules_of if isinstance(r, Explorer)})),
+        days=days_wanted,
+        school_days=has_school and any(isinstance(r, SchoolHero) for r in rules_of),
+        reports_confirmed=any(isinstance(r, ReportsConfirmed) for r in rules_of),
+        confirmations_given=any(
+            isinstance(r, Threshold) and r.metric == "confirmations_given" for r in rules_of
+        ),
     )
-    binds = {**params, **{f"lo{i}": w.not_before for i, w in enumerate(windows)}}
-    binds |= {f"hi{i}": w.rides_before for i, w in enumerate(windows)}
-    query = f"SELECT {parts} FROM ride r WHERE r.user_id = :user_id AND {qualifying_sql()}"  # noqa: S608
-    row = (await session.execute(sa.text(query), binds)).one()
-    return {w.window: int(n) for w, n in zip(windows, row, strict=True)}
 
 
-async def _distinct_areas(
-    session: AsyncSession, resolutions: set[int], params: dict[str, object]
-) -> dict[int, int]:
-    out = {}
-    for res in sorted(resolutions):
-        query = f"""
-            SELECT count(DISTINCT {parent_cell_sql("c.cell", res)}) FROM ride r
-            JOIN ride_cell c ON c.ride_id = r.id
-            WHERE r.user_id = :user_id AND {qualifying_sql()} AND ((c.cell >> {_H3_RES_OFFSET}) & 15) >= {res}
-        """  # noqa: S608 - constant fragments
-        out[res] = int((await session.execute(sa.text(query), params)).scalar_one())
-    return out
+def _distinct_areas_sql(resolution: int) -> str:
+    return f"""(
+        SELECT count(DISTINCT {parent_cell_sql("c.cell", resolution)}) FROM ride r
+        JOIN ride_cell c ON c.ride_id = r.id
+        WHERE r.user_id = :user_id AND {qualifying_sql()}
+          AND ((c.cell >> {_H3_RES_OFFSET}) & 15) >= {resolution}
+    )"""  # noqa: S608 - constant fragments
 
 
-async def _school_days(session: AsyncSession, resolution: int, params: dict[str, object]) -> int:
-    school = (await session.execute(_SCHOOL, params)).one_or_none()
-    if school is None:
-        return 0
-    area = school_area(h3.latlng_to_cell(school.lat, school.lon, resolution))
-    binds = {**params, "area": [h3.str_to_int(c) for c in area]}
-    return int((await session.execute(_SCHOOL_DAYS, binds)).scalar_one())
+@functools.cache
+def _statement(needs: _Needs) -> sa.TextClause:
+    """One SELECT with a column per figure: the qualifying rides are aggregated in a single scan
+    (counts, km, early-bird windows), every other figure is a scalar subquery beside it."""
+    columns = []
+    if needs.ride_figures:
+        columns += ["f.rides", "f.total_km", "f.bike_km", "f.walk_km"]
+    columns += [f"f.early{i}" for i in range(len(needs.early))]
+    columns += [f"{_distinct_areas_sql(res)} AS areas{res}" for res in needs.areas]
+    if needs.days:
+        columns.append(f"ARRAY({ACTIVE_DAYS_SQL}) AS days")
+    if needs.school_days:
+        columns.append(f"{_SCHOOL_DAYS} AS school_days")
+    if needs.reports_confirmed:
+        columns.append(
+            "(SELECT count(DISTINCT source) FROM points_entry"
+            " WHERE user_id = :user_id AND reason = ANY(CAST(:reasons AS varchar[]))) AS reports_confirmed"
+        )
+    if needs.confirmations_given:
+        columns.append(
+            "(SELECT count(*) FROM hazard_confirmation WHERE user_id = :user_id) AS confirmations_given"
+        )
+    local_time = f"(r.started_at AT TIME ZONE '{TZ_NAME}')::time"
+    aggregates = [
+        "count(*) AS rides",
+        "coalesce(sum(r.distance_m), 0) / 1000 AS total_km",
+        "coalesce(sum(r.distance_m) FILTER (WHERE r.mode = 'bike'), 0) / 1000 AS bike_km",
+        "coalesce(sum(r.distance_m) FILTER (WHERE r.mode = 'walk'), 0) / 1000 AS walk_km",
+    ] + [
+        f"count(*) FILTER (WHERE {local_time} >= :lo{i} AND {local_time} < :hi{i}) AS early{i}"
+        for i in range(len(needs.early))
+    ]
+    scan = ""
+    if needs.ride_figures or needs.early:
+        scan = (
+            f" FROM (SELECT {', '.join(aggregates)} FROM ride r"  # noqa: S608 - constant fragments
+            f" WHERE r.user_id = :user_id AND {qualifying_sql()}) f"
+        )
+    return sa.text(f"SELECT {', '.join(columns)}{scan}")
 
 
 async def user_stats(
@@ -154,40 +202,52 @@ async def user_stats(
     *,
     resolution: int,
     days: set[date] | None = None,
+    school: School | _Unknown | None = UNKNOWN,
     rules: PointRules = DEFAULT_RULES,
 ) -> UserStats:
-    """A snapshot with every figure `badges` need (others stay 0). `days`: active days, when known."""
-    rules_of = [b.rule for b in badges]
-    params: dict[str, object] = {"user_id": user_id, "min_trip_m": rules.min_trip_m}
+    """A snapshot with every figure `badges` need (others stay 0), in one statement at most.
+
+    `days`: the active days, and `school`: the user's school (None: in no class), when the
+    caller already read them; the school is looked up first otherwise, and only if a school
+    badge is wanted.
+    """
+    site = school if school is not UNKNOWN else None
+    if school is UNKNOWN and any(isinstance(b.rule, SchoolHero) for b in badges):
+        row = (await session.execute(_SCHOOL, {"user_id": user_id})).one_or_none()
+        site = None if row is None else School(row.lat, row.lon)
+    wants_days = any(
+        isinstance(b.rule, Streak) or (isinstance(b.rule, Threshold) and b.rule.metric == "active_days")
+        for b in badges
+    )
+    needs = _needs(badges, days_wanted=wants_days and days is None, has_school=site is not None)
     fields: dict[str, object] = {}
-    if any(
-        isinstance(r, FirstRide) or (isinstance(r, Threshold) and r.metric in _RIDE_METRICS) for r in rules_of
-    ):
-        row = (await session.execute(sa.text(_RIDE_FIGURES), params)).one()
-        fields |= {
-            "rides": int(row.rides),
-            "total_km": float(row.total_km),
-            "bike_km": float(row.bike_km),
-            "walk_km": float(row.walk_km),
-        }
-    if any(
-        isinstance(r, Streak) or (isinstance(r, Threshold) and r.metric == "active_days") for r in rules_of
-    ):
-        known = days if days is not None else await active_days(session, user_id, rules)
+    if needs.anything:
+        params: dict[str, object] = {"user_id": user_id, "min_trip_m": rules.min_trip_m}
+        params |= {f"lo{i}": lo for i, (lo, _) in enumerate(needs.early)}
+        params |= {f"hi{i}": hi for i, (_, hi) in enumerate(needs.early)}
+        if site is not None and needs.school_days:
+            area = school_area(h3.latlng_to_cell(site.lat, site.lon, resolution))
+            params["area"] = [h3.str_to_int(c) for c in area]
+        if needs.reports_confirmed:
+            params["reasons"] = list(_REPORT_REASONS)
+        figures = (await session.execute(_statement(needs), params)).one()._mapping
+        if needs.ride_figures:
+            fields |= {
+                "rides": int(figures["rides"]),
+                "total_km": float(figures["total_km"]),
+                "bike_km": float(figures["bike_km"]),
+                "walk_km": float(figures["walk_km"]),
+            }
+        if needs.early:
+            fields["early_rides"] = {w: int(figures[f"early{i}"]) for i, w in enumerate(needs.early)}
+        if needs.areas:
+            fields["distinct_areas"] = {res: int(figures[f"areas{res}"]) for res in needs.areas}
+        if needs.days:
+            days = set(figures["days"])
+        for name in ("school_days", "reports_confirmed", "confirmations_given"):
+            if getattr(needs, name):
+                fields[name] = int(figures[name])
+    if wants_days:
+        known = days or set()
         fields |= {"active_days": len(known), "longest_streak": longest_streak(known)}
-    early = [r for r in rules_of if isinstance(r, EarlyBird)]
-    if early:
-        fields["early_rides"] = await _early_rides(session, user_id, early, params)
-    areas = {r.area_resolution for r in rules_of if isinstance(r, Explorer)}
-    if areas:
-        fields["distinct_areas"] = await _distinct_areas(session, areas, params)
-    if any(isinstance(r, SchoolHero) for r in rules_of):
-        fields["school_days"] = await _school_days(session, resolution, params)
-    if any(isinstance(r, ReportsConfirmed) for r in rules_of):
-        reasons = [AwardReason.REPORT_CONFIRMED.value, AwardReason.REPORT_ACKNOWLEDGED.value]
-        count = await session.execute(_REPORTS_CONFIRMED, {"user_id": user_id, "reasons": reasons})
-        fields["reports_confirmed"] = int(count.scalar_one())
-    if any(isinstance(r, Threshold) and r.metric == "confirmations_given" for r in rules_of):
-        count = await session.execute(_CONFIRMATIONS_GIVEN, {"user_id": user_id})
-        fields["confirmations_given"] = int(count.scalar_one())
     return UserStats(**fields)  # type: ignore[arg-type]
