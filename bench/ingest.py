@@ -1,14 +1,17 @@
 """End-to-end ride ingestion: the real service, real PostgreSQL, concurrent uploads.
 
-Run: ``.venv/bin/python bench/ingest.py [--clients 50] [--seconds 30] [--workers 1]``.
+Run: ``.venv/bin/python bench/ingest.py [--clients 50] [--seconds 30] [--workers 1] [--rate R]``.
 
 Starts ``saferoutes serve`` on a free port against PostgreSQL (an embedded
 server in a temporary folder, or ``DATABASE_URL`` if set: use a scratch
 database, the bench leaves its users and rides there), registers one user
 per client with the ride_tracking consent, and has every client upload
 simulated 30-minute bike rides (1 800 points, JSON) back to back for the
-given time. Prints rides/s, points/s and p50/p99 latency, and two ratios
-measured in the same run:
+given time (closed loop: 50 uploads always in flight, so the latency is at
+least 50 / throughput, which it prints); ``--rate R`` instead lets uploads
+arrive at R per second (open loop, Poisson), the way a school morning does,
+and prints how many were in flight at most. Prints rides/s, points/s and
+p50/p99 latency, and two ratios measured in the same run:
 - pipeline: ``process_trace`` points/s over the bare ``h3.latlng_to_cell``
   loop on the same points (target >= 0.5);
 - end-to-end points/s over asyncpg ``copy_records_to_table`` of as many rows
@@ -31,6 +34,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -150,35 +154,62 @@ def bodies(rides: list[tuple[TracePoint, ...]]) -> list[bytes]:
     ]
 
 
+@dataclass
+class Run:
+    latencies: list[float] = field(default_factory=list)
+    failures: int = 0
+    elapsed: float = 0.0
+    in_flight: int = 0
+    max_in_flight: int = 0
+
+
 async def uploads(
-    base: str, clients: int, seconds: float, payloads: list[bytes]
-) -> tuple[list[float], int, float]:
-    latencies: list[float] = []
-    failures = 0
+    base: str, clients: int, seconds: float, payloads: list[bytes], *, rate: float | None = None
+) -> Run:
+    """Closed loop (each client uploads again as soon as it is answered) or, with `rate`,
+    open loop: uploads arrive at `rate` per second (Poisson), each from a random client."""
+    run = Run()
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     async with httpx.AsyncClient(base_url=base, limits=limits, timeout=60) as client:
         users = [await new_user(client) for _ in range(clients)]
         stop = time.perf_counter() + seconds
 
-        async def run(n: int) -> None:
-            nonlocal failures
+        async def upload(n: int, body: bytes) -> None:
+            headers = {**users[n], "Content-Type": "application/json", "Idempotency-Key": uuid.uuid4().hex}
+            run.in_flight += 1
+            run.max_in_flight = max(run.max_in_flight, run.in_flight)
+            start = time.perf_counter()
+            r = await client.post("/rides", content=body, headers=headers)
+            run.in_flight -= 1
+            if r.status_code == 201:
+                run.latencies.append(time.perf_counter() - start)
+            else:
+                run.failures += 1
+
+        async def closed(n: int) -> None:
             k = n
-            headers = {**users[n], "Content-Type": "application/json"}
+            while time.perf_counter() < stop:
+                await upload(n, payloads[k % len(payloads)])
+                k += clients
+
+        async def arrivals(per_second: float) -> None:
+            rng = random.Random(11)
+            pending: list[asyncio.Task[None]] = []
+            k = 0
             while time.perf_counter() < stop:
                 body = payloads[k % len(payloads)]
-                k += clients
-                start = time.perf_counter()
-                r = await client.post(
-                    "/rides", content=body, headers={**headers, "Idempotency-Key": uuid.uuid4().hex}
-                )
-                if r.status_code == 201:
-                    latencies.append(time.perf_counter() - start)
-                else:
-                    failures += 1
+                pending.append(asyncio.create_task(upload(rng.randrange(clients), body)))
+                k += 1
+                await asyncio.sleep(rng.expovariate(per_second))
+            await asyncio.gather(*pending)
 
         began = time.perf_counter()
-        await asyncio.gather(*(run(n) for n in range(clients)))
-        return latencies, failures, time.perf_counter() - began
+        if rate is None:
+            await asyncio.gather(*(closed(n) for n in range(clients)))
+        else:
+            await arrivals(rate)
+        run.elapsed = time.perf_counter() - began
+        return run
 
 
 async def copy_rate(url: str, rows: int) -> float:
@@ -206,6 +237,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     parser.add_argument("--rides", type=int, default=200, help="distinct simulated rides to cycle through")
+    parser.add_argument(
+        "--rate", type=float, help="open loop: uploads per second (Poisson) instead of back-to-back clients"
+    )
     args = parser.parse_args()
 
     grid = street_grid()
@@ -226,7 +260,8 @@ def main() -> None:
 
     with database() as url, service(url, free_port(), args.workers) as (base, pid):
         cpu_before = cpu_seconds(pid)
-        latencies, failures, elapsed = asyncio.run(uploads(base, args.clients, args.seconds, payloads))
+        run = asyncio.run(uploads(base, args.clients, args.seconds, payloads, rate=args.rate))
+        latencies, failures, elapsed = run.latencies, run.failures, run.elapsed
         server_cpu = cpu_seconds(pid) - cpu_before
         done = len(latencies)
         e2e_points = done * POINTS_PER_RIDE / elapsed
@@ -237,15 +272,19 @@ def main() -> None:
     latencies.sort()
     p50 = statistics.median(latencies) * 1e3 if latencies else float("nan")
     p99 = latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))] * 1e3 if latencies else float("nan")
+    load = f"open loop at {args.rate:g} uploads/s" if args.rate else "closed loop"
     print(
-        f"clients {args.clients}, workers {args.workers}, {elapsed:.1f} s,"
-        f" {done} rides x {POINTS_PER_RIDE} points"
+        f"clients {args.clients} ({load}, at most {run.max_in_flight} in flight), workers {args.workers},"
+        f" {elapsed:.1f} s, {done} rides x {POINTS_PER_RIDE} points"
     )
     print(f"failed uploads:        {failures}")
     print(f"service CPU per ride:  {server_cpu / max(done, 1) * 1e3:10.1f} ms (user + system, all workers)")
     print(f"rides/s:               {done / elapsed:10.1f}")
     print(f"points/s (end to end): {e2e_points:10,.0f}")
     print(f"latency p50 / p99:     {p50:7.1f} / {p99:.1f} ms   (target p99 < 250 ms)")
+    if not args.rate:
+        # Little's law: n uploads always in flight at X rides/s wait n / X on average
+        print(f"queueing floor n / X:  {args.clients / max(done / elapsed, 1e-9) * 1e3:10.1f} ms")
     print(f"bare h3 loop:          {len(sample) * POINTS_PER_RIDE / bare:10,.0f} points/s")
     print(f"process_trace:         {len(sample) * POINTS_PER_RIDE / full:10,.0f} points/s")
     print(f"ratio pipeline / h3:   {bare / full:10.2f}   (target >= 0.5)")
