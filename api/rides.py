@@ -71,7 +71,8 @@ class RidesController(Controller):
     ) -> Response[RideCreated]:
         key = idempotency.check_key(request.headers.get(idempotency.HEADER))
         now = utcnow()
-        who = await ride_service.uploader(db_session, caller.user, today=now.date())
+        async with state.read_sessionmaker() as reads:  # autocommit: no BEGIN/ROLLBACK for two reads
+            who = await ride_service.uploader(reads, caller.user, today=now.date())
         body = await request.body()
         media_type = request.content_type[0]
         stored = await ride_service.ingest(
