@@ -1,0 +1,282 @@
+"""Standings read from the stored running totals (migration 0008) instead of the raw ledger and rides.
+
+``points_period_total`` holds each user's points per local week and month;
+``ride_period_total`` each user's qualifying rides per local day and month.
+Triggers keep both in the transaction of every ledger entry and ride change,
+so they always equal the aggregates they replace. Each row also carries the
+user's class and whether they are a citizen, which is what a roster asks:
+
+- class: the rows of that class; school: the rows of its classes; city: the
+  rows of citizens (with or without a class);
+- a team's figures are those rows grouped by class (city: by the class's
+  school), so no standing joins the 20 000 members of a city.
+
+Team sizes still come from ``class_membership`` (city: citizens in no class
+are the citizens minus the class members; only citizens join a class, see
+``domain.school_service.join_class``).
+
+A challenge window is cut by :func:`split_window` into whole months, whole
+days and at most two partial days at its edges; the partial days are read
+from ``ride`` itself (the partial index ``ix_ride_qualifying_started``), the
+rest from the totals. The parts cover disjoint days, so active days add up.
+The stored rides are those that qualify under the default
+``PointRules.min_trip_m`` (:data:`STORED_MIN_TRIP_M`); a caller with another
+minimum reads the raw rides (``gamification.challenges``).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any, Final
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlmodel import col
+
+from domain.accounts import User
+from domain.enums import ConsentPurpose
+from gamification.standings import ChallengeMetric, Period
+from gamification.stats import local_day_sql, qualifying_sql
+from gamification.streaks import CITY_TZ, local_date
+from privacy.consent import consent_effective_for
+
+STORED_MIN_TRIP_M: Final = 300
+"""The minimum trip the ride_period_total trigger counts (migration 0008): PointRules' default."""
+
+_ONE_DAY: Final = timedelta(days=1)
+
+_SCOPE_FILTERS: Final[dict[str, str]] = {
+    "class": "class_id = :scope_id",
+    "school": "class_id IN (SELECT sc.id FROM school_class sc WHERE sc.school_id = :scope_id)",
+    "city": "citizen",
+}
+MEMBERS: Final[dict[str, str]] = {
+    "class": (
+        "SELECT m.class_id AS team_id, count(*) AS members FROM class_membership m"
+        " WHERE m.class_id = :scope_id GROUP BY m.class_id"
+    ),
+    "school": (
+        "SELECT m.class_id AS team_id, count(*) AS members FROM class_membership m"
+        " JOIN school_class c ON c.id = m.class_id WHERE c.school_id = :scope_id GROUP BY m.class_id"
+    ),
+    "city": (
+        "SELECT c.school_id AS team_id, count(*) AS members FROM class_membership m"
+        " JOIN school_class c ON c.id = m.class_id GROUP BY c.school_id"
+        " UNION ALL SELECT NULL, (SELECT count(*) FROM app_user WHERE role = 'citizen')"
+        " - (SELECT count(*) FROM class_membership)"
+    ),
+}
+"""Each team's size: the roster of ``gamification.challenges`` counted per team, without listing it."""
+
+_VALUES: Final[dict[ChallengeMetric, str]] = {
+    ChallengeMetric.DISTANCE: "sum(distance_m) / 1000",
+    ChallengeMetric.TRIPS: "sum(trips)::float8",
+    ChallengeMetric.ACTIVE_DAYS: "sum(active_days)::float8",
+    ChallengeMetric.PARTICIPATION: "sum(active_days)::float8",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class WindowParts:
+    """A window ``[starts_at, ends_at)`` as disjoint pieces: raw time ranges, whole days, whole months.
+
+    ``raw``: time ranges read from the rides (partial days); ``days``: ranges of
+    whole local days ``[first, after)``; ``months``: the first days of the whole
+    months, ``[first, after)``, or None.
+    """
+
+    raw: tuple[tuple[datetime, datetime], ...]
+    days: tuple[tuple[date, date], ...]
+    months: tuple[date, date] | None
+
+
+def _midnight(day: date, tz: ZoneInfo) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=tz)
+
+
+def _next_month(day: date) -> date:
+    return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
+
+
+def split_window(starts_at: datetime, ends_at: datetime, tz: ZoneInfo = CITY_TZ) -> WindowParts:
+    """Cut an aware window into raw edges, whole local days and whole local months (disjoint, in order)."""
+    first_day = starts_at.astimezone(tz).date()
+    if _midnight(first_day, tz) < starts_at:
+        first_day += _ONE_DAY
+    end_day = ends_at.astimezone(tz).date()
+    if first_day >= end_day:
+        return WindowParts(raw=((starts_at, ends_at),), days=(), months=None)
+    raw = []
+    if starts_at < _midnight(first_day, tz):
+        raw.append((starts_at, _midnight(first_day, tz)))
+    if _midnight(end_day, tz) < ends_at:
+        raw.append((_midnight(end_day, tz), ends_at))
+    first_month = first_day if first_day.day == 1 else _next_month(first_day)
+    after_months = end_day.replace(day=1)
+    if first_month >= after_months:
+        return WindowParts(raw=tuple(raw), days=((first_day, end_day),), months=None)
+    days = tuple(r for r in ((first_day, first_month), (after_months, end_day)) if r[0] < r[1])
+    return WindowParts(raw=tuple(raw), days=days, months=(first_month, after_months))
+
+
+@dataclass(frozen=True, slots=True)
+class FiguresSql:
+    """A SELECT of ``user_id, class_id, citizen, value`` (value > 0) for one scope, and its binds."""
+
+    sql: str
+    binds: dict[str, object]
+
+
+def _scope_binds(scope: str, scope_id: uuid.UUID | None) -> dict[str, object]:
+    return {} if scope == "city" else {"scope_id": scope_id}
+
+
+def points_figures(period: Period, starts_on: date, scope: str, scope_id: uuid.UUID | None) -> FiguresSql:
+    """Points of one local week or month per user of the scope: one stored row each."""
+    sql = (
+        "SELECT user_id, class_id, citizen, amount::float8 AS value FROM points_period_total"  # noqa: S608
+        f" WHERE period = :period AND starts_on = :starts_on AND {_SCOPE_FILTERS[scope]}"
+    )
+    return FiguresSql(sql, {"period": period, "starts_on": starts_on, **_scope_binds(scope, scope_id)})
+
+
+def _raw_part(i: int) -> str:
+    """Qualifying rides of one raw range per user, placed like the stored rows are."""
+    day = local_day_sql("r.started_at")
+    return (
+        "SELECT e.user_id,"  # noqa: S608 - constant fragments
+        " (SELECT m.class_id FROM class_membership m WHERE m.user_id = e.user_id) AS class_id,"
+        " coalesce((SELECT u.role = 'citizen' FROM app_user u WHERE u.id = e.user_id), false) AS citizen,"
+        " e.distance_m, e.trips, e.active_days FROM ("
+        "SELECT r.user_id, sum(r.distance_m) AS distance_m, count(*) AS trips,"
+        f" count(DISTINCT {day}) AS active_days"
+        f" FROM ride r WHERE {qualifying_sql()} AND r.started_at >= :r{i}_0 AND r.started_at < :r{i}_1"
+        " GROUP BY r.user_id) e"
+    )
+
+
+def _stored_part(period: str, i: int) -> str:
+    return (
+        "SELECT user_id, class_id, citizen, distance_m, trips, active_days FROM ride_period_total"  # noqa: S608
+        f" WHERE period = '{period}' AND starts_on >= :{period}{i}_0 AND starts_on < :{period}{i}_1"
+    )
+
+
+def ride_figures(
+    metric: ChallengeMetric, starts_at: datetime, ends_at: datetime, scope: str, scope_id: uuid.UUID | None
+) -> FiguresSql:
+    """A challenge's figure per user of the scope over ``[starts_at, ends_at)``, from the stored days and
+    months plus the raw rides of the partial edge days. Counts rides of at least :data:`STORED_MIN_TRIP_M`."""
+    parts = split_window(starts_at, ends_at)
+    pieces: list[str] = []
+    binds: dict[str, object] = {"min_trip_m": STORED_MIN_TRIP_M, **_scope_binds(scope, scope_id)}
+    for i, (t0, t1) in enumerate(parts.raw):
+        pieces.append(_raw_part(i))
+        binds |= {f"r{i}_0": t0, f"r{i}_1": t1}
+    for i, (d0, d1) in enumerate(parts.days):
+        pieces.append(_stored_part("day", i))
+        binds |= {f"day{i}_0": d0, f"day{i}_1": d1}
+    if parts.months is not None:
+        pieces.append(_stored_part("month", 0))
+        binds |= {"month0_0": parts.months[0], "month0_1": parts.months[1]}
+    sql = (
+        f"SELECT user_id, class_id, citizen, {_VALUES[metric]} AS value"  # noqa: S608 - constant fragments
+        f" FROM ({' UNION ALL '.join(pieces)}) p WHERE {_SCOPE_FILTERS[scope]}"
+        " GROUP BY user_id, class_id, citizen"
+    )
+    return FiguresSql(sql, binds)
+
+
+def board_statement(
+    figures: FiguresSql,
+    scope: str,
+    scope_id: uuid.UUID | None,
+    *,
+    materialize: bool,
+    viewer_id: uuid.UUID,
+    now: datetime,
+    limit: int,
+) -> sa.CompoundSelect[Any]:
+    """Team sizes ("m" rows), team figures ("f") and the top consenting people ("p"), in one round trip.
+
+    People: the figures best first, each checked against the leaderboard
+    consent as it stands now (one index probe) until ``limit`` are found, so
+    a city board reads its best few dozen users, not all of them.
+    ``materialize``: compute the figures once (an aggregate over a window)
+    rather than let each branch read the totals in its own index order.
+    """
+    fig = (
+        sa.text(figures.sql)
+        .bindparams(**figures.binds)
+        .columns(
+            sa.column("user_id", sa.Uuid()),
+            sa.column("class_id", sa.Uuid()),
+            sa.column("citizen", sa.Boolean()),
+            sa.column("value", sa.Float()),
+        )
+        .cte("fig")
+        .prefix_with("MATERIALIZED" if materialize else "NOT MATERIALIZED")
+    )
+    members_text = sa.text(MEMBERS[scope]).columns(sa.column("team_id", sa.Uuid()), sa.column("members"))
+    if scope != "city":
+        members_text = members_text.bindparams(scope_id=scope_id)
+    members = members_text.subquery("members")
+    if scope == "city":
+        school_class = sa.table("school_class", sa.column("id", sa.Uuid()), sa.column("school_id", sa.Uuid()))
+        team: sa.ColumnElement[Any] = school_class.c.school_id
+        source: sa.FromClause = fig.outerjoin(school_class, school_class.c.id == fig.c.class_id)
+    else:
+        team, source = fig.c.class_id, fig
+    sizes = sa.select(
+        sa.literal("m").label("kind"),
+        members.c.team_id,
+        sa.cast(members.c.members, sa.BigInteger()).label("members"),
+        sa.cast(sa.null(), sa.BigInteger()).label("active"),
+        sa.cast(sa.null(), sa.Float()).label("value"),
+        sa.cast(sa.null(), sa.String()).label("nickname"),
+        sa.cast(sa.null(), sa.Boolean()).label("me"),
+    )
+    figures_per_team = (
+        sa.select(
+            sa.literal("f"),
+            team,
+            sa.cast(sa.null(), sa.BigInteger()),
+            sa.func.count(),
+            sa.cast(sa.func.sum(fig.c.value), sa.Float()),
+            sa.cast(sa.null(), sa.String()),
+            sa.cast(sa.null(), sa.Boolean()),
+        )
+        .select_from(source)
+        .group_by(team)
+    )
+    ranked = (
+        sa.select(fig.c.user_id, fig.c.value)
+        .where(fig.c.value > 0)
+        .order_by(fig.c.value.desc())
+        .subquery("ranked")
+    )
+    consenting = consent_effective_for(
+        ConsentPurpose.LEADERBOARD, local_date(now), col(User.id), col(User.birth_year)
+    )
+    top = (
+        sa.select(
+            ranked.c.value, col(User.nickname).label("nickname"), (col(User.id) == viewer_id).label("me")
+        )
+        .select_from(ranked.join(User, col(User.id) == ranked.c.user_id))
+        .where(consenting)
+        .order_by(ranked.c.value.desc(), sa.func.lower(col(User.nickname)))
+        .limit(limit)
+        .subquery("top")
+    )
+    people = sa.select(
+        sa.literal("p"),
+        sa.cast(sa.null(), sa.Uuid()),
+        sa.cast(sa.null(), sa.BigInteger()),
+        sa.cast(sa.null(), sa.BigInteger()),
+        top.c.value,
+        top.c.nickname,
+        top.c.me,
+    )
+    return sa.union_all(sizes, figures_per_team, people)
