@@ -38,7 +38,7 @@ from sqlmodel import col
 from domain.accounts import User
 from domain.enums import ConsentPurpose
 from gamification.standings import ChallengeMetric, Period
-from gamification.stats import local_day_sql, qualifying_sql
+from gamification.stats import qualifying_sql
 from gamification.streaks import CITY_TZ, local_date
 from privacy.consent import consent_effective_for
 
@@ -58,14 +58,17 @@ MEMBERS: Final[dict[str, str]] = {
         " WHERE m.class_id = :scope_id GROUP BY m.class_id"
     ),
     "school": (
-        "SELECT m.class_id AS team_id, count(*) AS members FROM class_membership m"
-        " JOIN school_class c ON c.id = m.class_id WHERE c.school_id = :scope_id GROUP BY m.class_id"
+        "SELECT team_id, members FROM (SELECT c.id AS team_id,"
+        " (SELECT count(*) FROM class_membership m WHERE m.class_id = c.id) AS members"
+        " FROM school_class c WHERE c.school_id = :scope_id) t WHERE members > 0"
     ),
     "city": (
-        "SELECT c.school_id AS team_id, count(*) AS members FROM class_membership m"
-        " JOIN school_class c ON c.id = m.class_id GROUP BY c.school_id"
-        " UNION ALL SELECT NULL, (SELECT count(*) FROM app_user WHERE role = 'citizen')"
-        " - (SELECT count(*) FROM class_membership)"
+        "WITH per_school AS MATERIALIZED (SELECT c.school_id AS team_id,"
+        " sum((SELECT count(*) FROM class_membership m WHERE m.class_id = c.id))::bigint AS members"
+        " FROM school_class c GROUP BY c.school_id)"
+        " SELECT team_id, members FROM per_school WHERE members > 0 UNION ALL"
+        " SELECT NULL, (SELECT count(*) FROM app_user WHERE role = 'citizen')"
+        " - (SELECT coalesce(sum(members), 0) FROM per_school)"
     ),
 }
 """Each team's size: the roster of ``gamification.challenges`` counted per team, without listing it."""
@@ -82,7 +85,8 @@ _VALUES: Final[dict[ChallengeMetric, str]] = {
 class WindowParts:
     """A window ``[starts_at, ends_at)`` as disjoint pieces: raw time ranges, whole days, whole months.
 
-    ``raw``: time ranges read from the rides (partial days); ``days``: ranges of
+    ``raw``: time ranges read from the rides (partial days, each within one
+    local day, so a user active in one counts one active day); ``days``: ranges of
     whole local days ``[first, after)``; ``months``: the first days of the whole
     months, ``[first, after)``, or None.
     """
@@ -106,9 +110,11 @@ def split_window(starts_at: datetime, ends_at: datetime, tz: ZoneInfo = CITY_TZ)
     if _midnight(first_day, tz) < starts_at:
         first_day += _ONE_DAY
     end_day = ends_at.astimezone(tz).date()
-    if first_day >= end_day:
-        return WindowParts(raw=((starts_at, ends_at),), days=(), months=None)
-    raw = []
+    if first_day >= end_day:  # within one local day, or across one midnight
+        cut = _midnight(end_day, tz)
+        split = ((starts_at, cut), (cut, ends_at)) if starts_at < cut < ends_at else ((starts_at, ends_at),)
+        return WindowParts(raw=split, days=(), months=None)
+    raw: list[tuple[datetime, datetime]] = []
     if starts_at < _midnight(first_day, tz):
         raw.append((starts_at, _midnight(first_day, tz)))
     if _midnight(end_day, tz) < ends_at:
@@ -123,7 +129,7 @@ def split_window(starts_at: datetime, ends_at: datetime, tz: ZoneInfo = CITY_TZ)
 
 @dataclass(frozen=True, slots=True)
 class FiguresSql:
-    """A SELECT of ``user_id, class_id, citizen, value`` (value > 0) for one scope, and its binds."""
+    """A SELECT of ``user_id, class_id, value`` (value > 0) for the users of one scope, and its binds."""
 
     sql: str
     binds: dict[str, object]
@@ -136,22 +142,20 @@ def _scope_binds(scope: str, scope_id: uuid.UUID | None) -> dict[str, object]:
 def points_figures(period: Period, starts_on: date, scope: str, scope_id: uuid.UUID | None) -> FiguresSql:
     """Points of one local week or month per user of the scope: one stored row each."""
     sql = (
-        "SELECT user_id, class_id, citizen, amount::float8 AS value FROM points_period_total"  # noqa: S608
+        "SELECT user_id, class_id, amount AS value FROM points_period_total"  # noqa: S608
         f" WHERE period = :period AND starts_on = :starts_on AND {_SCOPE_FILTERS[scope]}"
     )
     return FiguresSql(sql, {"period": period, "starts_on": starts_on, **_scope_binds(scope, scope_id)})
 
 
 def _raw_part(i: int) -> str:
-    """Qualifying rides of one raw range per user, placed like the stored rows are."""
-    day = local_day_sql("r.started_at")
+    """Qualifying rides of one raw range (within one local day) per user, placed like the stored rows."""
     return (
         "SELECT e.user_id,"  # noqa: S608 - constant fragments
         " (SELECT m.class_id FROM class_membership m WHERE m.user_id = e.user_id) AS class_id,"
         " coalesce((SELECT u.role = 'citizen' FROM app_user u WHERE u.id = e.user_id), false) AS citizen,"
-        " e.distance_m, e.trips, e.active_days FROM ("
-        "SELECT r.user_id, sum(r.distance_m) AS distance_m, count(*) AS trips,"
-        f" count(DISTINCT {day}) AS active_days"
+        " e.distance_m, e.trips, 1 AS active_days FROM ("
+        "SELECT r.user_id, sum(r.distance_m) AS distance_m, count(*) AS trips"
         f" FROM ride r WHERE {qualifying_sql()} AND r.started_at >= :r{i}_0 AND r.started_at < :r{i}_1"
         " GROUP BY r.user_id) e"
     )
@@ -182,9 +186,9 @@ def ride_figures(
         pieces.append(_stored_part("month", 0))
         binds |= {"month0_0": parts.months[0], "month0_1": parts.months[1]}
     sql = (
-        f"SELECT user_id, class_id, citizen, {_VALUES[metric]} AS value"  # noqa: S608 - constant fragments
+        f"SELECT user_id, class_id, {_VALUES[metric]} AS value"  # noqa: S608 - constant fragments
         f" FROM ({' UNION ALL '.join(pieces)}) p WHERE {_SCOPE_FILTERS[scope]}"
-        " GROUP BY user_id, class_id, citizen"
+        " GROUP BY user_id, class_id"
     )
     return FiguresSql(sql, binds)
 
@@ -213,7 +217,6 @@ def board_statement(
         .columns(
             sa.column("user_id", sa.Uuid()),
             sa.column("class_id", sa.Uuid()),
-            sa.column("citizen", sa.Boolean()),
             sa.column("value", sa.Float()),
         )
         .cte("fig")
@@ -223,12 +226,17 @@ def board_statement(
     if scope != "city":
         members_text = members_text.bindparams(scope_id=scope_id)
     members = members_text.subquery("members")
+    per_class = (
+        sa.select(fig.c.class_id, sa.func.count().label("active"), sa.func.sum(fig.c.value).label("total"))
+        .group_by(fig.c.class_id)
+        .subquery("per_class")
+    )
     if scope == "city":
         school_class = sa.table("school_class", sa.column("id", sa.Uuid()), sa.column("school_id", sa.Uuid()))
         team: sa.ColumnElement[Any] = school_class.c.school_id
-        source: sa.FromClause = fig.outerjoin(school_class, school_class.c.id == fig.c.class_id)
+        source: sa.FromClause = per_class.outerjoin(school_class, school_class.c.id == per_class.c.class_id)
     else:
-        team, source = fig.c.class_id, fig
+        team, source = per_class.c.class_id, per_class
     sizes = sa.select(
         sa.literal("m").label("kind"),
         members.c.team_id,
@@ -243,8 +251,8 @@ def board_statement(
             sa.literal("f"),
             team,
             sa.cast(sa.null(), sa.BigInteger()),
-            sa.func.count(),
-            sa.cast(sa.func.sum(fig.c.value), sa.Float()),
+            sa.cast(sa.func.sum(per_class.c.active), sa.BigInteger()),
+            sa.cast(sa.func.sum(per_class.c.total), sa.Float()),
             sa.cast(sa.null(), sa.String()),
             sa.cast(sa.null(), sa.Boolean()),
         )
@@ -275,7 +283,7 @@ def board_statement(
         sa.cast(sa.null(), sa.Uuid()),
         sa.cast(sa.null(), sa.BigInteger()),
         sa.cast(sa.null(), sa.BigInteger()),
-        top.c.value,
+        sa.cast(top.c.value, sa.Float()),
         top.c.nickname,
         top.c.me,
     )

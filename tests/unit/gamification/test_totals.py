@@ -32,6 +32,15 @@ def test_a_window_inside_one_day_is_read_raw() -> None:
     assert split_window(*window) == WindowParts(raw=(window,), days=(), months=None)
 
 
+def test_a_short_window_across_midnight_is_read_raw_one_local_day_at_a_time() -> None:
+    parts = split_window(_local(2026, 5, 4, 22), _local(2026, 5, 5, 6))
+    assert parts.raw == (
+        (_local(2026, 5, 4, 22), _local(2026, 5, 5)),
+        (_local(2026, 5, 5), _local(2026, 5, 5, 6)),
+    )
+    assert (parts.days, parts.months) == ((), None)
+
+
 def test_local_midnight_to_midnight_needs_no_raw_rows() -> None:
     parts = split_window(_local(2026, 3, 1), _local(2026, 6, 1))
     assert parts == WindowParts(raw=(), days=(), months=(date(2026, 3, 1), date(2026, 6, 1)))
@@ -69,3 +78,5 @@ def test_random_windows_are_covered_exactly_once() -> None:
         for (_, after), (before, _) in pairwise(pieces):
             assert after == before
         assert all(a < b for a, b in pieces)
+        for a, b in split_window(start, end).raw:  # each raw range lies within one local day
+            assert a.astimezone(CITY_TZ).date() == (b - timedelta(microseconds=1)).astimezone(CITY_TZ).date()
