@@ -148,16 +148,38 @@ def points_figures(period: Period, starts_on: date, scope: str, scope_id: uuid.U
     return FiguresSql(sql, {"period": period, "starts_on": starts_on, **_scope_binds(scope, scope_id)})
 
 
+_PLACED_RIDES = (
+    "SELECT r.user_id, m.class_id, u.role = 'citizen' AS citizen, {sign}r.distance_m AS distance_m,"
+    " {sign}1 AS trips FROM ride r JOIN app_user u ON u.id = r.user_id"
+    " LEFT JOIN class_membership m ON m.user_id = r.user_id WHERE {qualifying} AND ({ranges})"
+)
+"""Qualifying rides in some time ranges, placed in the rosters as the stored rows are; {sign}: '' or '-'."""
+
+
 def _raw_part(i: int) -> str:
-    """Qualifying rides of one raw range (within one local day) per user, placed like the stored rows."""
+    """Qualifying rides of one raw range (within one local day) per user."""
+    rides = _PLACED_RIDES.format(
+        sign="", qualifying=qualifying_sql(), ranges=f"r.started_at >= :r{i}_0 AND r.started_at < :r{i}_1"
+    )
     return (
-        "SELECT e.user_id,"  # noqa: S608 - constant fragments
-        " (SELECT m.class_id FROM class_membership m WHERE m.user_id = e.user_id) AS class_id,"
-        " coalesce((SELECT u.role = 'citizen' FROM app_user u WHERE u.id = e.user_id), false) AS citizen,"
-        " e.distance_m, e.trips, 1 AS active_days FROM ("
-        "SELECT r.user_id, sum(r.distance_m) AS distance_m, count(*) AS trips"
-        f" FROM ride r WHERE {qualifying_sql()} AND r.started_at >= :r{i}_0 AND r.started_at < :r{i}_1"
-        " GROUP BY r.user_id) e"
+        "SELECT user_id, class_id, citizen, sum(distance_m) AS distance_m, sum(trips) AS trips,"  # noqa: S608
+        f" 1 AS active_days FROM ({rides}) e GROUP BY user_id, class_id, citizen"
+    )
+
+
+def _day_less_part(i: int) -> str:
+    """One local day's stored rows less the rides outside the range: for a range covering most of its day."""
+    rides = _PLACED_RIDES.format(
+        sign="-",
+        qualifying=qualifying_sql(),
+        ranges=f"(r.started_at >= :c{i}_a0 AND r.started_at < :c{i}_a1)"
+        f" OR (r.started_at >= :c{i}_b0 AND r.started_at < :c{i}_b1)",
+    )
+    return (
+        "SELECT user_id, class_id, citizen, sum(distance_m) AS distance_m, sum(trips) AS trips,"  # noqa: S608
+        " 1 AS active_days FROM (SELECT user_id, class_id, citizen, distance_m, trips FROM ride_period_total"
+        f" WHERE period = 'day' AND starts_on = :c{i}_day UNION ALL {rides}) e"
+        " GROUP BY user_id, class_id, citizen HAVING sum(trips) > 0"
     )
 
 
@@ -172,13 +194,27 @@ def ride_figures(
     metric: ChallengeMetric, starts_at: datetime, ends_at: datetime, scope: str, scope_id: uuid.UUID | None
 ) -> FiguresSql:
     """A challenge's figure per user of the scope over ``[starts_at, ends_at)``, from the stored days and
-    months plus the raw rides of the partial edge days. Counts rides of at least :data:`STORED_MIN_TRIP_M`."""
+    months plus the partial edge days. An edge day is read from the rides in it or, when it covers more
+    than half of its day, as that day's stored rows less the rides outside it (a window ending "now"
+    has none after it). Counts rides of at least :data:`STORED_MIN_TRIP_M`."""
     parts = split_window(starts_at, ends_at)
     pieces: list[str] = []
     binds: dict[str, object] = {"min_trip_m": STORED_MIN_TRIP_M, **_scope_binds(scope, scope_id)}
     for i, (t0, t1) in enumerate(parts.raw):
-        pieces.append(_raw_part(i))
-        binds |= {f"r{i}_0": t0, f"r{i}_1": t1}
+        day = t0.astimezone(CITY_TZ).date()
+        midnight, after = _midnight(day, CITY_TZ), _midnight(day + _ONE_DAY, CITY_TZ)
+        if (t1 - t0) * 2 <= after - midnight:
+            pieces.append(_raw_part(i))
+            binds |= {f"r{i}_0": t0, f"r{i}_1": t1}
+        else:
+            pieces.append(_day_less_part(i))
+            binds |= {
+                f"c{i}_day": day,
+                f"c{i}_a0": midnight,
+                f"c{i}_a1": t0,
+                f"c{i}_b0": t1,
+                f"c{i}_b1": after,
+            }
     for i, (d0, d1) in enumerate(parts.days):
         pieces.append(_stored_part("day", i))
         binds |= {f"day{i}_0": d0, f"day{i}_1": d1}

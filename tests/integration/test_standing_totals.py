@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from gamification.rules import DEFAULT_RULES
 from gamification.standings import ChallengeMetric
 from gamification.stats import local_day_sql, qualifying_sql
+from gamification.streaks import CITY_TZ
 from gamification.totals import STORED_MIN_TRIP_M, ride_figures
 
 BASE = datetime(2026, 3, 20, 9, 30, tzinfo=UTC)  # spans the spring clock change and a month boundary
@@ -232,6 +233,9 @@ async def test_challenge_windows_read_from_totals_give_the_raw_figures(
     windows.append(
         (datetime(2026, 4, 1, tzinfo=UTC) - timedelta(hours=2), datetime(2026, 5, 1, 22, tzinfo=UTC))
     )
+    # edges covering most of their day: read as the stored day less the rides outside the window
+    windows.append((datetime(2026, 3, 22, 1, tzinfo=CITY_TZ), datetime(2026, 4, 9, 23, tzinfo=CITY_TZ)))
+    windows.append((datetime(2026, 3, 25, 2, tzinfo=CITY_TZ), datetime(2026, 3, 25, 23, tzinfo=CITY_TZ)))
     for _ in range(12):
         start = BASE + timedelta(minutes=rng.randrange(-3 * 24 * 60, 70 * 24 * 60))
         windows.append((start, start + timedelta(minutes=rng.randrange(1, 60 * 24 * 60))))
