@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -12,6 +13,9 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from api.database import make_sessionmaker
+from domain.accounts import User
+from gamification import challenges
 from gamification.rules import DEFAULT_RULES
 from gamification.standings import ChallengeMetric
 from gamification.stats import local_day_sql, qualifying_sql
@@ -247,3 +251,53 @@ async def test_challenge_windows_read_from_totals_give_the_raw_figures(
         assert stored == pytest.approx(raw), (t0, t1)
         compared += len(raw)
     assert compared > 30
+
+
+async def test_a_city_counting_shorter_trips_reads_the_raw_rides_and_both_paths_agree_otherwise(
+    clean_db: AsyncEngine,
+) -> None:
+    riders = [await _user(clean_db) for _ in range(3)]
+    await _join(clean_db, riders[0], await _class(clean_db))
+    for rider, distance in zip(riders, (250.0, 2000.0, 800.0), strict=True):
+        await _ride(clean_db, rider, BASE + timedelta(days=1, hours=3), distance_m=distance)
+        await _ride(clean_db, rider, BASE + timedelta(days=9), distance_m=distance * 2)
+    for rider in riders[1:]:
+        await _run(
+            clean_db,
+            "INSERT INTO consent_record (id, user_id, purpose, granted, policy_version, recorded_at,"
+            " given_by) VALUES (gen_random_uuid(), :u, 'leaderboard', true, '2026-01', :t, 'self')",
+            u=rider,
+            t=BASE - timedelta(days=1),
+        )
+    challenge_id = uuid.uuid4()
+    await _run(
+        clean_db,
+        "INSERT INTO challenge (id, name, scope, metric, starts_at, ends_at, created_at)"
+        " VALUES (:id, 'c', 'city', 'distance', :t0, :t1, now())",
+        id=challenge_id,
+        t0=BASE + timedelta(hours=5),  # edges: part of a day at both ends
+        t1=BASE + timedelta(days=9, hours=1),
+    )
+    sessions = make_sessionmaker(clean_db)
+    async with sessions() as session:
+        viewer = await session.get(User, riders[1])
+        assert viewer is not None
+        stored = await challenges.challenge_leaderboard(session, viewer, challenge_id, now=BASE)
+        same_rules = replace(DEFAULT_RULES, min_trip_m=STORED_MIN_TRIP_M + 1e-9)  # forces the raw rides
+        raw = await challenges.challenge_leaderboard(
+            session, viewer, challenge_id, now=BASE, rules=same_rules
+        )
+        shorter = replace(DEFAULT_RULES, min_trip_m=200)
+        longer = await challenges.challenge_leaderboard(
+            session, viewer, challenge_id, now=BASE, rules=shorter
+        )
+
+    def shape(board: challenges.Board) -> tuple[Any, ...]:
+        teams = [(t.team_id, t.rank, t.members, t.active_members, round(t.total, 9)) for t in board.teams]
+        people = [(p.rank, p.nickname, round(p.value, 9)) for p in board.individuals]
+        return teams, people, board.members, board.active, round(board.total, 9)
+
+    assert shape(stored.board) == shape(raw.board)
+    assert [p.value for p in stored.board.individuals] == pytest.approx([6.0, 2.4])
+    assert stored.achieved == pytest.approx(6.0 + 2.4 + 0.5)  # the 250 m ride is too short
+    assert longer.achieved == pytest.approx(stored.achieved + 0.25)
