@@ -64,13 +64,15 @@ def resolve_url(settings: Settings) -> str:
     return to_async_url(start_embedded(settings.data_dir))
 
 
-def make_engine(url: str, *, null_pool: bool = False) -> AsyncEngine:
+def make_engine(url: str, *, null_pool: bool = False, command_timeout: float | None = 30) -> AsyncEngine:
+    """``command_timeout``: seconds a statement may run; None for migrations, whose backfills take longer."""
     kwargs: dict[str, Any] = {"pool_pre_ping": True}
     if null_pool:
         kwargs = {"poolclass": NullPool}
     else:
         kwargs.update(pool_size=10, max_overflow=10, pool_timeout=5)
-    return create_async_engine(url, connect_args={"timeout": 5, "command_timeout": 30}, **kwargs)
+    connect_args = {"timeout": 5, "command_timeout": command_timeout}
+    return create_async_engine(url, connect_args=connect_args, **kwargs)
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[Any]:
@@ -111,7 +113,7 @@ async def current_revision(engine: AsyncEngine) -> str | None:
 
 def migrate_sync(url: str) -> None:
     async def run() -> None:
-        engine = make_engine(url, null_pool=True)
+        engine = make_engine(url, null_pool=True, command_timeout=None)
         try:
             await migrate(engine)
         finally:
