@@ -64,9 +64,10 @@ def resolve_url(settings: Settings) -> str:
     return to_async_url(start_embedded(settings.data_dir))
 
 
-def make_engine(url: str, *, null_pool: bool = False) -> AsyncEngine:
+def make_engine(url: str, *, null_pool: bool = False, command_timeout: float | None = 30) -> AsyncEngine:
     """The service's engine: a pool of 10 (+10 overflow), 5 s to connect or to wait for a connection.
 
+    ``command_timeout``: seconds a statement may run; None for migrations, whose backfills take longer.
     No pre-ping: it would cost a round trip on every checkout, and an upload
     checks out several times. A server restart instead costs each worker one
     503 (asyncpg reports the dead connection, SQLAlchemy then discards every
@@ -75,7 +76,8 @@ def make_engine(url: str, *, null_pool: bool = False) -> AsyncEngine:
     kwargs: dict[str, Any] = {"poolclass": NullPool}
     if not null_pool:
         kwargs = {"pool_size": 10, "max_overflow": 10, "pool_timeout": 5, "pool_recycle": 1800}
-    return create_async_engine(url, connect_args={"timeout": 5, "command_timeout": 30}, **kwargs)
+    connect_args = {"timeout": 5, "command_timeout": command_timeout}
+    return create_async_engine(url, connect_args=connect_args, **kwargs)
 
 
 def autocommit(engine: AsyncEngine) -> AsyncEngine:
@@ -121,7 +123,7 @@ async def current_revision(engine: AsyncEngine) -> str | None:
 
 def migrate_sync(url: str) -> None:
     async def run() -> None:
-        engine = make_engine(url, null_pool=True)
+        engine = make_engine(url, null_pool=True, command_timeout=None)
         try:
             await migrate(engine)
         finally:

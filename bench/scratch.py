@@ -27,7 +27,7 @@ async def scratch_database() -> AsyncIterator[AsyncEngine]:
             server = pgserver.get_server(Path(tmp) / "pgdata", cleanup_mode="stop")
             server.psql("CREATE DATABASE bench;")
             url = server.get_uri("bench")
-        engine = make_engine(to_async_url(url), null_pool=True)
+        engine = make_engine(to_async_url(url), null_pool=True, command_timeout=None)
         try:
             await migrate(engine)
             yield engine

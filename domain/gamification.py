@@ -138,3 +138,87 @@ ix_consent_record_purpose_user = sa.Index(
     postgresql_include=["granted", "given_by"],
 )
 """Leaderboards: the latest leaderboard record of every user in index order (DISTINCT ON), at read time."""
+
+
+class PointsPeriodTotal(SQLModel, table=True):
+    """A user's points of one local week (Monday first) or month: the ledger summed, kept by a trigger.
+
+    The database maintains it in the transaction of every ledger INSERT or
+    DELETE (cascades included), so it always equals the GROUP BY it replaces;
+    a row whose amount falls to zero is deleted. ``class_id`` and ``citizen``
+    place the user in the rosters (kept by a trigger on class_membership), so
+    team standings group these rows instead of joining every member.
+    Migration 0008 holds the triggers; never write these rows from Python.
+    """
+
+    __tablename__ = "points_period_total"
+    __table_args__ = (
+        sa.CheckConstraint("period IN ('week', 'month')", name="ck_points_period_total_period"),
+        sa.CheckConstraint("amount > 0", name="ck_points_period_total_amount"),
+    )
+
+    user_id: uuid.UUID = Field(
+        sa_column=sa.Column(sa.Uuid(), sa.ForeignKey("app_user.id", ondelete="CASCADE"), primary_key=True)
+    )
+    period: str = Field(max_length=5, primary_key=True)
+    starts_on: date = Field(primary_key=True)
+    class_id: uuid.UUID | None = None
+    citizen: bool
+    amount: int
+
+
+class RidePeriodTotal(SQLModel, table=True):
+    """A user's qualifying rides of one local day or month (distance, trips, active days), kept by a trigger.
+
+    Qualifying as ``gamification.stats.qualifying_sql`` with the default
+    ``min_trip_m`` (300 m). Maintained on ride INSERT, DELETE and UPDATE of
+    what decides whether and where a ride counts (a flag, the mode, the
+    distance, the start); ``class_id``/``citizen`` as in :class:`PointsPeriodTotal`.
+    """
+
+    __tablename__ = "ride_period_total"
+    __table_args__ = (
+        sa.CheckConstraint("period IN ('day', 'month')", name="ck_ride_period_total_period"),
+        sa.CheckConstraint("trips > 0 AND active_days > 0", name="ck_ride_period_total_counts"),
+    )
+
+    user_id: uuid.UUID = Field(
+        sa_column=sa.Column(sa.Uuid(), sa.ForeignKey("app_user.id", ondelete="CASCADE"), primary_key=True)
+    )
+    period: str = Field(max_length=5, primary_key=True)
+    starts_on: date = Field(primary_key=True)
+    class_id: uuid.UUID | None = None
+    citizen: bool
+    distance_m: float
+    trips: int
+    active_days: int
+
+
+_POINTS_TOTAL = PointsPeriodTotal.__table__.c  # type: ignore[attr-defined]
+_RIDE_TOTAL = RidePeriodTotal.__table__.c  # type: ignore[attr-defined]
+
+ix_points_period_total_rank = sa.Index(
+    "ix_points_period_total_rank",
+    _POINTS_TOTAL.period,
+    _POINTS_TOTAL.starts_on,
+    _POINTS_TOTAL.amount.desc(),
+    postgresql_include=["user_id", "class_id", "citizen"],
+)
+"""City leaderboards: the period's users best first, walked until enough of them consent."""
+
+ix_points_period_total_class = sa.Index(
+    "ix_points_period_total_class",
+    _POINTS_TOTAL.period,
+    _POINTS_TOTAL.starts_on,
+    _POINTS_TOTAL.class_id,
+    postgresql_include=["user_id", "citizen", "amount"],
+)
+"""Team figures (grouped by class) and the rows of one class or school."""
+
+ix_ride_period_total_period = sa.Index(
+    "ix_ride_period_total_period",
+    _RIDE_TOTAL.period,
+    _RIDE_TOTAL.starts_on,
+    postgresql_include=["user_id", "class_id", "citizen", "distance_m", "trips", "active_days"],
+)
+"""Challenge windows: the whole days and months inside a window, without touching the table."""

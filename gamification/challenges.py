@@ -1,12 +1,16 @@
 """Challenges and leaderboards applied to the database: who may see what, and the standings in SQL.
 
 A scope's roster is every member, with or without consent (everyone counts in
-team figures); the figures are aggregated per user in SQL, teams are summed in
-SQL, and only then ranked by the pure rules of :mod:`gamification.standings`,
-so a city of 20 000 users costs two aggregate statements, not 20 000 rows in
-Python (``bench/leaderboard.py``). Individuals are read with the leaderboard
-consent *as it stands at read time* (:func:`privacy.consent.effective_consent_subquery`):
-no cache, so a withdrawal takes the nickname off at once.
+team figures). Standings are read from the running totals that triggers keep
+per user (:mod:`gamification.totals`: points per week and month, qualifying
+rides per day and month), grouped per team in SQL, and only then ranked by
+the pure rules of :mod:`gamification.standings`, so a city of 20 000 users
+costs one statement that reads no raw ledger row (``bench/leaderboard.py``).
+Individuals are read with the leaderboard consent *as it stands at read
+time* (:func:`privacy.consent.consent_effective_for`), walking down the
+ranking until enough consent: no cache, so a withdrawal takes the nickname off
+at once. A challenge read with a non-default ``PointRules.min_trip_m`` (the
+stored totals count the default) aggregates the raw rides over the roster instead.
 
 Teams: the class in a class scope, the classes of a school, the schools of the
 city. City-wide, every citizen is on the roster; one without a class is in no
@@ -47,6 +51,7 @@ from gamification.standings import (
 )
 from gamification.stats import local_day_sql, qualifying_sql
 from gamification.streaks import local_date
+from gamification.totals import STORED_MIN_TRIP_M, board_statement, points_figures, ride_figures
 from privacy.consent import effective_consent_subquery
 
 Scope = Literal["class", "school", "city"]
@@ -66,10 +71,6 @@ _ROSTERS: Final[dict[str, str]] = {
         " WHERE u.role = 'citizen'"
     ),
 }
-_POINTS = (
-    "SELECT user_id, sum(amount)::float8 AS value FROM points_entry"
-    " WHERE day >= :d0 AND day < :d1 GROUP BY user_id"
-)
 _RIDE_VALUES: Final[dict[ChallengeMetric, str]] = {
     ChallengeMetric.DISTANCE: "sum(r.distance_m) / 1000",
     ChallengeMetric.TRIPS: "count(*)::float8",
@@ -308,33 +309,37 @@ def _board_statement(
     return sa.union_all(teams, people)
 
 
+def _totals_of(rows: Any) -> tuple[list[TeamTotals], list[Shown]]:
+    """Decode a board statement: whole team rows ("t"), or sizes ("m") and figures ("f") per team; people."""
+    totals: list[TeamTotals] = []
+    sizes: dict[uuid.UUID | None, int] = {}
+    figures: dict[uuid.UUID | None, tuple[int, float]] = {}
+    shown: list[Shown] = []
+    for row in rows:
+        if row.kind == "t":
+            totals.append(TeamTotals(row.team_id, int(row.members), int(row.active), float(row.value)))
+        elif row.kind == "m":
+            sizes[row.team_id] = int(row.members)
+        elif row.kind == "f":
+            figures[row.team_id] = (int(row.active), float(row.value))
+        else:
+            shown.append(Shown(row.nickname, float(row.value), bool(row.me)))
+    for team_id in sizes.keys() | figures.keys():
+        active, total = figures.get(team_id, (0, 0.0))
+        totals.append(TeamTotals(team_id, sizes.get(team_id, 0), active, total))  # type: ignore[arg-type]
+    return totals, shown
+
+
 async def _board(
     session: AsyncSession,
+    statement: sa.CompoundSelect[Any],
     *,
     scope: str,
     scope_id: uuid.UUID | None,
     window: tuple[datetime, datetime],
-    fig: sa.Subquery,
     participation: bool,
-    viewer_id: uuid.UUID,
-    now: datetime,
-    limit: int,
 ) -> Board:
-    roster = _roster(scope, scope_id)
-    statement = _board_statement(
-        roster.element.cte("roster"),
-        fig.element.cte("fig"),
-        viewer_id=viewer_id,
-        now=now,
-        limit=limit,
-    )
-    totals: list[TeamTotals] = []
-    shown: list[Shown] = []
-    for row in await session.execute(statement):
-        if row.kind == "t":
-            totals.append(TeamTotals(row.team_id, int(row.members), int(row.active), float(row.value)))
-        else:
-            shown.append(Shown(row.nickname, float(row.value), bool(row.me)))
+    totals, shown = _totals_of(await session.execute(statement))
     teams = [t for t in totals if t.team_id is not None]
     return Board(
         scope=scope,
@@ -351,20 +356,19 @@ async def _board(
 
 
 async def _award_completion(
-    session: AsyncSession, challenge: Challenge, fig: sa.Subquery, amount: int, now: datetime
+    session: AsyncSession, challenge: Challenge, contributors: sa.FromClause, amount: int, now: datetime
 ) -> None:
     """Every contributing member earns the challenge points once: the ledger key is (user, challenge)."""
-    roster = _roster(challenge.scope, challenge.scope_id)
     day = local_date(min(now, challenge.ends_at - timedelta(microseconds=1)))
     rows = sa.select(
         sa.func.gen_random_uuid(),
-        fig.c.user_id,
+        contributors.c.user_id,
         sa.literal(amount, sa.Integer()),
         sa.literal(AwardReason.CHALLENGE.value, sa.String()),
         sa.literal(str(challenge.id), sa.String()),
         sa.literal(day, sa.Date()),
         sa.literal(now, sa.DateTime(timezone=True)),
-    ).select_from(fig.join(roster, roster.c.user_id == fig.c.user_id))
+    ).select_from(contributors)
     columns = ["id", "user_id", "amount", "reason", "source", "day", "created_at"]
     statement = (
         insert(PointsEntry)
@@ -373,6 +377,38 @@ async def _award_completion(
     )
     await session.execute(statement)
     await session.commit()
+
+
+def _challenge_figures(
+    challenge: Challenge,
+    metric: ChallengeMetric,
+    rules: PointRules,
+    *,
+    viewer_id: uuid.UUID,
+    now: datetime,
+    limit: int,
+) -> tuple[sa.CompoundSelect[Any], sa.FromClause]:
+    """The board statement and the contributing members: from the stored totals, or the raw rides
+    when ``rules`` count trips the totals do not (another ``min_trip_m``)."""
+    window = (challenge.starts_at, challenge.ends_at)
+    if rules.min_trip_m == STORED_MIN_TRIP_M:
+        figures = ride_figures(metric, *window, challenge.scope, challenge.scope_id)
+        statement = board_statement(
+            figures,
+            challenge.scope,
+            challenge.scope_id,
+            materialize=True,
+            viewer_id=viewer_id,
+            now=now,
+            limit=limit,
+        )
+        return statement, _figures(figures.sql, **figures.binds)
+    fig = _ride_figures(metric, *window, rules)
+    roster = _roster(challenge.scope, challenge.scope_id)
+    statement = _board_statement(
+        roster.element.cte("roster"), fig.element.cte("fig"), viewer_id=viewer_id, now=now, limit=limit
+    )
+    return statement, fig.join(roster, roster.c.user_id == fig.c.user_id)
 
 
 async def challenge_leaderboard(
@@ -393,19 +429,17 @@ async def challenge_leaderboard(
         school_id=challenge.school_id,
     )
     metric = ChallengeMetric(challenge.metric)
-    window = (challenge.starts_at, challenge.ends_at)
-    fig = _ride_figures(metric, *window, rules)
+    statement, contributors = _challenge_figures(
+        challenge, metric, rules, viewer_id=viewer.id, now=now, limit=limit
+    )
     participation = metric is ChallengeMetric.PARTICIPATION
     board = await _board(
         session,
+        statement,
         scope=challenge.scope,
         scope_id=challenge.scope_id,
-        window=window,
-        fig=fig,
+        window=(challenge.starts_at, challenge.ends_at),
         participation=participation,
-        viewer_id=viewer.id,
-        now=now,
-        limit=limit,
     )
     if participation:
         achieved = 100 * board.active / board.members if board.members else 0.0
@@ -416,7 +450,7 @@ async def challenge_leaderboard(
         target_reached=reached is not None and reached.reached, contributed=True, rules=rules
     )
     if amount:
-        await _award_completion(session, challenge, fig, amount, now)
+        await _award_completion(session, challenge, contributors, amount, now)
     return ChallengeBoard(challenge, board, achieved, reached)
 
 
@@ -458,15 +492,15 @@ async def leaderboards(
     """
     resolved, _ = await _resolve_scope(session, viewer, scope, scope_id)
     window = period_window(period, local_date(now))
-    fig = _figures(_POINTS, d0=window.starts_at.date(), d1=window.ends_at.date())
+    figures = points_figures(period, window.starts_at.date(), scope, resolved)
+    statement = board_statement(
+        figures, scope, resolved, materialize=False, viewer_id=viewer.id, now=now, limit=limit
+    )
     return await _board(
         session,
+        statement,
         scope=scope,
         scope_id=resolved,
         window=(window.starts_at.astimezone(UTC), window.ends_at.astimezone(UTC)),
-        fig=fig,
         participation=False,
-        viewer_id=viewer.id,
-        now=now,
-        limit=limit,
     )

@@ -16,11 +16,13 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped
 from sqlmodel import col
 
 from domain.accounts import ConsentRecord, User
@@ -28,6 +30,7 @@ from domain.enums import ConsentGiver, ConsentPurpose
 from domain.errors import ConsentRequired, InvalidInput
 
 DIGITAL_CONSENT_AGE = 13
+_Column = sa.ColumnElement[Any] | Mapped[Any]
 
 
 def is_child(birth_year: int | None, today: date) -> bool:
@@ -73,6 +76,17 @@ def purpose_states(records: Iterable[ConsentRecord], *, child: bool) -> dict[Con
     return states
 
 
+def _effective_sql(
+    granted: _Column,
+    given_by: _Column,
+    birth_year: _Column,
+    today: date,
+) -> sa.ColumnElement[bool]:
+    """`purpose_states`' rule on a latest record: a grant, and a guardian's for a child (:func:`is_child`)."""
+    adult = sa.or_(birth_year.is_(None), birth_year <= today.year - 1 - DIGITAL_CONSENT_AGE)
+    return sa.and_(granted, sa.or_(adult, given_by == ConsentGiver.GUARDIAN.value))
+
+
 def effective_consent_subquery(purpose: ConsentPurpose, today: date) -> sa.Select[tuple[uuid.UUID]]:
     """The ids of the users for whom ``purpose`` is effective on ``today``: :func:`purpose_states` in SQL.
 
@@ -90,13 +104,35 @@ def effective_consent_subquery(purpose: ConsentPurpose, today: date) -> sa.Selec
         )
         .subquery("latest_consent")
     )
-    adult = sa.or_(
-        col(User.birth_year).is_(None), col(User.birth_year) <= today.year - 1 - DIGITAL_CONSENT_AGE
-    )
     return (
         select(latest.c.user_id)
         .join(User, col(User.id) == latest.c.user_id)
-        .where(latest.c.granted, sa.or_(adult, latest.c.given_by == ConsentGiver.GUARDIAN.value))
+        .where(_effective_sql(latest.c.granted, latest.c.given_by, col(User.birth_year), today))
+    )
+
+
+def consent_effective_for(
+    purpose: ConsentPurpose,
+    today: date,
+    user_id: _Column,
+    birth_year: _Column,
+) -> sa.ColumnElement[bool]:
+    """Whether ``purpose`` is effective on ``today`` for the user of an outer row: one index probe.
+
+    The same rule as :func:`effective_consent_subquery`, correlated to the
+    caller's row, for a caller that checks a few users in order (a leaderboard
+    walking down its ranking) rather than the set of everyone who consents.
+    """
+    latest = (
+        select(col(ConsentRecord.granted), col(ConsentRecord.given_by))
+        .where(col(ConsentRecord.purpose) == purpose.value, col(ConsentRecord.user_id) == user_id)
+        .order_by(col(ConsentRecord.recorded_at).desc(), col(ConsentRecord.id).desc())
+        .limit(1)
+        .correlate_except(ConsentRecord)
+        .subquery("latest_consent")
+    )
+    return sa.exists(
+        select(sa.literal(1)).where(_effective_sql(latest.c.granted, latest.c.given_by, birth_year, today))
     )
 
 

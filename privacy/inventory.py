@@ -115,6 +115,20 @@ INVENTORY: tuple[PersonalTable, ...] = (
     ),
     PersonalTable("points_entry", "user_id = :uid", Erase.CASCADE, "created_at", why="points ledger"),
     PersonalTable("badge_award", "user_id = :uid", Erase.CASCADE, "awarded_at", why="badges"),
+    PersonalTable(
+        "points_period_total",
+        "user_id = :uid",
+        Erase.CASCADE,
+        "period, starts_on",
+        why="points per week and month (the ledger summed, for leaderboards)",
+    ),
+    PersonalTable(
+        "ride_period_total",
+        "user_id = :uid",
+        Erase.CASCADE,
+        "period, starts_on",
+        why="qualifying rides per day and month (the rides summed, for challenges)",
+    ),
     PersonalTable("challenge", "created_by = :uid", Erase.UNLINK, "created_at", why="challenges created"),
     PersonalTable(
         "export_audit", "actor_id = :uid", Erase.UNLINK, "started_at", why="exports made as a planner"
