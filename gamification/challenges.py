@@ -51,7 +51,7 @@ from gamification.standings import (
 )
 from gamification.stats import local_day_sql, qualifying_sql
 from gamification.streaks import local_date
-from gamification.totals import STORED_MIN_TRIP_M, board_statement, points_figures, ride_figures
+from gamification.totals import STORED_MIN_TRIP_M, board_statement, people_rows, points_figures, ride_figures
 from privacy.consent import effective_consent_subquery
 
 Scope = Literal["class", "school", "city"]
@@ -297,16 +297,7 @@ def _board_statement(
         .limit(limit)
         .subquery("top")
     )
-    people = sa.select(
-        sa.literal("p"),
-        sa.cast(sa.null(), sa.Uuid()),
-        sa.cast(sa.null(), sa.BigInteger()),
-        sa.cast(sa.null(), sa.BigInteger()),
-        sa.cast(top.c.value, sa.Float()),
-        top.c.nickname,
-        top.c.me,
-    )
-    return sa.union_all(teams, people)
+    return sa.union_all(teams, people_rows(top))
 
 
 def _totals_of(rows: Any) -> tuple[list[TeamTotals], list[Shown]]:

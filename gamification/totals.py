@@ -314,7 +314,12 @@ def board_statement(
         .limit(limit)
         .subquery("top")
     )
-    people = sa.select(
+    return sa.union_all(sizes, figures_per_team, people_rows(top))
+
+
+def people_rows(top: sa.Subquery) -> sa.Select[Any]:
+    """The listed individuals (value, nickname, me) as rows of a board statement's union, kind 'p'."""
+    return sa.select(
         sa.literal("p"),
         sa.cast(sa.null(), sa.Uuid()),
         sa.cast(sa.null(), sa.BigInteger()),
@@ -323,4 +328,3 @@ def board_statement(
         top.c.nickname,
         top.c.me,
     )
-    return sa.union_all(sizes, figures_per_team, people)
