@@ -41,6 +41,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from api.database import make_sessionmaker
+from bench.pipeline import best_of
 from bench.scratch import scratch_database
 from domain.export_service import Actor, build_query, open_export
 from domain.exports import ExportKind
@@ -82,15 +83,6 @@ def export_baseline(rows: list[tuple[str, Props]]) -> int:
             }
         )
     return len(json.dumps({"type": "FeatureCollection", "features": features}).encode())
-
-
-def best_of(repeat: int, work: Callable[[], object]) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.perf_counter()
-        work()
-        best = min(best, time.perf_counter() - start)
-    return best
 
 
 def peak_mib(work: Callable[[], object]) -> float:
@@ -212,8 +204,9 @@ def main() -> None:
     print(f"cells (res 10 around Mechelen): {len(all_rows):,}")
     for n in sizes(len(all_rows)):
         rows = all_rows[:n]
-        stream_s = best_of(args.repeat, partial(export_streaming, rows))
-        base_s = best_of(args.repeat, partial(export_baseline, rows))
+        stream_s, base_s = best_of(
+            args.repeat, partial(export_streaming, rows), partial(export_baseline, rows)
+        )
         stream_mib = peak_mib(partial(export_streaming, rows))
         base_mib = peak_mib(partial(export_baseline, rows))
         out_mib = export_streaming(rows) / 2**20

@@ -255,8 +255,7 @@ def main() -> None:
 
     sample = rides[:20]
     pipeline(sample[:2])
-    bare = best_of(3, lambda: bare_loop(sample))
-    full = best_of(3, lambda: pipeline(sample))
+    bare, full = best_of(5, lambda: bare_loop(sample), lambda: pipeline(sample))
 
     with database() as url, service(url, free_port(), args.workers) as (base, pid):
         cpu_before = cpu_seconds(pid)

@@ -28,12 +28,19 @@ from geo.simulator import simulate_ride, street_grid
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 
 
-def best_of(repeat: int, work: Callable[[], object]) -> float:
-    best = float("inf")
+def best_of(repeat: int, *works: Callable[[], object]) -> list[float]:
+    """The best time of each work over `repeat` rounds, the works taking turns within every round.
+
+    Turns, not one work's rounds after the other's: this shared machine's
+    speed changes by up to 2x from one second to the next, and a ratio is
+    only fair when both sides ran under the same conditions.
+    """
+    best = [float("inf")] * len(works)
     for _ in range(repeat):
-        start = time.perf_counter()
-        work()
-        best = min(best, time.perf_counter() - start)
+        for i, work in enumerate(works):
+            start = time.perf_counter()
+            work()
+            best[i] = min(best[i], time.perf_counter() - start)
     return best
 
 
@@ -63,8 +70,7 @@ def main() -> None:
     n_points = sum(len(r) for r in rides)
     pipeline(rides[:2])  # warm caches and imports
 
-    bare = best_of(args.repeat, lambda: bare_loop(rides))
-    full = best_of(args.repeat, lambda: pipeline(rides))
+    bare, full = best_of(args.repeat, lambda: bare_loop(rides), lambda: pipeline(rides))
     print(f"rides: {len(rides)} x 1800 points ({args.mode}), best of {args.repeat}")
     print(f"bare h3.latlng_to_cell loop: {n_points / bare:12,.0f} points/s")
     per_ride_ms = full / len(rides) * 1e3
