@@ -26,7 +26,8 @@ from privacy import consent
 class Caller:
     """The authenticated user as the guards need it, with the row read for this request.
 
-    ``user`` is detached: read it, never change it; handlers load the row again when they change it.
+    ``user`` is detached: read it, never change it; a handler that changes the
+    row asks for ``current_user`` (the same row, attached to its session).
     """
 
     id: uuid.UUID
