@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import socket
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import Any
 
@@ -63,24 +64,38 @@ class Account:
 Register = Callable[..., Awaitable[Account]]
 
 
+async def register_account(
+    client: AsyncTestClient[Litestar], handle: str, *, consents: tuple[str, ...] = (), **fields: Any
+) -> Account:
+    """Register `handle` through the API and grant it `consents`; `fields` go into the body."""
+    body = {"handle": handle, "password": "correct horse battery", **fields}
+    response = await client.post("/auth/register", json=body)
+    assert response.status_code == 201, response.text
+    data = response.json()
+    account = Account(data["user"]["id"], handle, data["accessToken"], data["refreshToken"])
+    for purpose in consents:
+        granted = await client.put(
+            f"/me/consents/{purpose}",
+            json={"granted": True, "policyVersion": "2026-01"},
+            headers=account.auth,
+        )
+        assert granted.status_code == 200, granted.text
+    return account
+
+
 @pytest.fixture
 def register(client: AsyncTestClient[Litestar]) -> Register:
     counter = iter(range(1_000_000))
 
     async def make(handle: str | None = None, *, consents: tuple[str, ...] = (), **fields: Any) -> Account:
-        handle = handle or f"user{next(counter)}"
-        body = {"handle": handle, "password": "correct horse battery", **fields}
-        response = await client.post("/auth/register", json=body)
-        assert response.status_code == 201, response.text
-        data = response.json()
-        account = Account(data["user"]["id"], handle, data["accessToken"], data["refreshToken"])
-        for purpose in consents:
-            granted = await client.put(
-                f"/me/consents/{purpose}",
-                json={"granted": True, "policyVersion": "2026-01"},
-                headers=account.auth,
-            )
-            assert granted.status_code == 200, granted.text
-        return account
+        return await register_account(client, handle or f"user{next(counter)}", consents=consents, **fields)
 
     return make
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Any
@@ -16,7 +15,7 @@ from litestar.params import PathParameter
 from litestar.testing import AsyncTestClient
 
 from api.ngsi_push import BrokerPusher
-from tests.integration.conftest import Register
+from tests.integration.conftest import Register, free_port
 from tests.integration.hazard_helpers import REPORTING, body, filed, staff
 
 
@@ -27,16 +26,9 @@ class FakeBroker:
     failures_left: int = 0
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @pytest.fixture
 async def broker() -> AsyncIterator[FakeBroker]:
-    port = _free_port()
+    port = free_port()
     fake = FakeBroker(f"http://127.0.0.1:{port}")
 
     @post("/ngsi-ld/v1/entityOperations/{operation:str}", status_code=204)

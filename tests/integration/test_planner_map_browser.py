@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
-import socket
 import tempfile
 import threading
 import time
@@ -29,6 +28,7 @@ from api.demo_cli import _auth
 from api.settings import Settings
 from domain.codes import CodeHasher
 from domain.demo import DEMO_PASSWORD, DemoSize, seed_city
+from tests.integration.conftest import free_port
 from tests.tooling import require_or_skip
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
@@ -44,13 +44,6 @@ try:
     from selenium.webdriver.support.ui import WebDriverWait
 except ImportError:  # pragma: no cover - the dev extras install it
     pass
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @pytest.fixture
@@ -83,7 +76,7 @@ async def demo_city(clean_db: AsyncEngine, settings: Settings) -> Settings:
 
 @pytest.fixture
 def service(demo_city: Settings) -> Iterator[str]:
-    port = _free_port()
+    port = free_port()
     app = create_app(demo_city, null_pool=True, log_config=False)
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False)

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from domain.enums import Role
 from geo.gpx import parse_gpx
 from privacy.inventory import INVENTORY
-from tests.integration.conftest import Account
+from tests.integration.conftest import Account, register_account
 from tests.integration.hazard_helpers import body as hazard_body
 from tests.integration.hazard_helpers import filed, staff
 from tests.integration.ride_helpers import ride_json, simulated, upload
@@ -29,26 +29,9 @@ K = 2
 
 
 async def _account(client: Client, handle: str, consents: tuple[str, ...]) -> Account:
-    response = await client.post(
-        "/auth/register",
-        json={
-            "handle": handle,
-            "password": "correct horse battery",
-            "birthYear": 1990,
-            "nickname": handle.capitalize(),
-        },
+    return await register_account(
+        client, handle, consents=consents, birthYear=1990, nickname=handle.capitalize()
     )
-    assert response.status_code == 201, response.text
-    data = response.json()
-    account = Account(data["user"]["id"], handle, data["accessToken"], data["refreshToken"])
-    for purpose in consents:
-        granted = await client.put(
-            f"/me/consents/{purpose}",
-            json={"granted": True, "policyVersion": "2026-01"},
-            headers=account.auth,
-        )
-        assert granted.status_code == 200
-    return account
 
 
 async def _heatmap(client: Client, planner: Account) -> dict[str, tuple[int, int]]:
