@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tests.integration.conftest import Register
+from tests.integration.conftest import Account, Register
 from tests.integration.game_helpers import Client, seed_ride
 from tests.integration.ride_helpers import recent_start, ride_json, rows, simulated, upload
 from tests.integration.school_helpers import execute
@@ -71,16 +71,23 @@ async def _flags(client: Client, ride_id: str) -> list[tuple[Any, ...]]:
     )
 
 
-async def test_a_shifted_copy_is_flagged_among_a_long_history_of_the_same_route(
-    client: Client, register: Register
-) -> None:
+async def _rider_with_history(client: Client, register: Register) -> tuple[Account, dict[str, Any], str]:
+    """A rider, their upload (body, ride id) and a history of 85 rides around its route:
+    80 sharing half its cells, 5 sharing nearly all with their own timing (near-duplicate candidates)."""
     account = await register(consents=RIDING)
     body = ride_json(simulated(5).points)
     original = (await upload(client, account.auth, body)).json()
     assert original["pointsAwarded"] > 0
     cells = await _cells_of(client, original["id"])
     await _history(client, account.id, cells, rides=80, share=0.5)
-    await _history(client, account.id, cells, rides=5, share=0.95)  # same route, other timing: candidates
+    await _history(client, account.id, cells, rides=5, share=0.95)
+    return account, body, original["id"]
+
+
+async def test_a_shifted_copy_is_flagged_among_a_long_history_of_the_same_route(
+    client: Client, register: Register
+) -> None:
+    account, body, _ = await _rider_with_history(client, register)
 
     copy = await upload(client, account.auth, _shifted(body, -7 * HOUR))
     assert copy.status_code == 201 and copy.json()["pointsAwarded"] == 0
@@ -90,13 +97,8 @@ async def test_a_shifted_copy_is_flagged_among_a_long_history_of_the_same_route(
 async def test_the_same_route_ridden_again_or_another_ride_is_not_flagged_however_long_the_history(
     client: Client, register: Register
 ) -> None:
-    account = await register(consents=RIDING)
-    body = ride_json(simulated(5).points)
-    original = (await upload(client, account.auth, body)).json()
-    cells = await _cells_of(client, original["id"])
-    await _history(client, account.id, cells, rides=80, share=0.5)
-    await _history(client, account.id, cells, rides=5, share=0.95)  # candidates, with their own timing
-    assert (await client.delete(f"/rides/{original['id']}", headers=account.auth)).status_code == 204
+    account, body, original_id = await _rider_with_history(client, register)
+    assert (await client.delete(f"/rides/{original_id}", headers=account.auth)).status_code == 204
 
     again = await upload(client, account.auth, body)
     other = await upload(client, account.auth, ride_json(simulated(6, start_t=recent_start(4)).points))
