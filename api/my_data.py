@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import timedelta
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -15,13 +14,11 @@ from litestar.response import Stream
 from litestar.status_codes import HTTP_204_NO_CONTENT
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from api.accounts import client_address
 from api.schemas import Strict
-from api.schools import CODES
+from api.schools import CODES, limit_guardian_code_attempts
 from api.security import Caller, authenticated
-from api.settings import Settings
 from domain.base import utcnow
-from domain.codes import CodeHasher, normalize
+from domain.codes import CodeHasher
 from privacy import guardian, self_service
 
 ExportFormat = Annotated[
@@ -90,12 +87,7 @@ class GuardianErasureController(Controller):
         codes: NamedDependency[CodeHasher],
         data: JSONBody[GuardianErasure],
     ) -> None:
-        settings: Settings = state.settings
-        hour = timedelta(hours=1)
-        await state.rate_limiter.hit(
-            f"guardian-erase-addr:{client_address(request, settings)}", limit=20, window=hour
-        )
-        await state.rate_limiter.hit(f"guardian-erase-code:{normalize(data.code)}", limit=5, window=hour)
+        await limit_guardian_code_attempts(state, request, data.code, "guardian-erase")
         child = await guardian.child_for_guardian(db_session, codes, data.code)
         await self_service.erase(db_session, child.id, now=utcnow())
         await db_session.commit()

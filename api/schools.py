@@ -60,9 +60,17 @@ def provide_codes(state: State) -> CodeHasher:
 CODES = {"codes": Provide(provide_codes, sync_to_thread=False)}
 
 
-async def _throttle(state: State, key: str, limit: int, window: timedelta) -> None:
+async def limit_guardian_code_attempts(
+    state: State, request: Request[Any, Any, Any], code: str, action: str
+) -> None:
+    """A guardian code is typed without an account: count the attempts per client address and per
+    code (each `action` its own budget), so codes cannot be guessed or one code hammered."""
     limiter: RateLimiter = state.rate_limiter
-    await limiter.hit(key, limit=limit, window=window)
+    settings: Settings = state.settings
+    hour = timedelta(hours=1)
+    address = client_address(request, settings)
+    await limiter.hit(f"{action}-addr:{address}", limit=GUARDIAN_ATTEMPTS_PER_ADDRESS, window=hour)
+    await limiter.hit(f"{action}-code:{normalize(code)}", limit=GUARDIAN_ATTEMPTS_PER_CODE, window=hour)
 
 
 class SchoolsController(Controller):
@@ -190,10 +198,7 @@ class GuardianController(Controller):
         data: JSONBody[GuardianConsentRequest],
     ) -> GuardianConsentOut:
         settings: Settings = state.settings
-        hour = timedelta(hours=1)
-        address = client_address(request, settings)
-        await _throttle(state, f"guardian-addr:{address}", GUARDIAN_ATTEMPTS_PER_ADDRESS, hour)
-        await _throttle(state, f"guardian-code:{normalize(data.code)}", GUARDIAN_ATTEMPTS_PER_CODE, hour)
+        await limit_guardian_code_attempts(state, request, data.code, "guardian")
         given = await guardian.consent_with_code(
             db_session,
             codes,
