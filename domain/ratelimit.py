@@ -1,4 +1,10 @@
-"""Fixed-window rate limits kept in PostgreSQL, so every worker sees the same counts.
+"""Sliding-window rate limits kept in PostgreSQL, so every worker sees the same counts.
+
+Hits are counted per fixed window, and a hit is judged against the current
+window's count plus the previous window's count weighted by how much of it
+still lies inside the sliding window. A client therefore cannot spend a whole
+allowance just before a window boundary and another just after it, which a
+plain fixed window allows (twice the limit within seconds).
 
 Keys are HMAC-hashed before they are stored: a client address or a handle is
 personal data and the limiter only needs to tell keys apart.
@@ -38,7 +44,7 @@ class RateLimiter:
         return hmac.new(self._secret, key.encode(), hashlib.sha256).hexdigest()
 
     async def hit(self, key: str, *, limit: int, window: timedelta, now: datetime | None = None) -> None:
-        """Count one hit; raise 429 when `limit` is exceeded within the window.
+        """Count one hit; raise 429 when `limit` is exceeded within the sliding window.
 
         Runs in its own transaction so that a failing request (a wrong password)
         still counts.
@@ -46,25 +52,48 @@ class RateLimiter:
         now = now or utcnow()
         span = window.total_seconds()
         start_ts = math.floor(now.timestamp() / span) * span
-        window_start = datetime.fromtimestamp(start_ts, tz=now.tzinfo)
-        stmt = (
+        key_hash = self._hash(key)
+        buckets = RateLimitBucket.__table__.c  # type: ignore[attr-defined]
+        counted = (
             insert(RateLimitBucket)
-            .values(key_hash=self._hash(key), window_start=window_start, hits=1)
+            .values(key_hash=key_hash, window_start=datetime.fromtimestamp(start_ts, tz=now.tzinfo), hits=1)
             .on_conflict_do_update(
-                index_elements=["key_hash", "window_start"],
-                set_={"hits": RateLimitBucket.__table__.c.hits + 1},  # type: ignore[attr-defined]
+                index_elements=["key_hash", "window_start"], set_={"hits": buckets.hits + 1}
             )
-            .returning(RateLimitBucket.__table__.c.hits)  # type: ignore[attr-defined]
+            .returning(buckets.hits)
+            .cte("counted")
+        )
+        previous = (
+            sa.select(buckets.hits)
+            .where(
+                buckets.key_hash == key_hash,
+                buckets.window_start == datetime.fromtimestamp(start_ts - span, tz=now.tzinfo),
+            )
+            .scalar_subquery()
         )
         async with self._engine.connect() as conn:
-            hits = (await conn.execute(stmt)).scalar_one()
-        if hits > limit:
-            retry_after = max(1, math.ceil(start_ts + span - now.timestamp()))
+            current, earlier = (await conn.execute(sa.select(counted.c.hits, previous))).one()
+        retry_after = seconds_until_allowed(
+            current=current, previous=earlier or 0, limit=limit, elapsed=now.timestamp() - start_ts, span=span
+        )
+        if retry_after > 0:
             raise TooManyRequests("Too many requests; slow down and retry later.", retry_after_s=retry_after)
 
-    async def purge(self, *, older_than: datetime) -> int:
-        async with self._engine.connect() as conn:
-            result = await conn.execute(
-                sa.delete(RateLimitBucket).where(RateLimitBucket.window_start < older_than)  # type: ignore[arg-type]
-            )
-        return int(result.rowcount)
+
+def seconds_until_allowed(*, current: int, previous: int, limit: int, elapsed: float, span: float) -> int:
+    """0 when this hit is within the limit, else whole seconds until the next one would be.
+
+    The sliding count is `current + previous * (1 - elapsed / span)`: the
+    previous window fades out linearly while the current one runs. Every hit
+    counts, refused ones too, so the next one must find room for itself.
+    """
+    if current + previous * (1 - elapsed / span) <= limit:
+        return 0
+    room = limit - current - 1  # how much of the previous window may remain when the next hit comes
+    if room >= 0:
+        # refused because of the previous window: wait until its share has faded to `room`
+        allowed_at = (1 - room / previous) * span
+    else:
+        # this window is spent on its own: wait until, as the previous window, it has faded enough
+        allowed_at = span + max(0.0, 1 - (limit - 1) / current) * span
+    return max(1, math.ceil(allowed_at - elapsed))
