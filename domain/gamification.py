@@ -167,35 +167,38 @@ class PointsPeriodTotal(SQLModel, table=True):
     amount: int
 
 
-class RidePeriodTotal(SQLModel, table=True):
-    """A user's qualifying rides of one local day or month (distance, trips, active days), kept by a trigger.
+class ChallengeTotal(SQLModel, table=True):
+    """One participant's figures in one challenge: qualifying rides in its window, kept by triggers.
 
     Qualifying as ``gamification.stats.qualifying_sql`` with the default
-    ``min_trip_m`` (300 m). Maintained on ride INSERT, DELETE and UPDATE of
-    what decides whether and where a ride counts (a flag, the mode, the
-    distance, the start); ``class_id``/``citizen`` as in :class:`PointsPeriodTotal`.
+    ``min_trip_m`` (300 m). ``value`` is the figure of the challenge's metric
+    (km, trips, or active local days). Only members of the challenge's scope
+    have rows. Migration 0009 holds the triggers: a ride's INSERT, DELETE or
+    UPDATE (flag, mode, distance, start) recomputes its owner's rows of the
+    challenges whose window holds it, a class move all of the user's rows, a
+    new challenge is filled from the rides already in its window. Never write
+    these rows from Python.
     """
 
-    __tablename__ = "ride_period_total"
-    __table_args__ = (
-        sa.CheckConstraint("period IN ('day', 'month')", name="ck_ride_period_total_period"),
-        sa.CheckConstraint("trips > 0 AND active_days > 0", name="ck_ride_period_total_counts"),
-    )
+    __tablename__ = "challenge_total"
+    __table_args__ = (sa.CheckConstraint("trips > 0 AND active_days > 0", name="ck_challenge_total_counts"),)
 
+    challenge_id: uuid.UUID = Field(
+        sa_column=sa.Column(sa.Uuid(), sa.ForeignKey("challenge.id", ondelete="CASCADE"), primary_key=True)
+    )
     user_id: uuid.UUID = Field(
         sa_column=sa.Column(sa.Uuid(), sa.ForeignKey("app_user.id", ondelete="CASCADE"), primary_key=True)
     )
-    period: str = Field(max_length=5, primary_key=True)
-    starts_on: date = Field(primary_key=True)
     class_id: uuid.UUID | None = None
     citizen: bool
     distance_m: float
     trips: int
     active_days: int
+    value: float
 
 
 _POINTS_TOTAL = PointsPeriodTotal.__table__.c  # type: ignore[attr-defined]
-_RIDE_TOTAL = RidePeriodTotal.__table__.c  # type: ignore[attr-defined]
+_CHALLENGE_TOTAL = ChallengeTotal.__table__.c  # type: ignore[attr-defined]
 
 ix_points_period_total_rank = sa.Index(
     "ix_points_period_total_rank",
@@ -215,10 +218,13 @@ ix_points_period_total_class = sa.Index(
 )
 """Team figures (grouped by class) and the rows of one class or school."""
 
-ix_ride_period_total_period = sa.Index(
-    "ix_ride_period_total_period",
-    _RIDE_TOTAL.period,
-    _RIDE_TOTAL.starts_on,
-    postgresql_include=["user_id", "class_id", "citizen", "distance_m", "trips", "active_days"],
+ix_challenge_total_rank = sa.Index(
+    "ix_challenge_total_rank",
+    _CHALLENGE_TOTAL.challenge_id,
+    _CHALLENGE_TOTAL.value.desc(),
+    postgresql_include=["user_id", "class_id", "citizen"],
 )
-"""Challenge windows: the whole days and months inside a window, without touching the table."""
+"""A challenge's standings: its participants best first, team figures grouped by class."""
+
+ix_challenge_total_user = sa.Index("ix_challenge_total_user", _CHALLENGE_TOTAL.user_id)
+"""Recomputing one user's rows, and the cascade when an account is erased."""

@@ -2,8 +2,8 @@
 
 A scope's roster is every member, with or without consent (everyone counts in
 team figures). Standings are read from the running totals that triggers keep
-per user (:mod:`gamification.totals`: points per week and month, qualifying
-rides per day and month), grouped per team in SQL, and only then ranked by
+per user (:mod:`gamification.totals`: points per week and month, each
+challenge's figures per participant), grouped per team in SQL, and only then ranked by
 the pure rules of :mod:`gamification.standings`, so a city of 20 000 users
 costs one statement that reads no raw ledger row (``bench/leaderboard.py``).
 Individuals are read with the leaderboard consent *as it stands at read
@@ -51,7 +51,13 @@ from gamification.standings import (
 )
 from gamification.stats import local_day_sql, qualifying_sql
 from gamification.streaks import local_date
-from gamification.totals import STORED_MIN_TRIP_M, board_statement, people_rows, points_figures, ride_figures
+from gamification.totals import (
+    STORED_MIN_TRIP_M,
+    board_statement,
+    challenge_figures,
+    people_rows,
+    points_figures,
+)
 from privacy.consent import effective_consent_subquery
 
 Scope = Literal["class", "school", "city"]
@@ -381,20 +387,19 @@ def _challenge_figures(
 ) -> tuple[sa.CompoundSelect[Any], sa.FromClause]:
     """The board statement and the contributing members: from the stored totals, or the raw rides
     when ``rules`` count trips the totals do not (another ``min_trip_m``)."""
-    window = (challenge.starts_at, challenge.ends_at)
     if rules.min_trip_m == STORED_MIN_TRIP_M:
-        figures = ride_figures(metric, *window, challenge.scope, challenge.scope_id)
+        figures = challenge_figures(challenge.id, challenge.scope, challenge.scope_id)
         statement = board_statement(
             figures,
             challenge.scope,
             challenge.scope_id,
-            materialize=True,
+            materialize=False,
             viewer_id=viewer_id,
             now=now,
             limit=limit,
         )
         return statement, _figures(figures.sql, **figures.binds)
-    fig = _ride_figures(metric, *window, rules)
+    fig = _ride_figures(metric, challenge.starts_at, challenge.ends_at, rules)
     roster = _roster(challenge.scope, challenge.scope_id)
     statement = _board_statement(
         roster.element.cte("roster"), fig.element.cte("fig"), viewer_id=viewer_id, now=now, limit=limit

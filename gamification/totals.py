@@ -1,10 +1,12 @@
-"""Standings read from the stored running totals (migration 0008) instead of the raw ledger and rides.
+"""Standings read from stored running totals instead of the raw ledger and rides.
 
-``points_period_total`` holds each user's points per local week and month;
-``ride_period_total`` each user's qualifying rides per local day and month.
-Triggers keep both in the transaction of every ledger entry and ride change,
-so they always equal the aggregates they replace. Each row also carries the
-user's class and whether they are a citizen, which is what a roster asks:
+``points_period_total`` (migration 0008) holds each user's points per local
+week and month; ``challenge_total`` (migration 0009) each participant's
+qualifying rides in one challenge's window, with the figure of its metric.
+Triggers keep both in the transaction of every ledger entry, ride or class
+change, so they always equal the aggregates they replace. Each row also
+carries the user's class and whether they are a citizen, which is what a
+roster asks:
 
 - class: the rows of that class; school: the rows of its classes; city: the
   rows of citizens (with or without a class);
@@ -13,39 +15,29 @@ user's class and whether they are a citizen, which is what a roster asks:
 
 Team sizes still come from ``class_membership`` (city: citizens in no class
 are the citizens minus the class members; only citizens join a class, see
-``domain.school_service.join_class``).
-
-A challenge window is cut by :func:`split_window` into whole months, whole
-days and at most two partial days at its edges; the partial days are read
-from ``ride`` itself (the partial index ``ix_ride_qualifying_started``), the
-rest from the totals. The parts cover disjoint days, so active days add up.
-The stored rides are those that qualify under the default
-``PointRules.min_trip_m`` (:data:`STORED_MIN_TRIP_M`); a caller with another
-minimum reads the raw rides (``gamification.challenges``).
+``domain.school_service.join_class``). The stored challenge rows count rides
+of at least the default ``PointRules.min_trip_m`` (:data:`STORED_MIN_TRIP_M`);
+a caller with another minimum reads the raw rides (``gamification.challenges``).
 """
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any, Final
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlmodel import col
 
 from domain.accounts import User
 from domain.enums import ConsentPurpose
-from gamification.standings import ChallengeMetric, Period
-from gamification.stats import qualifying_sql
-from gamification.streaks import CITY_TZ, local_date
+from gamification.standings import Period
+from gamification.streaks import local_date
 from privacy.consent import consent_effective_for
 
 STORED_MIN_TRIP_M: Final = 300
-"""The minimum trip the ride_period_total trigger counts (migration 0008): PointRules' default."""
-
-_ONE_DAY: Final = timedelta(days=1)
+"""The minimum trip the challenge_total triggers count (migration 0009): PointRules' default."""
 
 _SCOPE_FILTERS: Final[dict[str, str]] = {
     "class": "class_id = :scope_id",
@@ -73,59 +65,6 @@ MEMBERS: Final[dict[str, str]] = {
 }
 """Each team's size: the roster of ``gamification.challenges`` counted per team, without listing it."""
 
-_VALUES: Final[dict[ChallengeMetric, str]] = {
-    ChallengeMetric.DISTANCE: "sum(distance_m) / 1000",
-    ChallengeMetric.TRIPS: "sum(trips)::float8",
-    ChallengeMetric.ACTIVE_DAYS: "sum(active_days)::float8",
-    ChallengeMetric.PARTICIPATION: "sum(active_days)::float8",
-}
-
-
-@dataclass(frozen=True, slots=True)
-class WindowParts:
-    """A window ``[starts_at, ends_at)`` as disjoint pieces: raw time ranges, whole days, whole months.
-
-    ``raw``: time ranges read from the rides (partial days, each within one
-    local day, so a user active in one counts one active day); ``days``: ranges of
-    whole local days ``[first, after)``; ``months``: the first days of the whole
-    months, ``[first, after)``, or None.
-    """
-
-    raw: tuple[tuple[datetime, datetime], ...]
-    days: tuple[tuple[date, date], ...]
-    months: tuple[date, date] | None
-
-
-def _midnight(day: date, tz: ZoneInfo) -> datetime:
-    return datetime(day.year, day.month, day.day, tzinfo=tz)
-
-
-def _next_month(day: date) -> date:
-    return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
-
-
-def split_window(starts_at: datetime, ends_at: datetime, tz: ZoneInfo = CITY_TZ) -> WindowParts:
-    """Cut an aware window into raw edges, whole local days and whole local months (disjoint, in order)."""
-    first_day = starts_at.astimezone(tz).date()
-    if _midnight(first_day, tz) < starts_at:
-        first_day += _ONE_DAY
-    end_day = ends_at.astimezone(tz).date()
-    if first_day >= end_day:  # within one local day, or across one midnight
-        cut = _midnight(end_day, tz)
-        split = ((starts_at, cut), (cut, ends_at)) if starts_at < cut < ends_at else ((starts_at, ends_at),)
-        return WindowParts(raw=split, days=(), months=None)
-    raw: list[tuple[datetime, datetime]] = []
-    if starts_at < _midnight(first_day, tz):
-        raw.append((starts_at, _midnight(first_day, tz)))
-    if _midnight(end_day, tz) < ends_at:
-        raw.append((_midnight(end_day, tz), ends_at))
-    first_month = first_day if first_day.day == 1 else _next_month(first_day)
-    after_months = end_day.replace(day=1)
-    if first_month >= after_months:
-        return WindowParts(raw=tuple(raw), days=((first_day, end_day),), months=None)
-    days = tuple(r for r in ((first_day, first_month), (after_months, end_day)) if r[0] < r[1])
-    return WindowParts(raw=tuple(raw), days=days, months=(first_month, after_months))
-
 
 @dataclass(frozen=True, slots=True)
 class FiguresSql:
@@ -148,85 +87,13 @@ def points_figures(period: Period, starts_on: date, scope: str, scope_id: uuid.U
     return FiguresSql(sql, {"period": period, "starts_on": starts_on, **_scope_binds(scope, scope_id)})
 
 
-_PLACED_RIDES = (
-    "SELECT r.user_id, m.class_id, u.role = 'citizen' AS citizen, {sign}r.distance_m AS distance_m,"
-    " {sign}1 AS trips FROM ride r JOIN app_user u ON u.id = r.user_id"
-    " LEFT JOIN class_membership m ON m.user_id = r.user_id WHERE {qualifying} AND ({ranges})"
-)
-"""Qualifying rides in some time ranges, placed in the rosters as the stored rows are; {sign}: '' or '-'."""
-
-
-def _raw_part(i: int) -> str:
-    """Qualifying rides of one raw range (within one local day) per user."""
-    rides = _PLACED_RIDES.format(
-        sign="", qualifying=qualifying_sql(), ranges=f"r.started_at >= :r{i}_0 AND r.started_at < :r{i}_1"
-    )
-    return (
-        "SELECT user_id, class_id, citizen, sum(distance_m) AS distance_m, sum(trips) AS trips,"  # noqa: S608
-        f" 1 AS active_days FROM ({rides}) e GROUP BY user_id, class_id, citizen"
-    )
-
-
-def _day_less_part(i: int) -> str:
-    """One local day's stored rows less the rides outside the range: for a range covering most of its day."""
-    rides = _PLACED_RIDES.format(
-        sign="-",
-        qualifying=qualifying_sql(),
-        ranges=f"(r.started_at >= :c{i}_a0 AND r.started_at < :c{i}_a1)"
-        f" OR (r.started_at >= :c{i}_b0 AND r.started_at < :c{i}_b1)",
-    )
-    return (
-        "SELECT user_id, class_id, citizen, sum(distance_m) AS distance_m, sum(trips) AS trips,"  # noqa: S608
-        " 1 AS active_days FROM (SELECT user_id, class_id, citizen, distance_m, trips FROM ride_period_total"
-        f" WHERE period = 'day' AND starts_on = :c{i}_day UNION ALL {rides}) e"
-        " GROUP BY user_id, class_id, citizen HAVING sum(trips) > 0"
-    )
-
-
-def _stored_part(period: str, i: int) -> str:
-    return (
-        "SELECT user_id, class_id, citizen, distance_m, trips, active_days FROM ride_period_total"  # noqa: S608
-        f" WHERE period = '{period}' AND starts_on >= :{period}{i}_0 AND starts_on < :{period}{i}_1"
-    )
-
-
-def ride_figures(
-    metric: ChallengeMetric, starts_at: datetime, ends_at: datetime, scope: str, scope_id: uuid.UUID | None
-) -> FiguresSql:
-    """A challenge's figure per user of the scope over ``[starts_at, ends_at)``, from the stored days and
-    months plus the partial edge days. An edge day is read from the rides in it or, when it covers more
-    than half of its day, as that day's stored rows less the rides outside it (a window ending "now"
-    has none after it). Counts rides of at least :data:`STORED_MIN_TRIP_M`."""
-    parts = split_window(starts_at, ends_at)
-    pieces: list[str] = []
-    binds: dict[str, object] = {"min_trip_m": STORED_MIN_TRIP_M, **_scope_binds(scope, scope_id)}
-    for i, (t0, t1) in enumerate(parts.raw):
-        day = t0.astimezone(CITY_TZ).date()
-        midnight, after = _midnight(day, CITY_TZ), _midnight(day + _ONE_DAY, CITY_TZ)
-        if (t1 - t0) * 2 <= after - midnight:
-            pieces.append(_raw_part(i))
-            binds |= {f"r{i}_0": t0, f"r{i}_1": t1}
-        else:
-            pieces.append(_day_less_part(i))
-            binds |= {
-                f"c{i}_day": day,
-                f"c{i}_a0": midnight,
-                f"c{i}_a1": t0,
-                f"c{i}_b0": t1,
-                f"c{i}_b1": after,
-            }
-    for i, (d0, d1) in enumerate(parts.days):
-        pieces.append(_stored_part("day", i))
-        binds |= {f"day{i}_0": d0, f"day{i}_1": d1}
-    if parts.months is not None:
-        pieces.append(_stored_part("month", 0))
-        binds |= {"month0_0": parts.months[0], "month0_1": parts.months[1]}
+def challenge_figures(challenge_id: uuid.UUID, scope: str, scope_id: uuid.UUID | None) -> FiguresSql:
+    """A challenge's figure per participant: its stored rows, best first in the index."""
     sql = (
-        f"SELECT user_id, class_id, {_VALUES[metric]} AS value"  # noqa: S608 - constant fragments
-        f" FROM ({' UNION ALL '.join(pieces)}) p WHERE {_SCOPE_FILTERS[scope]}"
-        " GROUP BY user_id, class_id"
+        "SELECT user_id, class_id, value FROM challenge_total"  # noqa: S608 - constant fragments
+        f" WHERE challenge_id = :challenge_id AND {_SCOPE_FILTERS[scope]}"
     )
-    return FiguresSql(sql, binds)
+    return FiguresSql(sql, {"challenge_id": challenge_id, **_scope_binds(scope, scope_id)})
 
 
 def board_statement(

@@ -123,11 +123,11 @@ INVENTORY: tuple[PersonalTable, ...] = (
         why="points per week and month (the ledger summed, for leaderboards)",
     ),
     PersonalTable(
-        "ride_period_total",
+        "challenge_total",
         "user_id = :uid",
         Erase.CASCADE,
-        "period, starts_on",
-        why="qualifying rides per day and month (the rides summed, for challenges)",
+        "challenge_id",
+        why="qualifying rides in each challenge's window (the rides summed, for its standings)",
     ),
     PersonalTable("challenge", "created_by = :uid", Erase.UNLINK, "created_at", why="challenges created"),
     PersonalTable(

@@ -11,6 +11,8 @@ import h3
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
+from gamification.standings import ChallengeMetric
+from gamification.stats import local_day_sql, qualifying_sql
 from gamification.streaks import CITY_TZ
 from tests.integration.ride_helpers import rows
 from tests.integration.school_helpers import execute, scalar
@@ -18,6 +20,35 @@ from tests.integration.school_helpers import execute, scalar
 Client = AsyncTestClient[Litestar]
 SCHOOL_LAT, SCHOOL_LON = 51.0259, 4.4776
 """Where `school_helpers.school` puts every school."""
+
+_DAY = local_day_sql("r.started_at")
+CHALLENGE_VALUES = {
+    ChallengeMetric.DISTANCE: "sum(r.distance_m) / 1000",
+    ChallengeMetric.TRIPS: "count(*)::float8",
+    ChallengeMetric.ACTIVE_DAYS: f"count(DISTINCT {_DAY})::float8",
+    ChallengeMetric.PARTICIPATION: f"count(DISTINCT {_DAY})::float8",
+}
+CHALLENGE_TOTALS_FRESH = f"""
+SELECT c.id, r.user_id, m.class_id, u.role = 'citizen' AS citizen, round(sum(r.distance_m)::numeric, 3),
+       count(*)::int, count(DISTINCT {_DAY})::int,
+       round((CASE c.metric WHEN 'distance' THEN {CHALLENGE_VALUES[ChallengeMetric.DISTANCE]}
+                            WHEN 'trips' THEN {CHALLENGE_VALUES[ChallengeMetric.TRIPS]}
+                            ELSE {CHALLENGE_VALUES[ChallengeMetric.ACTIVE_DAYS]} END)::numeric, 6)
+FROM challenge c JOIN ride r ON r.started_at >= c.starts_at AND r.started_at < c.ends_at
+JOIN app_user u ON u.id = r.user_id
+LEFT JOIN class_membership m ON m.user_id = r.user_id LEFT JOIN school_class sc ON sc.id = m.class_id
+WHERE {qualifying_sql()} AND CASE c.scope WHEN 'city' THEN u.role = 'citizen'
+                                          WHEN 'school' THEN sc.school_id IS NOT DISTINCT FROM c.school_id
+                                          ELSE m.class_id IS NOT DISTINCT FROM c.class_id END
+GROUP BY c.id, c.metric, r.user_id, m.class_id, u.role
+"""
+"""Each challenge's figures per participant, afresh from the rides and rosters (bind :min_trip_m)."""
+CHALLENGE_TOTALS_STORED = """
+SELECT challenge_id, user_id, class_id, citizen, round(distance_m::numeric, 3), trips, active_days,
+       round(value::numeric, 6)
+FROM challenge_total
+"""
+"""What migration 0009's triggers stored, in the same shape."""
 
 
 def local_noon(day: date, at: time = time(12, 0)) -> datetime:

@@ -1,5 +1,5 @@
-"""The stored running totals always equal a fresh aggregate of the rows they summarise, and a challenge
-window read through them gives the raw query's figures (migration 0008, gamification.totals)."""
+"""The stored running totals always equal a fresh aggregate of the rows they summarise, and a challenge's
+standings read through them equal the raw query's (migrations 0008 and 0009, gamification.totals)."""
 
 from __future__ import annotations
 
@@ -18,9 +18,10 @@ from domain.accounts import User
 from gamification import challenges
 from gamification.rules import DEFAULT_RULES
 from gamification.standings import ChallengeMetric
-from gamification.stats import local_day_sql, qualifying_sql
+from gamification.stats import qualifying_sql
 from gamification.streaks import CITY_TZ
-from gamification.totals import STORED_MIN_TRIP_M, ride_figures
+from gamification.totals import STORED_MIN_TRIP_M
+from tests.integration.game_helpers import CHALLENGE_TOTALS_FRESH, CHALLENGE_TOTALS_STORED, CHALLENGE_VALUES
 
 BASE = datetime(2026, 3, 20, 9, 30, tzinfo=UTC)  # spans the spring clock change and a month boundary
 
@@ -32,22 +33,6 @@ JOIN app_user u ON u.id = e.user_id LEFT JOIN class_membership m ON m.user_id = 
 GROUP BY 1, 2, 3, 4, 5
 """
 _POINTS_STORED = "SELECT user_id, period, starts_on, class_id, citizen, amount FROM points_period_total"
-_DAY = local_day_sql("r.started_at")
-_RIDES_FRESH = f"""
-SELECT r.user_id, k.period,
-       CASE k.period WHEN 'day' THEN {_DAY}
-            ELSE date_trunc('month', {_DAY}::timestamp)::date END AS starts_on,
-       m.class_id, u.role = 'citizen' AS citizen, round(sum(r.distance_m)::numeric, 3) AS distance_m,
-       count(*)::int AS trips, count(DISTINCT {_DAY})::int AS active_days
-FROM ride r CROSS JOIN (VALUES ('day'), ('month')) k(period)
-JOIN app_user u ON u.id = r.user_id LEFT JOIN class_membership m ON m.user_id = r.user_id
-WHERE {qualifying_sql()}
-GROUP BY 1, 2, 3, 4, 5
-"""
-_RIDES_STORED = """
-SELECT user_id, period, starts_on, class_id, citizen, round(distance_m::numeric, 3), trips, active_days
-FROM ride_period_total
-"""
 
 
 async def _set(engine: AsyncEngine, sql: str, **params: Any) -> set[tuple[Any, ...]]:
@@ -63,7 +48,7 @@ async def _run(engine: AsyncEngine, sql: str, **params: Any) -> None:
 async def _assert_totals_are_fresh(engine: AsyncEngine) -> None:
     assert await _set(engine, _POINTS_STORED) == await _set(engine, _POINTS_FRESH)
     params = {"min_trip_m": STORED_MIN_TRIP_M}
-    assert await _set(engine, _RIDES_STORED) == await _set(engine, _RIDES_FRESH, **params)
+    assert await _set(engine, CHALLENGE_TOTALS_STORED) == await _set(engine, CHALLENGE_TOTALS_FRESH, **params)
 
 
 async def _user(engine: AsyncEngine, role: str = "citizen") -> uuid.UUID:
@@ -79,13 +64,18 @@ async def _user(engine: AsyncEngine, role: str = "citizen") -> uuid.UUID:
     return user_id
 
 
-async def _class(engine: AsyncEngine) -> uuid.UUID:
-    school_id, class_id = uuid.uuid4(), uuid.uuid4()
+async def _school(engine: AsyncEngine) -> uuid.UUID:
+    school_id = uuid.uuid4()
     await _run(
         engine,
         "INSERT INTO school (id, name, lat, lon, created_at) VALUES (:s, 'S', 51.0, 4.4, now())",
         s=school_id,
     )
+    return school_id
+
+
+async def _class(engine: AsyncEngine, school_id: uuid.UUID | None = None) -> uuid.UUID:
+    school_id, class_id = school_id or await _school(engine), uuid.uuid4()
     await _run(
         engine,
         "INSERT INTO school_class (id, school_id, name, created_at) VALUES (:c, :s, 'C', now())",
@@ -171,20 +161,70 @@ async def test_point_totals_follow_awards_deletions_class_moves_and_erasure(clea
     assert await _set(clean_db, "SELECT 1 FROM points_period_total WHERE user_id = :u", u=pupil) == set()
 
 
-async def test_ride_totals_follow_uploads_flags_edits_deletions_and_erasure(clean_db: AsyncEngine) -> None:
-    pupil, citizen = await _user(clean_db), await _user(clean_db)
-    await _join(clean_db, pupil, await _class(clean_db))
+async def _challenge(
+    engine: AsyncEngine,
+    t0: datetime,
+    t1: datetime,
+    *,
+    metric: ChallengeMetric = ChallengeMetric.DISTANCE,
+    school_id: uuid.UUID | None = None,
+    class_id: uuid.UUID | None = None,
+) -> uuid.UUID:
+    challenge_id = uuid.uuid4()
+    scope = "class" if class_id else "school" if school_id else "city"
+    await _run(
+        engine,
+        "INSERT INTO challenge (id, name, scope, school_id, class_id, metric, starts_at, ends_at, created_at)"
+        " VALUES (:id, 'c', :scope, :school, :class, :metric, :t0, :t1, now())",
+        id=challenge_id,
+        scope=scope,
+        school=school_id,
+        **{"class": class_id},
+        metric=metric.value,
+        t0=t0,
+        t1=t1,
+    )
+    return challenge_id
+
+
+async def test_challenge_totals_follow_uploads_flags_edits_class_moves_deletions_and_erasure(
+    clean_db: AsyncEngine,
+) -> None:
+    pupil, citizen, teacher = await _user(clean_db), await _user(clean_db), await _user(clean_db, "teacher")
+    school = await _school(clean_db)
+    first, second, elsewhere = (
+        await _class(clean_db, school),
+        await _class(clean_db, school),
+        await _class(clean_db),
+    )
+    await _join(clean_db, pupil, first)
+    month = (BASE - timedelta(days=2), BASE + timedelta(days=28))
+    await _challenge(clean_db, *month)  # city, before any ride: filled by the ride triggers
+    await _challenge(clean_db, *month, metric=ChallengeMetric.TRIPS, class_id=first, school_id=school)
     rides = [
         await _ride(clean_db, pupil, BASE),
         await _ride(clean_db, pupil, BASE + timedelta(hours=2), mode="walk", distance_m=800),
-        await _ride(clean_db, pupil, BASE + timedelta(days=9)),  # another month
+        await _ride(clean_db, pupil, BASE + timedelta(days=9)),
         await _ride(clean_db, pupil, BASE + timedelta(days=1), mode="motorised"),
         await _ride(clean_db, pupil, BASE + timedelta(days=2), distance_m=STORED_MIN_TRIP_M - 1),
         await _ride(clean_db, pupil, BASE + timedelta(days=2), distance_m=STORED_MIN_TRIP_M),
         await _ride(clean_db, citizen, BASE, flagged=True),
         await _ride(clean_db, citizen, BASE + timedelta(days=3, hours=14)),  # 23:30 local: still that day
+        await _ride(clean_db, teacher, BASE + timedelta(days=1)),  # no citizen: in no roster
+        await _ride(clean_db, pupil, BASE + timedelta(days=40)),  # after every window
     ]
+    # created after the rides: filled from the rides already in their window
+    await _challenge(clean_db, *month, metric=ChallengeMetric.ACTIVE_DAYS, school_id=school)
+    await _challenge(
+        clean_db,
+        BASE + timedelta(hours=1),
+        BASE + timedelta(days=2, hours=1),
+        class_id=second,
+        school_id=school,
+        metric=ChallengeMetric.PARTICIPATION,
+    )
     await _assert_totals_are_fresh(clean_db)
+    assert await _set(clean_db, "SELECT 1 FROM challenge_total WHERE user_id = :u", u=teacher) == set()
 
     await _run(clean_db, "UPDATE ride SET flagged = true WHERE id = :r", r=rides[0])  # anti-cheat, later
     await _run(clean_db, "UPDATE ride SET flagged = false WHERE id = :r", r=rides[6])
@@ -195,34 +235,47 @@ async def test_ride_totals_follow_uploads_flags_edits_deletions_and_erasure(clea
     )
     await _assert_totals_are_fresh(clean_db)
 
+    await _join(clean_db, pupil, second)  # leaves the first class's challenge, joins the second's
+    await _join(clean_db, citizen, elsewhere)  # another school: only the city challenge
+    await _assert_totals_are_fresh(clean_db)
+    await _run(clean_db, "DELETE FROM class_membership WHERE user_id = :u", u=citizen)
+    await _run(
+        clean_db, "DELETE FROM school_class WHERE id = :c", c=second
+    )  # the pupil's class and challenge go
+    await _assert_totals_are_fresh(clean_db)
+
     await _run(clean_db, "DELETE FROM ride WHERE id = ANY(:r)", r=[rides[1], rides[5]])
     await _assert_totals_are_fresh(clean_db)
     await _run(clean_db, "DELETE FROM app_user WHERE id = :u", u=citizen)
     await _assert_totals_are_fresh(clean_db)
-    assert await _set(clean_db, "SELECT 1 FROM ride_period_total WHERE user_id = :u", u=citizen) == set()
+    assert await _set(clean_db, "SELECT 1 FROM challenge_total WHERE user_id = :u", u=citizen) == set()
 
 
 def _raw_figures(metric: ChallengeMetric) -> str:
-    values = {
-        ChallengeMetric.DISTANCE: "sum(r.distance_m) / 1000",
-        ChallengeMetric.TRIPS: "count(*)::float8",
-        ChallengeMetric.ACTIVE_DAYS: f"count(DISTINCT {_DAY})::float8",
-        ChallengeMetric.PARTICIPATION: f"count(DISTINCT {_DAY})::float8",
-    }
     return (
-        f"SELECT r.user_id, {values[metric]} FROM ride r JOIN app_user u ON u.id = r.user_id"
+        f"SELECT r.user_id, {CHALLENGE_VALUES[metric]} FROM ride r JOIN app_user u ON u.id = r.user_id"
         f" WHERE u.role = 'citizen' AND {qualifying_sql()} AND r.started_at >= :t0 AND r.started_at < :t1"
         " GROUP BY r.user_id"
     )
 
 
 @pytest.mark.parametrize("metric", list(ChallengeMetric))
-async def test_challenge_windows_read_from_totals_give_the_raw_figures(
+async def test_challenge_totals_over_any_window_give_the_raw_figures(
     clean_db: AsyncEngine, metric: ChallengeMetric
 ) -> None:
     rng = random.Random(7)
     users = [await _user(clean_db) for _ in range(6)]
     await _join(clean_db, users[0], await _class(clean_db))
+    windows = [(BASE + timedelta(days=11), BASE + timedelta(days=11, hours=3))]  # inside one day
+    windows.append(
+        (datetime(2026, 4, 1, tzinfo=UTC) - timedelta(hours=2), datetime(2026, 5, 1, 22, tzinfo=UTC))
+    )
+    windows.append((datetime(2026, 3, 22, 1, tzinfo=CITY_TZ), datetime(2026, 4, 9, 23, tzinfo=CITY_TZ)))
+    for _ in range(12):
+        start = BASE + timedelta(minutes=rng.randrange(-3 * 24 * 60, 70 * 24 * 60))
+        windows.append((start, start + timedelta(minutes=rng.randrange(1, 60 * 24 * 60))))
+    # half the challenges exist before the rides (kept by the ride trigger), half are created after (filled)
+    early = {await _challenge(clean_db, t0, t1, metric=metric): (t0, t1) for t0, t1 in windows[::2]}
     for _ in range(160):
         await _ride(
             clean_db,
@@ -232,21 +285,15 @@ async def test_challenge_windows_read_from_totals_give_the_raw_figures(
             mode=rng.choice(["bike", "bike", "walk", "motorised"]),
             flagged=rng.random() < 0.1,
         )
+    late = {await _challenge(clean_db, t0, t1, metric=metric): (t0, t1) for t0, t1 in windows[1::2]}
     assert DEFAULT_RULES.min_trip_m == STORED_MIN_TRIP_M
-    windows = [(BASE + timedelta(days=11), BASE + timedelta(days=11, hours=3))]  # inside one day
-    windows.append(
-        (datetime(2026, 4, 1, tzinfo=UTC) - timedelta(hours=2), datetime(2026, 5, 1, 22, tzinfo=UTC))
-    )
-    # edges covering most of their day: read as the stored day less the rides outside the window
-    windows.append((datetime(2026, 3, 22, 1, tzinfo=CITY_TZ), datetime(2026, 4, 9, 23, tzinfo=CITY_TZ)))
-    windows.append((datetime(2026, 3, 25, 2, tzinfo=CITY_TZ), datetime(2026, 3, 25, 23, tzinfo=CITY_TZ)))
-    for _ in range(12):
-        start = BASE + timedelta(minutes=rng.randrange(-3 * 24 * 60, 70 * 24 * 60))
-        windows.append((start, start + timedelta(minutes=rng.randrange(1, 60 * 24 * 60))))
     compared = 0
-    for t0, t1 in windows:
-        figures = ride_figures(metric, t0, t1, "city", None)
-        stored = {row[0]: row[2] for row in await _set(clean_db, figures.sql, **figures.binds)}
+    for challenge_id, (t0, t1) in (early | late).items():
+        stored = dict(
+            await _set(
+                clean_db, "SELECT user_id, value FROM challenge_total WHERE challenge_id = :c", c=challenge_id
+            )
+        )
         raw = dict(await _set(clean_db, _raw_figures(metric), t0=t0, t1=t1, min_trip_m=STORED_MIN_TRIP_M))
         assert stored == pytest.approx(raw), (t0, t1)
         compared += len(raw)

@@ -9,11 +9,18 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
 
-from tests.integration.ride_helpers import ride_json, simulated
+from api.database import to_async_url
+from gamification.totals import STORED_MIN_TRIP_M
+from tests.integration.game_helpers import CHALLENGE_TOTALS_FRESH, CHALLENGE_TOTALS_STORED
+from tests.integration.ride_helpers import recent_start, ride_json, simulated
 from tests.system.cluster import Service
 from tests.system.conftest import StartService, citizen, create_staff
 
@@ -101,3 +108,66 @@ async def test_joining_the_same_class_at_once_makes_each_pupil_a_member_once(ser
         assert detail.status_code == 200, detail.text
         assert detail.json()["memberCount"] == USERS
         assert len(detail.json()["members"]) == USERS
+
+
+async def _school_with_class(http: httpx.AsyncClient, service: Service, admin: str) -> tuple[str, str, str]:
+    created = await http.post(
+        "/schools",
+        json={"name": "Challenge school", "lat": 51.02, "lon": 4.47},
+        headers={"Authorization": f"Bearer {admin}"},
+    )
+    assert created.status_code == 201, created.text
+    school_id = created.json()["id"]
+    teacher = await asyncio.to_thread(create_staff, service, "teacher", school_id)
+    made = await http.post(
+        f"/schools/{school_id}/classes", json={"name": "6B"}, headers={"Authorization": f"Bearer {teacher}"}
+    )
+    assert made.status_code == 201, made.text
+    return teacher, made.json()["id"], made.json()["joinCode"]
+
+
+async def test_challenge_totals_stay_exact_under_racing_uploads_and_class_joins(service: Service) -> None:
+    admin = await asyncio.to_thread(create_staff, service, "admin")
+    now = datetime.now(UTC)
+    window = {
+        "startsAt": (now - timedelta(days=1)).isoformat(),
+        "endsAt": (now + timedelta(days=1)).isoformat(),
+    }
+    async with httpx.AsyncClient(base_url=service.base_url, timeout=120) as http:
+        teacher, class_id, code = await _school_with_class(http, service, admin)
+        for token, body in (
+            (admin, {"scope": "city", "metric": "trips", **window}),
+            (teacher, {"scope": "class", "scopeId": class_id, "metric": "distance", **window}),
+        ):
+            made = await http.post("/challenges", json=body, headers={"Authorization": f"Bearer {token}"})
+            assert made.status_code == 201, made.text
+        pupils = [await citizen(http, ("ride_tracking",)) for _ in range(USERS)]
+
+        def upload(i: int, n: int) -> httpx.Request:
+            ride = simulated(100 * i + n, start_t=recent_start(hours_ago=1 + n))
+            headers = {**pupils[i], "Idempotency-Key": f"challenge-race-{i}-{n}"}
+            return http.build_request("POST", "/rides", json=ride_json(ride.points), headers=headers)
+
+        # each pupil joins the class while their own rides are being uploaded at the same time
+        requests = [
+            request
+            for i, auth in enumerate(pupils)
+            for request in (
+                http.build_request("POST", "/classes/join", json={"joinCode": code}, headers=auth),
+                *(upload(i, n) for n in range(REPEATS)),
+            )
+        ]
+        answers = await asyncio.gather(*(http.send(r) for r in requests))
+        assert {a.status_code for a in answers} == {201}, [a.text for a in answers if a.status_code != 201][
+            :3
+        ]
+
+    engine = create_async_engine(to_async_url(service.database_url), poolclass=NullPool)
+    try:
+        async with engine.connect() as conn:
+            stored = {tuple(r) for r in await conn.execute(sa.text(CHALLENGE_TOTALS_STORED))}
+            fresh = await conn.execute(sa.text(CHALLENGE_TOTALS_FRESH), {"min_trip_m": STORED_MIN_TRIP_M})
+            assert stored == {tuple(r) for r in fresh}
+    finally:
+        await engine.dispose()
+    assert len(stored) >= USERS * 2  # every pupil in both challenges, each with a class
