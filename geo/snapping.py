@@ -21,6 +21,7 @@ from typing import Any
 
 import h3
 import numpy as np
+from h3.api import basic_int as h3int
 
 from geo.points import EARTH_RADIUS_M, FloatArray
 
@@ -69,6 +70,14 @@ def _safe_radius2_m2(cell: str) -> float:
     return (best * _INRADIUS_MARGIN) ** 2
 
 
+@lru_cache(maxsize=1 << 16)
+def _skip_disc(cell: int) -> tuple[float, float, float, float, str]:
+    """``(centre lat, centre lon, metres per degree of lon, safe radius², id)`` of a cell given as an int."""
+    name = h3.int_to_str(cell)
+    clat, clon = cell_centre(name)
+    return clat, clon, math.cos(math.radians(clat)) * _M_PER_DEG, _safe_radius2_m2(name), name
+
+
 def snap_segment(
     lat: FloatArray, lon: FloatArray, t: FloatArray, speed_mps: FloatArray, *, resolution: int, t_ref: float
 ) -> list[CellVisit]:
@@ -80,11 +89,10 @@ def snap_segment(
     n = int(lat.shape[0])
     if n == 0:
         return []
-    cum_speed = [0.0, *np.cumsum(speed_mps).tolist()]
-    ts = t.tolist()
-    to_cell = h3.latlng_to_cell
-    bounds: list[tuple[str, int]] = []  # (cell, index of the first fix in it)
-    cur = ""
+    to_cell = h3int.latlng_to_cell  # ints: the str form is only needed once per visit
+    starts: list[int] = []  # index of the first fix in each visited cell
+    names: list[str] = []
+    cur = 0
     clat = clon = kx = 0.0
     r2 = -1.0
     for i, (la, lo) in enumerate(zip(lat.tolist(), lon.tolist(), strict=True)):
@@ -95,15 +103,18 @@ def snap_segment(
         cell = to_cell(la, lo, resolution)
         if cell == cur:
             continue
-        bounds.append((cell, i))
         cur = cell
-        clat, clon = cell_centre(cell)
-        kx = math.cos(math.radians(clat)) * _M_PER_DEG
-        r2 = _safe_radius2_m2(cell)
-    ends = [i for _, i in bounds[1:]] + [n]
+        clat, clon, kx, r2, name = _skip_disc(cell)
+        starts.append(i)
+        names.append(name)
+    first = np.array(starts)
+    stops = np.append(first[1:], n)
+    cum_speed = np.concatenate(([0.0], np.cumsum(speed_mps)))
+    means = (cum_speed[stops] - cum_speed[first]) / (stops - first)
+    offsets = t[first] - t_ref
     return [
-        CellVisit(cell, ts[i] - t_ref, (cum_speed[j] - cum_speed[i]) / (j - i))
-        for (cell, i), j in zip(bounds, ends, strict=True)
+        CellVisit(name, offset, mean)
+        for name, offset, mean in zip(names, offsets.tolist(), means.tolist(), strict=True)
     ]
 
 

@@ -136,3 +136,24 @@ def test_geometry_of_several_runs_is_a_multilinestring_and_of_none_is_none() -> 
     assert geometry["type"] == "MultiLineString"
     assert len(geometry["coordinates"]) == 2
     assert cell_path_geometry([]) is None
+
+
+@pytest.mark.parametrize(
+    ("seed", "mode", "resolution"), [(3, "walk", 10), (4, "bike", 10), (5, "car", 9), (6, "bike", 5)]
+)
+def test_visits_match_a_fix_by_fix_reference(seed: int, mode: str, resolution: int) -> None:
+    cols = ride_columns(seed, mode)
+    speeds = window_speeds_mps(cols)
+    t_ref = float(cols.t[0]) - 17.0
+    expected = []
+    i = 0
+    for cell, group in itertools.groupby(
+        h3.latlng_to_cell(a, b, resolution) for a, b in zip(cols.lat.tolist(), cols.lon.tolist(), strict=True)
+    ):
+        j = i + len(list(group))
+        cum = np.cumsum(speeds).tolist()
+        mean = (cum[j - 1] - (cum[i - 1] if i else 0.0)) / (j - i)
+        expected.append(CellVisit(cell, float(cols.t[i]) - t_ref, mean))
+        i = j
+    got = snap_segment(cols.lat, cols.lon, cols.t, speeds, resolution=resolution, t_ref=t_ref)
+    assert got == expected
