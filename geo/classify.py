@@ -14,7 +14,7 @@ from enum import StrEnum
 
 import numpy as np
 
-from geo.points import Columns, FloatArray, haversine_array_m
+from geo.points import Columns, FloatArray
 
 
 class TravelMode(StrEnum):
@@ -60,7 +60,7 @@ def window_speeds_mps(cols: Columns, window_s: float = 10.0) -> FloatArray:
     half = window_s / 2
     lo = np.searchsorted(cols.t, cols.t - half, side="left")
     hi = np.searchsorted(cols.t, cols.t + half, side="right") - 1
-    dist = haversine_array_m(cols.lat[lo], cols.lon[lo], cols.lat[hi], cols.lon[hi])
+    dist = cols.distances_m(lo, hi)
     dt = cols.t[hi] - cols.t[lo]
     with np.errstate(divide="ignore", invalid="ignore"):
         speeds: FloatArray = np.where(dt > 0, dist / np.where(dt > 0, dt, 1.0), 0.0)

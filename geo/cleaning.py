@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from geo.points import EARTH_RADIUS_M, BoolArray, Columns, FloatArray, haversine_array_m, haversine_m
+from geo.points import EARTH_RADIUS_M, BoolArray, Columns, FloatArray, haversine_m
 
 _M_PER_DEG = EARTH_RADIUS_M * np.pi / 180.0
 
@@ -51,19 +51,21 @@ class CleaningResult:
     dropped_outliers: int
 
 
-def _spike_excess_m(cols: Columns) -> FloatArray:
+def _spike_excess_m(cols: Columns, step: FloatArray | None = None) -> FloatArray:
     """How far each fix lengthens the path between its neighbours.
 
     Interior fixes: d(prev, p) + d(p, next) - d(prev, next). The two end fixes have
     one neighbour only, so their excess is their distance from the position
-    linearly extrapolated from the two fixes next to them.
+    linearly extrapolated from the two fixes next to them. ``step`` is
+    ``cols.step_distances_m()`` when the caller has it already.
     """
     n = len(cols)
     excess = np.zeros(n)
     if n < 3:
         return excess
-    step = cols.step_distances_m()
-    skip = haversine_array_m(cols.lat[:-2], cols.lon[:-2], cols.lat[2:], cols.lon[2:])
+    if step is None:
+        step = cols.step_distances_m()
+    skip = cols.distances_m(slice(None, -2), slice(2, None))
     excess[1:-1] = step[:-1] + step[1:] - skip
     for end, a, b in ((0, 1, 2), (n - 1, n - 2, n - 3)):
         pred_lat = 2 * cols.lat[a] - cols.lat[b]
@@ -72,13 +74,17 @@ def _spike_excess_m(cols: Columns) -> FloatArray:
     return excess
 
 
-def _speed_filter(cols: Columns, max_speed_mps: float) -> BoolArray:
-    """Keep fixes reachable from the last kept fix at ``max_speed_mps`` (sequential by nature)."""
+def _speed_filter(cols: Columns, max_speed_mps: float, step: FloatArray | None = None) -> BoolArray:
+    """Keep fixes reachable from the last kept fix at ``max_speed_mps`` (sequential by nature).
+
+    ``step`` is ``cols.step_distances_m()`` when the caller has it already.
+    """
     n = len(cols)
     keep = np.ones(n, dtype=bool)
     if n < 2:
         return keep
-    step = cols.step_distances_m()
+    if step is None:
+        step = cols.step_distances_m()
     dt = np.diff(cols.t)
     with np.errstate(divide="ignore", invalid="ignore"):
         fast = step > max_speed_mps * np.maximum(dt, 1e-9)
@@ -105,10 +111,12 @@ def clean(cols: Columns, params: CleaningParams | None = None) -> CleaningResult
     kept = cols.take(accurate) if not accurate.all() else cols
     dropped_accuracy = len(cols) - len(kept)
     before = len(kept)
-    not_spike = _spike_excess_m(kept) <= params.spike_m
+    step: FloatArray | None = kept.step_distances_m()  # shared by both filters while no spike goes
+    not_spike = _spike_excess_m(kept, step) <= params.spike_m
     if not not_spike.all():
         kept = kept.take(not_spike)
-    reachable = _speed_filter(kept, params.max_speed_mps)
+        step = None
+    reachable = _speed_filter(kept, params.max_speed_mps, step)
     if not reachable.all():
         kept = kept.take(reachable)
     return CleaningResult(kept, dropped_accuracy, before - len(kept))
@@ -149,8 +157,7 @@ def cumulative_distance_m(cols: Columns, step_m: float = 10.0) -> FloatArray:
             ax, ay = xs[i], ys[i]
     anchors.append(n - 1)
     idx = np.asarray(anchors)
-    lat, lon = cols.lat[idx], cols.lon[idx]
-    legs = haversine_array_m(lat[:-1], lon[:-1], lat[1:], lon[1:])
+    legs = cols.distances_m(idx[:-1], idx[1:])
     at_anchor = np.zeros(n)
     at_anchor[idx[1:]] = legs
     result: FloatArray = np.cumsum(at_anchor)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import msgspec
@@ -72,6 +72,10 @@ def haversine_array_m(
     return result
 
 
+Pick = IndexArray | slice | int
+"""Which fixes of a :class:`Columns`: an index array, a slice or one index."""
+
+
 @dataclass(frozen=True, slots=True)
 class Columns:
     """A trace as parallel arrays, so every stage is vectorised instead of per-object.
@@ -85,6 +89,8 @@ class Columns:
     lon: FloatArray
     t: FloatArray
     accuracy: FloatArray
+    _lat_rad: tuple[FloatArray, FloatArray] | None = field(default=None, repr=False, compare=False)
+    """``(radians(lat), cos(radians(lat)))``, made on first use: every distance over a trace needs them."""
 
     @classmethod
     def from_points(cls, points: Sequence[TracePoint]) -> Columns:
@@ -104,11 +110,32 @@ class Columns:
 
     def take(self, index: IndexArray | BoolArray) -> Columns:
         """The sub-trace selected by an index array or a boolean mask."""
-        return Columns(self.lat[index], self.lon[index], self.t[index], self.accuracy[index])
+        rad = self._lat_rad
+        picked = None if rad is None else (rad[0][index], rad[1][index])
+        return Columns(self.lat[index], self.lon[index], self.t[index], self.accuracy[index], picked)
+
+    def lat_rad(self) -> tuple[FloatArray, FloatArray]:
+        """``(radians(lat), cos(radians(lat)))`` per fix, computed once per :class:`Columns`."""
+        if self._lat_rad is None:
+            phi = np.radians(self.lat)
+            object.__setattr__(self, "_lat_rad", (phi, np.cos(phi)))
+        assert self._lat_rad is not None
+        return self._lat_rad
+
+    def distances_m(self, a: Pick, b: Pick) -> FloatArray:
+        """:func:`haversine_array_m` from fixes ``a`` to fixes ``b`` (the same floats, fewer cosines)."""
+        phi, cos_phi = self.lat_rad()
+        p1, p2 = phi[a], phi[b]
+        h = (
+            np.sin((p2 - p1) / 2) ** 2
+            + cos_phi[a] * cos_phi[b] * np.sin(np.radians(self.lon[b] - self.lon[a]) / 2) ** 2
+        )
+        result: FloatArray = 2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.minimum(h, 1.0)))
+        return result
 
     def step_distances_m(self) -> FloatArray:
         """Distance from each point to the next (length ``n - 1``)."""
-        return haversine_array_m(self.lat[:-1], self.lon[:-1], self.lat[1:], self.lon[1:])
+        return self.distances_m(slice(None, -1), slice(1, None))
 
 
 def true_runs(mask: BoolArray) -> list[tuple[int, int]]:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from geo.cleaning import cumulative_distance_m
-from geo.points import BoolArray, Columns, FloatArray, haversine_array_m, true_runs
+from geo.points import BoolArray, Columns, FloatArray, true_runs
 
 DEFAULT_MIN_RADIUS_M = 150.0
 DEFAULT_MAX_RADIUS_M = 250.0
@@ -74,8 +74,8 @@ def trim_ends(
     n = len(cols)
     if n == 0:
         return TrimResult(np.zeros(0, dtype=bool), 0.0)
-    d_start = haversine_array_m(cols.lat[0], cols.lon[0], cols.lat, cols.lon)
-    d_end = haversine_array_m(cols.lat[-1], cols.lon[-1], cols.lat, cols.lon)
+    d_start = cols.distances_m(0, slice(None))
+    d_end = cols.distances_m(-1, slice(None))
     keep: BoolArray = (d_start > radius_m) & (d_end > radius_m)
     cum = cumulative_m if cumulative_m is not None else cumulative_distance_m(cols, distance_step_m)
     trimmed = 0.0
