@@ -38,6 +38,45 @@ def _first(mask: npt.NDArray[np.bool_]) -> int:
     return int(np.argmax(mask))
 
 
+def _plainly_valid(cols: Columns, latest_t: float) -> bool:
+    """Whether every per-point rule holds, from a few whole-array reductions (``nan`` fails every test)."""
+    lat, lon, t, acc = cols.lat, cols.lon, cols.t, cols.accuracy
+    return len(cols) >= 2 and bool(
+        lat.min() >= -90.0
+        and lat.max() <= 90.0
+        and lon.min() >= -180.0
+        and lon.max() <= 180.0
+        and -np.inf < t.min()
+        and t.max() <= latest_t
+        and acc.min() >= 0.0
+        and acc.max() < np.inf
+        and np.diff(t).min() >= 0
+    )
+
+
+def _raise_first_offence(cols: Columns, latest_t: float) -> None:
+    """Raise the :class:`TraceError` naming the first offending point, rule by rule in documented order."""
+    for name, values, low, high in (
+        ("lat", cols.lat, -90.0, 90.0),
+        ("lon", cols.lon, -180.0, 180.0),
+        ("t", cols.t, -np.inf, np.inf),
+        ("accuracy", cols.accuracy, 0.0, np.inf),
+    ):
+        not_finite = ~np.isfinite(values)
+        if not_finite.any():
+            raise TraceError(f"points[{_first(not_finite)}].{name}", "must be a finite number")
+        out = (values < low) | (values > high)
+        if out.any():
+            raise TraceError(f"points[{_first(out)}].{name}", f"must be between {low:g} and {high:g}")
+    backwards = np.diff(cols.t) < 0
+    if backwards.any():
+        i = _first(backwards) + 1
+        raise TraceError(f"points[{i}].t", "timestamps must not decrease")
+    future = cols.t > latest_t
+    if future.any():
+        raise TraceError(f"points[{_first(future)}].t", "timestamp is in the future")
+
+
 def validate_trace(
     points: Sequence[TracePoint], *, now: datetime, limits: TraceLimits | None = None
 ) -> Columns:
@@ -57,25 +96,9 @@ def validate_trace(
     if n > limits.max_points:
         raise TraceError("points", f"a ride may have at most {limits.max_points} points, got {n}")
     cols = Columns.from_points(points)
-    for name, values, low, high in (
-        ("lat", cols.lat, -90.0, 90.0),
-        ("lon", cols.lon, -180.0, 180.0),
-        ("t", cols.t, -np.inf, np.inf),
-        ("accuracy", cols.accuracy, 0.0, np.inf),
-    ):
-        not_finite = ~np.isfinite(values)
-        if not_finite.any():
-            raise TraceError(f"points[{_first(not_finite)}].{name}", "must be a finite number")
-        out = (values < low) | (values > high)
-        if out.any():
-            raise TraceError(f"points[{_first(out)}].{name}", f"must be between {low:g} and {high:g}")
-    backwards = np.diff(cols.t) < 0
-    if backwards.any():
-        i = _first(backwards) + 1
-        raise TraceError(f"points[{i}].t", "timestamps must not decrease")
-    future = cols.t > now.timestamp() + limits.clock_skew_s
-    if future.any():
-        raise TraceError(f"points[{_first(future)}].t", "timestamp is in the future")
+    latest_t = now.timestamp() + limits.clock_skew_s
+    if not _plainly_valid(cols, latest_t):
+        _raise_first_offence(cols, latest_t)
     duration = float(cols.t[-1] - cols.t[0])
     if duration > limits.max_duration_s:
         raise TraceError(

@@ -99,3 +99,26 @@ def test_trace_point_from_naive_datetime_is_refused_and_aware_one_converted() ->
     with pytest.raises(ValueError, match="timezone-aware"):
         TracePoint.at(51.0, 4.0, datetime(2026, 1, 1))
     assert TracePoint.at(51.0, 4.0, NOW).t == NOW.timestamp()
+
+
+@pytest.mark.parametrize(
+    ("offences", "field"),
+    [
+        ({3: {"accuracy": -1.0}, 4: {"lat": 95.0}}, "points[4].lat"),
+        ({1: {"lon": 190.0}, 2: {"lon": math.nan}}, "points[2].lon"),
+        ({1: {"t": T0 - 5}, 3: {"t": math.inf}}, "points[3].t"),
+        ({2: {"t": T0}, 4: {"t": NOW.timestamp() + 600}}, "points[2].t"),
+        ({0: {"accuracy": math.inf}, 2: {"accuracy": -2.0}}, "points[0].accuracy"),
+    ],
+)
+def test_with_several_offences_the_rules_are_checked_in_order(
+    offences: dict[int, dict[str, float]], field: str
+) -> None:
+    points = trace()
+    for index, changes in offences.items():
+        p = points[index]
+        values = {"lat": p.lat, "lon": p.lon, "t": p.t, "accuracy": p.accuracy, **changes}
+        points[index] = TracePoint(**values)  # type: ignore[arg-type]
+    with pytest.raises(TraceError) as err:
+        validate_trace(points, now=NOW)
+    assert err.value.field == field
