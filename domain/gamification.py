@@ -195,6 +195,8 @@ class ChallengeTotal(SQLModel, table=True):
     trips: int
     active_days: int
     value: float
+    paid: bool = False
+    """Has the challenge's completion points (set when a reached challenge's standings are read)."""
 
 
 _POINTS_TOTAL = PointsPeriodTotal.__table__.c  # type: ignore[attr-defined]
@@ -228,3 +230,8 @@ ix_challenge_total_rank = sa.Index(
 
 ix_challenge_total_user = sa.Index("ix_challenge_total_user", _CHALLENGE_TOTAL.user_id)
 """Recomputing one user's rows, and the cascade when an account is erased."""
+
+ix_challenge_total_unpaid = sa.Index(
+    "ix_challenge_total_unpaid", _CHALLENGE_TOTAL.challenge_id, postgresql_where=sa.text("NOT paid")
+)
+"""A reached challenge's participants still without its completion points: usually none."""

@@ -352,10 +352,26 @@ async def _board(
     )
 
 
+_UNPAID: Final = sa.text(
+    "UPDATE challenge_total SET paid = true WHERE challenge_id = :challenge_id AND NOT paid RETURNING user_id"
+).columns(sa.column("user_id", sa.Uuid()))
+"""The stored participants still without the completion points, marked as paid (usually none: one probe)."""
+
+
 async def _award_completion(
-    session: AsyncSession, challenge: Challenge, contributors: sa.FromClause, amount: int, now: datetime
+    session: AsyncSession,
+    challenge: Challenge,
+    contributors: sa.FromClause | None,
+    amount: int,
+    now: datetime,
 ) -> None:
-    """Every contributing member earns the challenge points once: the ledger key is (user, challenge)."""
+    """Every contributing member earns the challenge points once: the ledger key is (user, challenge).
+
+    ``contributors``: the members with a qualifying trip, from the raw rides; None when the standings
+    came from the stored totals, which mark whom they paid, so only newcomers are offered the award.
+    """
+    if contributors is None:
+        contributors = _UNPAID.bindparams(challenge_id=challenge.id).cte("unpaid")
     day = local_date(min(now, challenge.ends_at - timedelta(microseconds=1)))
     rows = sa.select(
         sa.func.gen_random_uuid(),
@@ -384,9 +400,10 @@ def _challenge_figures(
     viewer_id: uuid.UUID,
     now: datetime,
     limit: int,
-) -> tuple[sa.CompoundSelect[Any], sa.FromClause]:
-    """The board statement and the contributing members: from the stored totals, or the raw rides
-    when ``rules`` count trips the totals do not (another ``min_trip_m``)."""
+) -> tuple[sa.CompoundSelect[Any], sa.FromClause | None]:
+    """The board statement and the contributing members: from the stored totals (members: None, the
+    totals know whom they paid), or the raw rides when ``rules`` count trips the totals do not
+    (another ``min_trip_m``)."""
     if rules.min_trip_m == STORED_MIN_TRIP_M:
         figures = challenge_figures(challenge.id, challenge.scope, challenge.scope_id)
         statement = board_statement(
@@ -398,7 +415,7 @@ def _challenge_figures(
             now=now,
             limit=limit,
         )
-        return statement, _figures(figures.sql, **figures.binds)
+        return statement, None
     fig = _ride_figures(metric, challenge.starts_at, challenge.ends_at, rules)
     roster = _roster(challenge.scope, challenge.scope_id)
     statement = _board_statement(

@@ -10,7 +10,10 @@ figures can be kept per participant instead:
   (distance, trips, active local days) and `value`, the challenge metric's
   figure, with the user's class and whether they are a citizen. Only the
   scope's members have rows (class, the school's classes, citizens for the
-  city). A read is then one index range in ranking order.
+  city). A read is then one index range in ranking order. `paid` marks the
+  participants who have their completion points once the target is reached,
+  so a reached challenge's read pays only newcomers (one index probe) instead
+  of re-offering the award to every participant.
 - Kept by row triggers: a ride INSERT, DELETE or UPDATE of what decides whether
   and where it counts recomputes the owner's rows of the challenges whose
   window holds the ride; a class_membership change recomputes all the user's
@@ -57,13 +60,14 @@ _FIGURES = f"""
     CASE c.metric WHEN 'distance' THEN sum(r.distance_m) / 1000 WHEN 'trips' THEN count(*)::float8
          ELSE count(DISTINCT (r.started_at AT TIME ZONE '{_TZ}')::date)::float8 END
 """
-_COLUMNS = "(challenge_id, user_id, class_id, citizen, distance_m, trips, active_days, value)"
+_COLUMNS = "(challenge_id, user_id, class_id, citizen, distance_m, trips, active_days, value, paid)"
 
 _FUNCTIONS = f"""
 CREATE FUNCTION challenge_total_user(uid uuid, at timestamptz) RETURNS void LANGUAGE plpgsql AS $$
 -- Recompute the user's rows of the challenges whose window holds `at` (NULL: of every challenge).
 DECLARE
     place record;
+    paid_in uuid[];  -- the challenges whose completion points the user already has: stays so
 BEGIN
     IF at IS NOT NULL AND NOT EXISTS (SELECT 1 FROM challenge c WHERE c.starts_at <= at AND at < c.ends_at) THEN
         RETURN;  -- no challenge runs then: the common case, and no lock taken
@@ -73,11 +77,13 @@ BEGIN
         RETURN;  -- the account is being erased: its rows go with it
     END IF;
     SELECT * INTO place FROM standing_place(uid);
+    SELECT coalesce(array_agg(t.challenge_id), '{{}}') INTO paid_in FROM challenge_total t
+    WHERE t.user_id = uid AND t.paid;
     DELETE FROM challenge_total t USING challenge c
     WHERE t.user_id = uid AND c.id = t.challenge_id
       AND (at IS NULL OR (c.starts_at <= at AND at < c.ends_at));
     INSERT INTO challenge_total {_COLUMNS}
-    SELECT c.id, uid, place.class_id, place.citizen, {_FIGURES}
+    SELECT c.id, uid, place.class_id, place.citizen, {_FIGURES}, c.id = ANY(paid_in)
     FROM challenge c
     JOIN ride r ON r.user_id = uid AND r.started_at >= c.starts_at AND r.started_at < c.ends_at
                AND {_QUALIFYING.format(r="r")}
@@ -92,7 +98,7 @@ BEGIN
     LOCK TABLE ride, class_membership IN SHARE MODE;
     DELETE FROM challenge_total WHERE challenge_id = cid;
     INSERT INTO challenge_total {_COLUMNS}
-    SELECT c.id, r.user_id, m.class_id, u.role = 'citizen', {_FIGURES}
+    SELECT c.id, r.user_id, m.class_id, u.role = 'citizen', {_FIGURES}, false
     FROM challenge c
     JOIN ride r ON r.started_at >= c.starts_at AND r.started_at < c.ends_at AND {_QUALIFYING.format(r="r")}
     JOIN app_user u ON u.id = r.user_id
@@ -180,6 +186,7 @@ def upgrade() -> None:
         sa.Column("trips", sa.Integer(), nullable=False),
         sa.Column("active_days", sa.Integer(), nullable=False),
         sa.Column("value", sa.Float(), nullable=False),
+        sa.Column("paid", sa.Boolean(), nullable=False),
         sa.CheckConstraint("trips > 0 AND active_days > 0", name="ck_challenge_total_counts"),
         sa.ForeignKeyConstraint(["challenge_id"], ["challenge.id"], ondelete="CASCADE"),
         sa.ForeignKeyConstraint(["user_id"], ["app_user.id"], ondelete="CASCADE"),
@@ -193,6 +200,13 @@ def upgrade() -> None:
         postgresql_include=["user_id", "class_id", "citizen"],
     )
     op.create_index("ix_challenge_total_user", "challenge_total", ["user_id"], unique=False)
+    op.create_index(
+        "ix_challenge_total_unpaid",
+        "challenge_total",
+        ["challenge_id"],
+        unique=False,
+        postgresql_where=sa.text("NOT paid"),
+    )
     for statement in _statements(_FUNCTIONS):
         op.execute(statement)
     op.execute("SELECT challenge_total_fill(id) FROM challenge")
@@ -221,6 +235,7 @@ def downgrade() -> None:
         "DROP FUNCTION standing_place_set(uuid, uuid)",
     ):
         op.execute(statement)
+    op.drop_index("ix_challenge_total_unpaid", table_name="challenge_total")
     op.drop_index("ix_challenge_total_user", table_name="challenge_total")
     op.drop_index("ix_challenge_total_rank", table_name="challenge_total")
     op.drop_table("challenge_total")

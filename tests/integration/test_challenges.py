@@ -8,7 +8,15 @@ from typing import Any
 from domain.enums import Role
 from tests.integration.conftest import Account, Register
 from tests.integration.game_helpers import Client, ledger, seed_ride
-from tests.integration.school_helpers import ADULT_YEAR, join, school, school_class, setup_class, staff
+from tests.integration.school_helpers import (
+    ADULT_YEAR,
+    join,
+    scalar,
+    school,
+    school_class,
+    setup_class,
+    staff,
+)
 
 NOW = datetime.now(UTC)
 WINDOW = {"startsAt": (NOW - timedelta(days=7)).isoformat(), "endsAt": (NOW + timedelta(days=7)).isoformat()}
@@ -93,6 +101,12 @@ async def test_a_small_class_riding_more_per_member_beats_a_big_class(
     assert board["achieved"] == 62.5  # 5 of 8 members
 
 
+async def unpaid(client: Client, challenge_id: str) -> int:
+    """Participants the stored totals have not yet marked as paid for the challenge's target."""
+    sql = "SELECT count(*) FROM challenge_total WHERE challenge_id = CAST(:c AS uuid) AND NOT paid"
+    return int(await scalar(client, sql, c=challenge_id))
+
+
 async def test_reaching_the_target_pays_each_contributor_once(client: Client, register: Register) -> None:
     _, teacher, _, klass = await setup_class(client)
     riders = await _members(client, register, klass["joinCode"], 3)
@@ -110,6 +124,18 @@ async def test_reaching_the_target_pays_each_contributor_once(client: Client, re
     assert await ledger(client, riders[0].id) == [("challenge", 50, challenge["id"])]
     assert await ledger(client, riders[1].id) == [("challenge", 50, challenge["id"])]
     assert await ledger(client, riders[2].id) == []  # no trip, no share
+    assert await unpaid(client, challenge["id"]) == 0
+
+    # a rider who was paid rides again (their stored figures are recomputed): still paid, once
+    await seed_ride(client, riders[0].id, started_at=NOW - timedelta(days=3), distance_m=700)
+    assert await unpaid(client, challenge["id"]) == 0
+    # a newcomer contributing after the target was reached is paid at the next read, and only they
+    await seed_ride(client, riders[2].id, started_at=NOW - timedelta(hours=5), distance_m=900)
+    assert await unpaid(client, challenge["id"]) == 1
+    await _board(client, teacher, challenge["id"])
+    assert await unpaid(client, challenge["id"]) == 0
+    for rider in riders:
+        assert await ledger(client, rider.id) == [("challenge", 50, challenge["id"])]
 
 
 async def test_only_participants_and_their_teachers_see_a_challenge_board(
