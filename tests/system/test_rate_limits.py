@@ -34,23 +34,17 @@ def service(start_service: StartService) -> Iterator[Service]:
     )
 
 
-async def _fresh_window() -> None:
-    """Fixed one-minute windows: do not start a burst in the last seconds of one."""
-    if time.time() % 60 > 50:
-        await asyncio.sleep(61 - time.time() % 60)
-
-
 def _assert_rate_limited(answer: httpx.Response) -> None:
     assert answer.status_code == 429, answer.text
     assert answer.headers["content-type"].startswith("application/problem+json")
-    assert 1 <= int(answer.headers["retry-after"]) <= 3600
+    # the windows slide: a window spent on its own must also fade out of the next one (at most 2 h)
+    assert 1 <= int(answer.headers["retry-after"]) <= 2 * 3600
 
 
 async def test_a_burst_across_workers_lets_exactly_the_limit_through_per_user(service: Service) -> None:
     async with httpx.AsyncClient(base_url=service.base_url, timeout=60) as http:
         alice = await citizen(http, ("hazard_reporting",))
         bob = await citizen(http, ("hazard_reporting",))
-        await _fresh_window()
         # the guard counts before the body is read, so even refused bodies count
         burst = await asyncio.gather(
             *(
@@ -72,7 +66,6 @@ async def test_login_brute_force_is_stopped_even_with_spoofed_forwarding_headers
         handle = f"victim{int(time.time() * 1000) % 10**9}"
         registered = await http.post("/auth/register", json={"handle": handle, "password": PASSWORD})
         assert registered.status_code == 201, registered.text
-        await _fresh_window()
         guesses = await asyncio.gather(
             *(
                 http.post(
