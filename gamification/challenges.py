@@ -3,8 +3,8 @@
 A scope's roster is every member, with or without consent (everyone counts in
 team figures). Standings are read from the running totals that triggers keep
 per user (:mod:`gamification.totals`: points per week and month, each
-challenge's figures per participant), grouped per team in SQL, and only then ranked by
-the pure rules of :mod:`gamification.standings`, so a city of 20 000 users
+challenge's figures per participant), grouped per team in SQL, and only then
+ranked by the pure rules of :mod:`gamification.standings`, so a city of 20 000 users
 costs one statement that reads no raw ledger row (``bench/leaderboard.py``).
 Individuals are read with the leaderboard consent *as it stands at read
 time* (:func:`privacy.consent.consent_effective_for`), walking down the
@@ -410,7 +410,6 @@ def _challenge_figures(
             figures,
             challenge.scope,
             challenge.scope_id,
-            materialize=False,
             viewer_id=viewer_id,
             now=now,
             limit=limit,
@@ -506,9 +505,7 @@ async def leaderboards(
     resolved, _ = await _resolve_scope(session, viewer, scope, scope_id)
     window = period_window(period, local_date(now))
     figures = points_figures(period, window.starts_at.date(), scope, resolved)
-    statement = board_statement(
-        figures, scope, resolved, materialize=False, viewer_id=viewer.id, now=now, limit=limit
-    )
+    statement = board_statement(figures, scope, resolved, viewer_id=viewer.id, now=now, limit=limit)
     return await _board(
         session,
         statement,

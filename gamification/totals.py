@@ -101,7 +101,6 @@ def board_statement(
     scope: str,
     scope_id: uuid.UUID | None,
     *,
-    materialize: bool,
     viewer_id: uuid.UUID,
     now: datetime,
     limit: int,
@@ -110,9 +109,9 @@ def board_statement(
 
     People: the figures best first, each checked against the leaderboard
     consent as it stands now (one index probe) until ``limit`` are found, so
-    a city board reads its best few dozen users, not all of them.
-    ``materialize``: compute the figures once (an aggregate over a window)
-    rather than let each branch read the totals in its own index order.
+    a city board reads its best few dozen users, not all of them. The
+    figures are not materialised, so each branch reads the stored rows in
+    the index order it needs.
     """
     fig = (
         sa.text(figures.sql)
@@ -123,7 +122,7 @@ def board_statement(
             sa.column("value", sa.Float()),
         )
         .cte("fig")
-        .prefix_with("MATERIALIZED" if materialize else "NOT MATERIALIZED")
+        .prefix_with("NOT MATERIALIZED")
     )
     members_text = sa.text(MEMBERS[scope]).columns(sa.column("team_id", sa.Uuid()), sa.column("members"))
     if scope != "city":
