@@ -76,22 +76,28 @@ async def test_many_confirmations_of_one_hazard_at_once_count_each_user_once(ser
         assert hazard["confirmationCount"] == USERS
 
 
+async def _school_with_class(http: httpx.AsyncClient, service: Service, admin: str) -> tuple[str, str, str]:
+    """A new school, a teacher of it and a class: the teacher's token, the class id and its join code."""
+    created = await http.post(
+        "/schools",
+        json={"name": "Concurrent school", "lat": 51.02, "lon": 4.47},
+        headers={"Authorization": f"Bearer {admin}"},
+    )
+    assert created.status_code == 201, created.text
+    school_id = created.json()["id"]
+    teacher = await asyncio.to_thread(create_staff, service, "teacher", school_id)
+    made = await http.post(
+        f"/schools/{school_id}/classes", json={"name": "6B"}, headers={"Authorization": f"Bearer {teacher}"}
+    )
+    assert made.status_code == 201, made.text
+    return teacher, made.json()["id"], made.json()["joinCode"]
+
+
 async def test_joining_the_same_class_at_once_makes_each_pupil_a_member_once(service: Service) -> None:
     admin = await asyncio.to_thread(create_staff, service, "admin")
     async with httpx.AsyncClient(base_url=service.base_url, timeout=60) as http:
-        created = await http.post(
-            "/schools",
-            json={"name": "Concurrent school", "lat": 51.02, "lon": 4.47},
-            headers={"Authorization": f"Bearer {admin}"},
-        )
-        assert created.status_code == 201, created.text
-        school_id = created.json()["id"]
-        teacher = {
-            "Authorization": f"Bearer {await asyncio.to_thread(create_staff, service, 'teacher', school_id)}"
-        }
-        made = await http.post(f"/schools/{school_id}/classes", json={"name": "6A"}, headers=teacher)
-        assert made.status_code == 201, made.text
-        class_id, code = made.json()["id"], made.json()["joinCode"]
+        token, class_id, code = await _school_with_class(http, service, admin)
+        teacher = {"Authorization": f"Bearer {token}"}
         pupils = [await citizen(http, ()) for _ in range(USERS)]
         answers = await asyncio.gather(
             *(
@@ -108,22 +114,6 @@ async def test_joining_the_same_class_at_once_makes_each_pupil_a_member_once(ser
         assert detail.status_code == 200, detail.text
         assert detail.json()["memberCount"] == USERS
         assert len(detail.json()["members"]) == USERS
-
-
-async def _school_with_class(http: httpx.AsyncClient, service: Service, admin: str) -> tuple[str, str, str]:
-    created = await http.post(
-        "/schools",
-        json={"name": "Challenge school", "lat": 51.02, "lon": 4.47},
-        headers={"Authorization": f"Bearer {admin}"},
-    )
-    assert created.status_code == 201, created.text
-    school_id = created.json()["id"]
-    teacher = await asyncio.to_thread(create_staff, service, "teacher", school_id)
-    made = await http.post(
-        f"/schools/{school_id}/classes", json={"name": "6B"}, headers={"Authorization": f"Bearer {teacher}"}
-    )
-    assert made.status_code == 201, made.text
-    return teacher, made.json()["id"], made.json()["joinCode"]
 
 
 async def test_challenge_totals_stay_exact_under_racing_uploads_and_class_joins(service: Service) -> None:
