@@ -8,9 +8,11 @@ them to ``{broker}/ngsi-ld/v1/entityOperations/upsert`` (rejected ones to
 effort, one retry, one log line. Upserts are idempotent, so a hazard that two
 workers both push is harmless; nothing is kept in one worker's memory.
 
-``saferoutes ngsi-push`` re-sends every published hazard (after a broker
-outage). A hazard deleted with its last reporter's account is not pushed as a
-deletion (nothing of it is left to say which): docs/open-data.md.
+A published hazard deleted with its last report (its reporter erased their
+account, or deleted the ride it came with) leaves a tombstone (its id), so it
+is deleted at the broker too. ``saferoutes ngsi-push`` re-sends every
+published hazard and the deletions of the last 30 days (after a broker
+outage): docs/open-data.md.
 """
 
 from __future__ import annotations
@@ -139,11 +141,13 @@ def push_middleware(app: ASGIApp, pusher: BrokerPusher) -> ASGIApp:
 
 
 async def full_sync(pusher: BrokerPusher, sessionmaker: async_sessionmaker[AsyncSession]) -> bool:
-    """Upsert every published hazard (the CLI's resync after an outage)."""
+    """Upsert every published hazard and delete those deleted with their last report in the
+    tombstones' 30 days (the CLI's resync after an outage)."""
     async with sessionmaker() as session:
         total = await open_data.count_hazards(session)
         hazards = await open_data.hazards_page(session, limit=max(total, 1))
-    return await pusher.send(hazards, [])
+        gone = await open_data.deleted_hazards(session)
+    return await pusher.send(hazards, gone)
 
 
 __all__ = ["WATCHED", "BrokerPusher", "full_sync", "push_middleware"]

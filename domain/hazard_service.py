@@ -49,7 +49,15 @@ from domain.hazard_rules import (
     validate_severity,
     validate_transition,
 )
-from domain.hazards import COORDINATE_DECIMALS, Hazard, HazardConfirmation, HazardReport, HazardStatusChange
+from domain.hazards import (
+    COORDINATE_DECIMALS,
+    Hazard,
+    HazardConfirmation,
+    HazardReport,
+    HazardStatusChange,
+    HazardTombstone,
+)
+from domain.ngsi import PUBLISHED_STATUSES
 from gamification import service as gamification
 from geo.clustering import (
     DEFAULT_RESOLUTION,
@@ -64,6 +72,9 @@ MAX_OBSERVED_AGE = timedelta(days=30)
 MAX_CLOCK_SKEW = timedelta(minutes=5)
 TAKEN_UP = frozenset({HazardStatus.ACKNOWLEDGED, HazardStatus.PLANNED, HazardStatus.RESOLVED})
 """Statuses in which a planner has acknowledged a hazard: its reporters earn their report points."""
+
+
+_PUBLISHED = frozenset(s.value for s in PUBLISHED_STATUSES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -516,7 +527,15 @@ async def _forget(
     if confirmations is not None:
         await session.execute(sa.delete(HazardConfirmation).where(confirmations))
     await recount(session, ids, now)
-    await session.execute(sa.delete(Hazard).where(col(Hazard.id).in_(ids), col(Hazard.report_count) == 0))
+    gone = await session.execute(
+        sa.delete(Hazard)
+        .where(col(Hazard.id).in_(ids), col(Hazard.report_count) == 0)
+        .returning(col(Hazard.id), col(Hazard.status))
+    )
+    published = [{"hazard_id": row.id, "deleted_at": now} for row in gone if row.status in _PUBLISHED]
+    if published:
+        # the broker still holds these as Alerts: the push after this request deletes them there
+        await session.execute(insert(HazardTombstone).values(published).on_conflict_do_nothing())
 
 
 async def erase_contributions(session: AsyncSession, user_id: uuid.UUID, *, now: datetime) -> None:

@@ -76,6 +76,19 @@ class Hazard(SQLModel, table=True):
     last_confirmed_at: datetime | None = timestamp(nullable=True, default_now=False)
 
 
+class HazardTombstone(SQLModel, table=True):
+    """A published hazard deleted with its last report (an erased account, a deleted ride), and when.
+
+    Only the id, so that the NGSI-LD broker can be told to delete its Alert
+    (``api.ngsi_push``); retention removes tombstones after 30 days.
+    """
+
+    __tablename__ = "hazard_tombstone"
+
+    hazard_id: uuid.UUID = Field(primary_key=True)
+    deleted_at: datetime = timestamp(index=True)
+
+
 def _hazard_fk() -> sa.Column[uuid.UUID]:
     return sa.Column(sa.Uuid(), sa.ForeignKey("hazard.id", ondelete="CASCADE"), nullable=False)
 

@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from domain.danger_service import active_hazards, cell_stats_statement, to_stats
-from domain.hazards import Hazard
+from domain.hazards import Hazard, HazardTombstone
 from domain.ngsi import PUBLISHED_STATUSES, CellStatistic, PublicHazard
 from geo.danger import CellInputs, danger_score
 
@@ -93,15 +93,25 @@ async def hazard(session: AsyncSession, hazard_id: uuid.UUID) -> PublicHazard | 
 async def hazards_changed_since(
     session: AsyncSession, since: datetime
 ) -> tuple[list[PublicHazard], list[uuid.UUID]]:
-    """Hazards updated at or after ``since``: ``(published, rejected ids)``, for the broker push."""
+    """Hazards changed at or after ``since``, for the broker push: ``(published, gone ids)``, where
+    gone are the rejected ones and the published ones deleted with their last report."""
     rows = (await session.execute(sa.select(Hazard).where(col(Hazard.updated_at) >= since))).scalars()
-    published, rejected = [], []
+    published, gone = [], []
     for row in rows:
         if row.status in _PUBLISHED:
             published.append(public_hazard(row))
         else:
-            rejected.append(row.id)
-    return published, rejected
+            gone.append(row.id)
+    return published, gone + await deleted_hazards(session, since)
+
+
+async def deleted_hazards(session: AsyncSession, since: datetime | None = None) -> list[uuid.UUID]:
+    """Published hazards deleted with their last report at or after ``since`` (None: all the
+    tombstones, which retention keeps 30 days)."""
+    stmt = sa.select(col(HazardTombstone.hazard_id))
+    if since is not None:
+        stmt = stmt.where(col(HazardTombstone.deleted_at) >= since)
+    return list((await session.execute(stmt)).scalars())
 
 
 def _cells_statement(window: CellWindow) -> sa.Select[int, int, int, int]:

@@ -9,7 +9,8 @@
   tokens expired or dead for more than a week, class join codes expired or
   revoked for more than a week, guardian codes that expired without ever
   being used (a used code stays: the guardian erases the child's account
-  with it), and rate-limit counters older than a day.
+  with it), rate-limit counters older than a day, and hazard tombstones (the
+  ids of deleted hazards the broker must forget) older than 30 days.
 
 Everything runs in batches so a first run on a large database neither holds
 long locks nor one huge transaction; `progress` is told after every batch.
@@ -26,6 +27,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 BATCH = 5000
 GRACE = timedelta(days=7)
+TOMBSTONES_KEPT = timedelta(days=30)
+"""How long a deleted hazard's id is kept for the broker (``saferoutes ngsi-push`` re-sends them)."""
 
 
 @dataclass
@@ -37,7 +40,8 @@ class RetentionReport:
         self.removed[kind] = self.removed.get(kind, 0) + count
 
 
-# (kind, statement deleting at most :batch rows; parameters :cutoff, :now, :grace_before, :day_before)
+# (kind, statement deleting at most :batch rows;
+#  parameters :cutoff, :now, :grace_before, :day_before, :month_before)
 _RULES: tuple[tuple[str, str], ...] = (
     (
         "ride_cell",
@@ -65,6 +69,11 @@ _RULES: tuple[tuple[str, str], ...] = (
         " WHERE used_at IS NULL AND (expires_at < :now OR revoked_at IS NOT NULL) LIMIT :batch)",
     ),
     (
+        "hazard_tombstone",
+        "DELETE FROM hazard_tombstone WHERE ctid IN"
+        " (SELECT ctid FROM hazard_tombstone WHERE deleted_at < :month_before LIMIT :batch)",
+    ),
+    (
         "rate_limit_bucket",
         "DELETE FROM rate_limit_bucket WHERE ctid IN"
         " (SELECT ctid FROM rate_limit_bucket WHERE window_start < :day_before LIMIT :batch)",
@@ -87,6 +96,7 @@ async def apply(
         "now": now,
         "grace_before": now - GRACE,
         "day_before": now - timedelta(days=1),
+        "month_before": now - TOMBSTONES_KEPT,
         "batch": batch,
     }
     for kind, statement in _RULES:

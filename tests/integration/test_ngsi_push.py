@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Annotated, Any
 
 import pytest
@@ -13,8 +14,12 @@ import uvicorn
 from litestar import Litestar, Request, post
 from litestar.params import PathParameter
 from litestar.testing import AsyncTestClient
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from api.ngsi_push import BrokerPusher
+from api.database import make_sessionmaker
+from api.ngsi_push import BrokerPusher, full_sync
+from domain.base import utcnow
+from privacy import retention
 from tests.integration.conftest import Register, free_port
 from tests.integration.hazard_helpers import REPORTING, body, filed, staff
 
@@ -131,3 +136,46 @@ async def test_a_failing_broker_is_retried_once_then_logged_never_raised(
         await _settled(pushing_client)
     assert [op for op, _ in broker.calls] == ["upsert"]
     assert any(r.message == "ngsi push failed" for r in caplog.records)
+
+
+async def test_a_hazard_gone_with_its_only_reporters_account_is_deleted_at_the_broker(
+    pushing_client: AsyncTestClient[Litestar], register: Register, broker: FakeBroker
+) -> None:
+    leaver, stayer = await register(consents=REPORTING), await register(consents=REPORTING)
+    alone = await filed(pushing_client, leaver, body(category="speeding"))
+    shared = await filed(pushing_client, leaver)
+    await filed(pushing_client, stayer)  # the same spot and category: the same hazard
+    await _settled(pushing_client)
+    broker.calls.clear()
+
+    erased = await pushing_client.delete("/me", headers=leaver.auth)
+    assert erased.status_code == 204
+    await _settled(pushing_client)
+
+    deleted = [entity for op, body_ in broker.calls if op == "delete" for entity in body_]
+    upserted = [entity["id"] for op, body_ in broker.calls if op == "upsert" for entity in body_]
+    assert deleted == [f"urn:ngsi-ld:Alert:{alone['hazardId']}"]
+    assert upserted == [f"urn:ngsi-ld:Alert:{shared['hazardId']}"]  # one report fewer, still published
+
+
+async def test_a_resync_repeats_the_deletions_and_retention_forgets_them_after_30_days(
+    pushing_client: AsyncTestClient[Litestar], register: Register, broker: FakeBroker, clean_db: AsyncEngine
+) -> None:
+    leaver = await register(consents=REPORTING)
+    gone = await filed(pushing_client, leaver)
+    assert (await pushing_client.delete("/me", headers=leaver.auth)).status_code == 204
+    await _settled(pushing_client)
+    broker.calls.clear()
+
+    sessionmaker = make_sessionmaker(clean_db)
+    pusher = BrokerPusher(broker.url, sessionmaker, source="test")  # as `saferoutes ngsi-push` makes it
+    try:
+        assert await full_sync(pusher, sessionmaker)
+    finally:
+        await pusher.aclose()
+    assert broker.calls == [("delete", [f"urn:ngsi-ld:Alert:{gone['hazardId']}"])]
+
+    soon = await retention.apply(clean_db, now=utcnow() + timedelta(days=29), retention_days=365)
+    assert soon.removed["hazard_tombstone"] == 0
+    later = await retention.apply(clean_db, now=utcnow() + timedelta(days=31), retention_days=365)
+    assert later.removed["hazard_tombstone"] == 1
