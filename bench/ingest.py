@@ -207,14 +207,27 @@ class Connections:
         self._idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
 
     async def post(self, path: str, body: bytes, headers: dict[str, str]) -> int:
-        """POST and read the whole answer; its status code."""
-        if self._idle:
-            reader, writer = self._idle.pop()
-        else:
-            reader, writer = await asyncio.open_connection(self._host, self._port)
+        """POST and read the whole answer; its status code.
+
+        An idle connection the service closed meanwhile (its keep-alive timeout)
+        is dropped and the request sent on the next one: the Idempotency-Key
+        makes that safe even if the first attempt got through.
+        """
         fields = {"Host": self._host, **headers, "Content-Length": str(len(body))}
-        head = "".join(f"{k}: {v}\r\n" for k, v in fields.items())
-        writer.write(f"POST {path} HTTP/1.1\r\n{head}\r\n".encode() + body)
+        request = "".join(f"{k}: {v}\r\n" for k, v in fields.items())
+        message = f"POST {path} HTTP/1.1\r\n{request}\r\n".encode() + body
+        while self._idle:
+            reader, writer = self._idle.pop()
+            try:
+                return await self._exchange(reader, writer, message)
+            except (asyncio.IncompleteReadError, ConnectionError):
+                writer.close()
+        return await self._exchange(*await asyncio.open_connection(self._host, self._port), message)
+
+    async def _exchange(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, message: bytes
+    ) -> int:
+        writer.write(message)
         status_line, *answer = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
         length = next(int(f.split(":", 1)[1]) for f in answer if f.lower().startswith("content-length:"))
         await reader.readexactly(length)
