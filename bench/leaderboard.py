@@ -211,9 +211,10 @@ async def main(runs: int, *, reuse: bool, fresh_connections: bool) -> None:
             await session.commit()
             ids = {r.name: r.id for r in await session.execute(sa.text("SELECT name, id FROM challenge"))}
         async with engine.connect() as conn:
-            # the challenges were just filled: give the planner the statistics autovacuum would
+            # the challenges were just filled, and a previous run's completion points taken back out
+            # of the totals: clean up and give the planner the statistics autovacuum would
             await conn.execution_options(isolation_level="AUTOCOMMIT")
-            await conn.execute(sa.text("VACUUM ANALYZE challenge_total"))
+            await conn.execute(sa.text("VACUUM ANALYZE challenge_total, points_entry, points_period_total"))
 
         today = now.astimezone(CITY_TZ).date()
 
