@@ -1,10 +1,9 @@
-"""challenge totals: each challenge's figures per participant, kept by triggers; ride_period_total goes
+"""challenge totals: each challenge's figures per participant, kept by triggers
 
-A city-wide 30-day challenge read its window from ride_period_total (one row
-per user and day or month, plus partial edge days from the rides): about
-15 000 rows summed per user on every read, p95 66-86 ms against a 50 ms target.
+Summing a city-wide 30-day challenge's window on every read, even from per-day
+running totals, read about 15 000 rows: p95 66-86 ms against a 50 ms target.
 A challenge's window and scope never change once it is created, so its
-figures can be kept per participant instead:
+figures are kept per participant instead:
 
 - challenge_total: per (challenge, user) the qualifying rides in the window
   (distance, trips, active local days) and `value`, the challenge metric's
@@ -25,19 +24,14 @@ figures can be kept per participant instead:
   class_membership in SHARE mode until it commits, so no upload or class move
   in flight is missed by both the fill and its own trigger.
 
-ride_period_total (migration 0008) was read by challenge standings only; it
-goes, with its trigger, so an upload keeps fewer rows up to date.
-points_period_total stays (period leaderboards). See docs/gamification.md.
+See docs/gamification.md.
 
 Revision ID: 0009
 Revises: 0008
 Create Date: 2026-11-25 15:00:00.000000
 """
 
-import importlib.util
 from collections.abc import Sequence
-from pathlib import Path
-from types import ModuleType
 
 import sqlalchemy as sa
 
@@ -135,15 +129,6 @@ BEGIN
     RETURN NULL;
 END $$;
 
-CREATE OR REPLACE FUNCTION standing_place_set(uid uuid, new_class uuid) RETURNS void LANGUAGE plpgsql AS $$
-BEGIN
-    -- Waits for the user's in-flight awards and uploads (their foreign-key checks hold KEY SHARE on
-    -- the account) and makes later ones wait for this commit: none keeps a class it read before.
-    PERFORM 1 FROM app_user WHERE id = uid FOR UPDATE;
-    UPDATE points_period_total SET class_id = new_class
-    WHERE user_id = uid AND class_id IS DISTINCT FROM new_class;
-END $$;
-
 CREATE TRIGGER challenge_total_ride_apply
     AFTER INSERT OR DELETE OR UPDATE OF user_id, mode, distance_m, started_at, flagged ON ride
     FOR EACH ROW EXECUTE FUNCTION challenge_total_ride_apply();
@@ -159,23 +144,12 @@ CREATE TRIGGER challenge_total_challenge_apply
     FOR EACH ROW EXECUTE FUNCTION challenge_total_challenge_apply();
 """
 
-_DROP_RIDE_PERIOD_TOTAL = (
-    "DROP TRIGGER ride_period_total_apply ON ride",
-    "DROP FUNCTION ride_period_total_apply()",
-    "DROP FUNCTION ride_period_total_add(uuid, timestamptz, double precision, integer)",
-)
-
-
 def _statements(script: str) -> list[str]:
     """One statement at a time (asyncpg prepares each); statements end with ';' and a blank line."""
     return [s.strip() for s in script.split(";\n\n") if s.strip()]
 
 
 def upgrade() -> None:
-    for statement in _DROP_RIDE_PERIOD_TOTAL:
-        op.execute(statement)
-    op.drop_index("ix_ride_period_total_period", table_name="ride_period_total")
-    op.drop_table("ride_period_total")
     op.create_table(
         "challenge_total",
         sa.Column("challenge_id", sa.Uuid(), nullable=False),
@@ -212,17 +186,7 @@ def upgrade() -> None:
     op.execute("SELECT challenge_total_fill(id) FROM challenge")
 
 
-def _migration_0008() -> ModuleType:
-    path = Path(__file__).with_name("0008_standing_totals.py")
-    spec = importlib.util.spec_from_file_location("migration_0008", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def downgrade() -> None:
-    """Back to 0008: challenge_total goes; ride_period_total, its functions and trigger come back, refilled."""
     for statement in (
         "DROP TRIGGER challenge_total_challenge_apply ON challenge",
         "DROP TRIGGER standing_class_challenge_apply ON class_membership",
@@ -232,45 +196,9 @@ def downgrade() -> None:
         "DROP FUNCTION challenge_total_ride_apply()",
         "DROP FUNCTION challenge_total_fill(uuid)",
         "DROP FUNCTION challenge_total_user(uuid, timestamptz)",
-        "DROP FUNCTION standing_place_set(uuid, uuid)",
     ):
         op.execute(statement)
     op.drop_index("ix_challenge_total_unpaid", table_name="challenge_total")
     op.drop_index("ix_challenge_total_user", table_name="challenge_total")
     op.drop_index("ix_challenge_total_rank", table_name="challenge_total")
     op.drop_table("challenge_total")
-    before = _migration_0008()
-    op.create_table(
-        "ride_period_total",
-        sa.Column("user_id", sa.Uuid(), nullable=False),
-        sa.Column("period", sa.String(length=5), nullable=False),
-        sa.Column("starts_on", sa.Date(), nullable=False),
-        sa.Column("class_id", sa.Uuid(), nullable=True),
-        sa.Column("citizen", sa.Boolean(), nullable=False),
-        sa.Column("distance_m", sa.Float(), nullable=False),
-        sa.Column("trips", sa.Integer(), nullable=False),
-        sa.Column("active_days", sa.Integer(), nullable=False),
-        sa.CheckConstraint("period IN ('day', 'month')", name="ck_ride_period_total_period"),
-        sa.CheckConstraint("trips > 0 AND active_days > 0", name="ck_ride_period_total_counts"),
-        sa.ForeignKeyConstraint(["user_id"], ["app_user.id"], ondelete="CASCADE"),
-        sa.PrimaryKeyConstraint("user_id", "period", "starts_on"),
-    )
-    op.create_index(
-        "ix_ride_period_total_period",
-        "ride_period_total",
-        ["period", "starts_on"],
-        unique=False,
-        postgresql_include=["user_id", "class_id", "citizen", "distance_m", "trips", "active_days"],
-    )
-    restored = (
-        "CREATE FUNCTION ride_period_total_add",
-        "CREATE FUNCTION ride_period_total_apply",
-        "CREATE FUNCTION standing_place_set",
-        "CREATE TRIGGER ride_period_total_apply",
-    )
-    for statement in before._statements(before._FUNCTIONS):
-        if statement.startswith(restored):
-            op.execute(statement)
-    for statement in before._statements(before._BACKFILL):
-        if statement.startswith("INSERT INTO ride_period_total"):
-            op.execute(statement)
