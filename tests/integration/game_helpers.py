@@ -59,6 +59,21 @@ def local_today() -> date:
     return datetime.now(CITY_TZ).date()
 
 
+RIDE_INSERT = """
+INSERT INTO ride (id, user_id, mode, distance_m, duration_s, started_at, resolution,
+                  cell_count, segment_count, trimmed_m, point_count, kept_point_count,
+                  incidents_filed, created_at, flagged, flags)
+VALUES (:id, :user_id, :mode, :distance_m, 600, :started_at, 10, :n, 1, 300, 600, 600, 0, now(),
+        :flagged, CAST(:flags AS varchar[]))
+"""
+"""A ride stored with SQL, no pipeline: binds id, user_id, mode, distance_m, started_at, n, flagged, flags."""
+
+POINTS_INSERT = (
+    "INSERT INTO points_entry (id, user_id, amount, reason, source, day, created_at)"
+    " VALUES (gen_random_uuid(), :user_id, :amount, :reason, :source, :day, now())"
+)
+
+
 async def seed_ride(
     client: Client,
     user_id: str,
@@ -73,13 +88,7 @@ async def seed_ride(
     ride_id = str(uuid.uuid4())
     await execute(
         client,
-        """
-        INSERT INTO ride (id, user_id, mode, distance_m, duration_s, started_at, resolution,
-                          cell_count, segment_count, trimmed_m, point_count, kept_point_count,
-                          incidents_filed, created_at, flagged, flags)
-        VALUES (:id, :user_id, :mode, :distance_m, 600, :started_at, 10, :n, 1, 300, 600, 600, 0, now(),
-                :flagged, CAST(:flags AS varchar[]))
-        """,
+        RIDE_INSERT,
         id=ride_id,
         user_id=uuid.UUID(user_id),
         mode=mode,
@@ -104,8 +113,7 @@ async def seed_ride(
 async def seed_points(client: Client, user_id: str, amount: int, *, day: date, reason: str = "ride") -> None:
     await execute(
         client,
-        "INSERT INTO points_entry (id, user_id, amount, reason, source, day, created_at)"
-        " VALUES (gen_random_uuid(), :user_id, :amount, :reason, :source, :day, now())",
+        POINTS_INSERT,
         user_id=uuid.UUID(user_id),
         amount=amount,
         reason=reason,

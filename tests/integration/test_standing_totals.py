@@ -21,7 +21,13 @@ from gamification.standings import ChallengeMetric
 from gamification.stats import qualifying_sql
 from gamification.streaks import CITY_TZ
 from gamification.totals import STORED_MIN_TRIP_M
-from tests.integration.game_helpers import CHALLENGE_TOTALS_FRESH, CHALLENGE_TOTALS_STORED, CHALLENGE_VALUES
+from tests.integration.game_helpers import (
+    CHALLENGE_TOTALS_FRESH,
+    CHALLENGE_TOTALS_STORED,
+    CHALLENGE_VALUES,
+    POINTS_INSERT,
+    RIDE_INSERT,
+)
 
 BASE = datetime(2026, 3, 20, 9, 30, tzinfo=UTC)  # spans the spring clock change and a month boundary
 
@@ -98,12 +104,12 @@ async def _join(engine: AsyncEngine, user_id: uuid.UUID, class_id: uuid.UUID) ->
 async def _points(engine: AsyncEngine, user_id: uuid.UUID, amount: int, day_offset: int, source: str) -> None:
     await _run(
         engine,
-        "INSERT INTO points_entry (id, user_id, amount, reason, source, day, created_at)"
-        " VALUES (gen_random_uuid(), :u, :a, 'ride', :s, :d, now())",
-        u=user_id,
-        a=amount,
-        s=source,
-        d=(BASE + timedelta(days=day_offset)).date(),
+        POINTS_INSERT,
+        user_id=user_id,
+        amount=amount,
+        reason="ride",
+        source=source,
+        day=(BASE + timedelta(days=day_offset)).date(),
     )
 
 
@@ -119,18 +125,15 @@ async def _ride(
     ride_id = uuid.uuid4()
     await _run(
         engine,
-        """
-        INSERT INTO ride (id, user_id, mode, distance_m, duration_s, started_at, resolution,
-                          cell_count, segment_count, trimmed_m, point_count, kept_point_count,
-                          incidents_filed, created_at, flagged, flags)
-        VALUES (:id, :u, :mode, :d, 600, :t, 10, 0, 1, 0, 10, 10, 0, now(), :f, '{}')
-        """,
+        RIDE_INSERT,
         id=ride_id,
-        u=user_id,
+        user_id=user_id,
         mode=mode,
-        d=distance_m,
-        t=started_at,
-        f=flagged,
+        distance_m=distance_m,
+        started_at=started_at,
+        n=0,
+        flagged=flagged,
+        flags=[],
     )
     return ride_id
 
