@@ -405,7 +405,7 @@ def _challenge_figures(
     totals know whom they paid), or the raw rides when ``rules`` count trips the totals do not
     (another ``min_trip_m``)."""
     if rules.min_trip_m == STORED_MIN_TRIP_M:
-        figures = challenge_figures(challenge.id, challenge.scope, challenge.scope_id)
+        figures = challenge_figures(challenge.id)
         statement = board_statement(
             figures,
             challenge.scope,
