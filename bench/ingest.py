@@ -1,17 +1,20 @@
 """End-to-end ride ingestion: the real service, real PostgreSQL, concurrent uploads.
 
-Run: ``.venv/bin/python bench/ingest.py [--clients 50] [--seconds 30] [--workers 1] [--rate R]``.
+Run: ``.venv/bin/python bench/ingest.py [--clients 50] [--seconds 30] [--warmup 5] [--workers 1] [--rate R]``.
 
 Starts ``saferoutes serve`` on a free port against PostgreSQL (an embedded
 server in a temporary folder, or ``DATABASE_URL`` if set: use a scratch
 database, the bench leaves its users and rides there), registers one user
 per client with the ride_tracking consent, and has every client upload
-simulated 30-minute bike rides (1 800 points, JSON) back to back for the
-given time (closed loop: 50 uploads always in flight, so the latency is at
+simulated 30-minute bike rides (1 800 points, JSON) back to back: first
+for ``--warmup`` seconds unmeasured, then, once PostgreSQL has analyzed the
+tables (as autovacuum does in a running service), for the measured time
+(closed loop: 50 uploads always in flight, so the latency is at
 least 50 / throughput, which it prints); ``--rate R`` instead lets uploads
 arrive at R per second (open loop, Poisson), the way a school morning does,
-and prints how many were in flight at most. Prints rides/s, points/s and
-p50/p99 latency, and two ratios measured in the same run:
+and prints how many were in flight at most. Prints rides/s, points/s,
+p50/p99 latency, the CPU per ride of the service and of the bench client,
+how busy the machine's cores were, and two ratios measured in the same run:
 - pipeline: ``process_trace`` points/s over the bare ``h3.latlng_to_cell``
   loop on the same points (target >= 0.5);
 - end-to-end points/s over asyncpg ``copy_records_to_table`` of as many rows
@@ -239,12 +242,13 @@ class Connections:
             writer.close()
 
 
-async def uploads(base: str, clients: int, seconds: float, trips: Trips, *, rate: float | None = None) -> Run:
+async def uploads(
+    base: str, users: list[dict[str, str]], seconds: float, trips: Trips, *, rate: float | None = None
+) -> Run:
     """Closed loop (each client uploads again as soon as it is answered) or, with `rate`,
     open loop: uploads arrive at `rate` per second (Poisson), each from a random client."""
     run = Run()
-    async with httpx.AsyncClient(base_url=base, timeout=60) as client:
-        users = [await new_user(client) for _ in range(clients)]
+    clients = len(users)
     connections = Connections(base)
     stop = time.perf_counter() + seconds
 
@@ -283,6 +287,32 @@ async def uploads(base: str, clients: int, seconds: float, trips: Trips, *, rate
     return run
 
 
+async def register(base: str, clients: int) -> list[dict[str, str]]:
+    async with httpx.AsyncClient(base_url=base, timeout=60) as client:
+        return [await new_user(client) for _ in range(clients)]
+
+
+async def analyze(url: str) -> None:
+    """Give the planner the statistics autovacuum keeps in a running service.
+
+    A fresh bench database has none for the tables the warm-up filled (and
+    autovacuum may be off, or not due within a run): the planner then guesses,
+    and some per-user reads picked plans that scan every stored ride.
+    """
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute("ANALYZE")
+    finally:
+        await conn.close()
+
+
+def machine_busy() -> tuple[float, float]:
+    """(busy, total) jiffies of all CPUs so far, from /proc/stat (Linux)."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = values[3] + values[4]  # idle + iowait
+    return sum(values) - idle, sum(values)
+
+
 async def copy_rate(url: str, rows: int) -> float:
     conn = await asyncpg.connect(url)
     try:
@@ -309,6 +339,12 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     parser.add_argument("--rides", type=int, default=200, help="distinct simulated rides to cycle through")
     parser.add_argument(
+        "--warmup",
+        type=float,
+        default=5.0,
+        help="seconds of unmeasured uploads first, after which the tables are analyzed",
+    )
+    parser.add_argument(
         "--rate", type=float, help="open loop: uploads per second (Poisson) instead of back-to-back clients"
     )
     args = parser.parse_args()
@@ -329,17 +365,21 @@ def main() -> None:
     bare, full = best_of(5, lambda: bare_loop(sample), lambda: pipeline(sample))
 
     with database() as url, service(url, free_port(), args.workers) as (base, pid):
-        cpu_before = cpu_seconds(pid)
+        plain_url = url.replace("postgresql+asyncpg", "postgresql")
+        users = asyncio.run(register(base, args.clients))
+        if args.warmup > 0:
+            asyncio.run(uploads(base, users, args.warmup, trips))
+        asyncio.run(analyze(plain_url))
+        cpu_before, machine_before = cpu_seconds(pid), machine_busy()
         bench_cpu = time.process_time()
-        run = asyncio.run(uploads(base, args.clients, args.seconds, trips, rate=args.rate))
+        run = asyncio.run(uploads(base, users, args.seconds, trips, rate=args.rate))
         bench_cpu = time.process_time() - bench_cpu
+        machine = [after - before for after, before in zip(machine_busy(), machine_before, strict=True)]
         latencies, failures, elapsed = run.latencies, run.failures, run.elapsed
         server_cpu = cpu_seconds(pid) - cpu_before
         done = len(latencies)
         e2e_points = done * POINTS_PER_RIDE / elapsed
-        copy = asyncio.run(
-            copy_rate(url.replace("postgresql+asyncpg", "postgresql"), max(done, 1) * POINTS_PER_RIDE)
-        )
+        copy = asyncio.run(copy_rate(plain_url, max(done, 1) * POINTS_PER_RIDE))
 
     latencies.sort()
     p50 = statistics.median(latencies) * 1e3 if latencies else float("nan")
@@ -347,11 +387,13 @@ def main() -> None:
     load = f"open loop at {args.rate:g} uploads/s" if args.rate else "closed loop"
     print(
         f"clients {args.clients} ({load}, at most {run.max_in_flight} in flight), workers {args.workers},"
-        f" {elapsed:.1f} s, {done} rides x {POINTS_PER_RIDE} points"
+        f" {elapsed:.1f} s after {args.warmup:g} s of warm-up, {done} rides x {POINTS_PER_RIDE} points"
     )
     print(f"failed uploads:        {failures}")
     print(f"service CPU per ride:  {server_cpu / max(done, 1) * 1e3:10.1f} ms (user + system, all workers)")
     print(f"bench client CPU/ride: {bench_cpu / max(done, 1) * 1e3:10.1f} ms (encoding, sending)")
+    busy = machine[0] / max(machine[1], 1) * 100
+    print(f"machine CPU busy:      {busy:10.0f} % (all cores, anything running)")
     print(f"rides/s:               {done / elapsed:10.1f}")
     print(f"points/s (end to end): {e2e_points:10,.0f}")
     print(f"latency p50 / p99:     {p50:7.1f} / {p99:.1f} ms   (target p99 < 250 ms)")
