@@ -316,6 +316,34 @@ def distinct_areas(cells: Iterable[str], resolution: int) -> int:
     return len({h3.cell_to_parent(c, resolution) for c in cells})
 
 
+EXPLORER_RESOLUTIONS: Final = tuple(
+    sorted({b.rule.area_resolution for b in CATALOGUE if isinstance(b.rule, Explorer)})
+)
+
+
+def open_explorer_resolutions(held: Iterable[str]) -> tuple[int, ...]:
+    """The resolutions at which an explorer badge not in ``held`` still counts areas."""
+    codes = set(held)
+    explorers = [b for b in CATALOGUE if isinstance(b.rule, Explorer) and b.code not in codes]
+    return tuple(sorted({b.rule.area_resolution for b in explorers if isinstance(b.rule, Explorer)}))
+
+
+def areas_of(cells: Iterable[str], resolutions: Iterable[int]) -> list[tuple[int, int]]:
+    """The distinct ``(resolution, area)`` pairs of the given cells, areas as H3 integers, sorted.
+
+    A cell coarser than a resolution has no area there and is skipped.
+    """
+    distinct = set(cells)
+    return sorted(
+        {
+            (res, h3.str_to_int(h3.cell_to_parent(c, res)))
+            for res in resolutions
+            for c in distinct
+            if h3.get_resolution(c) >= res
+        }
+    )
+
+
 SCHOOL_AREA_RINGS: Final = 3
 """Ring count around the school's cell (res 10: ~400 m), wider than the 150-250 m end trimming."""
 

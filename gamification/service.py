@@ -25,7 +25,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from domain.gamification import BadgeAward, PointsEntry
+from domain.gamification import BadgeAward, ExplorerArea, PointsEntry
 from domain.rides import Ride
 from gamification import stats
 from gamification.anticheat import (
@@ -36,7 +36,16 @@ from gamification.anticheat import (
     fingerprint_of,
     trace_summary,
 )
-from gamification.badges import CATALOGUE, Badge, ReportsConfirmed, Threshold, evaluate
+from gamification.badges import (
+    CATALOGUE,
+    EXPLORER_RESOLUTIONS,
+    Badge,
+    ReportsConfirmed,
+    Threshold,
+    areas_of,
+    evaluate,
+    open_explorer_resolutions,
+)
 from gamification.rules import (
     DEFAULT_RULES,
     AwardReason,
@@ -129,10 +138,25 @@ async def points_ledger(
     return list((await session.execute(query)).scalars())
 
 
+_FORGET_RIDE_AREAS = sa.text(
+    f"""
+    WITH a AS ({stats.ride_areas_sql(EXPLORER_RESOLUTIONS)}),
+    gone AS (
+      DELETE FROM explorer_area e USING a
+      WHERE e.user_id = :user_id AND e.resolution = a.resolution AND e.area = a.area AND e.rides <= 1
+    )
+    UPDATE explorer_area e SET rides = e.rides - 1 FROM a
+    WHERE e.user_id = :user_id AND e.resolution = a.resolution AND e.area = a.area AND e.rides > 1
+    """  # noqa: S608 - constant fragments
+)
+"""Take a qualifying ride out of its owner's explorer areas (rows that would reach zero go)."""
+
+
 async def forget_ride(session: AsyncSession, user_id: uuid.UUID, ride_id: uuid.UUID) -> None:
     """Delete the points a ride earned, and those of its incident reports, before the ride goes.
 
-    Streak bonuses, badges and challenge awards already earned stay: they
+    The ride also leaves its owner's explorer areas. Streak bonuses, badges
+    and challenge awards already earned stay: they
     rewarded a moment that did happen, and re-deciding them would make a
     deletion punish more than it removes.
     """
@@ -146,6 +170,9 @@ async def forget_ride(session: AsyncSession, user_id: uuid.UUID, ride_id: uuid.U
         col(PointsEntry.reason).in_(_REPORT_REASONS), col(PointsEntry.source).in_(report_ids)
     )
     await session.execute(sa.delete(PointsEntry).where(entries, sa.or_(ride_entry, report_entry)))
+    if EXPLORER_RESOLUTIONS:
+        params = {"user_id": user_id, "ride_id": ride_id, "min_trip_m": DEFAULT_RULES.min_trip_m}
+        await session.execute(_FORGET_RIDE_AREAS, params)
 
 
 # --- badges ------------------------------------------------------------------------------------------
@@ -304,6 +331,12 @@ _WRITE = sa.text(
     WITH judged AS (
       UPDATE ride SET fingerprint = :fingerprint, flagged = :flagged, flags = CAST(:flags AS varchar[])
       WHERE id = :ride_id
+    ),
+    explored AS (
+      INSERT INTO explorer_area (user_id, resolution, area, rides)
+      SELECT :user_id, a.resolution, a.area, 1
+      FROM unnest(CAST(:area_resolutions AS smallint[]), CAST(:areas AS bigint[])) AS a(resolution, area)
+      ON CONFLICT (user_id, resolution, area) DO UPDATE SET rides = explorer_area.rides + 1
     )
     INSERT INTO points_entry (id, user_id, amount, reason, source, day, created_at)
     SELECT e.id, :user_id, e.amount, e.reason, e.source, e.day, :now
@@ -313,7 +346,8 @@ _WRITE = sa.text(
     RETURNING reason, amount
     """
 )
-"""The verdict onto the ride, and the ledger entries it earned (each once: see `award`)."""
+"""The verdict onto the ride, the ledger entries it earned (each once: see `award`) and the
+areas it adds to the explorer badges still to earn."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -325,9 +359,15 @@ class _Entry:
 
 
 async def _write(
-    session: AsyncSession, ride: Ride, verdict: Verdict, entries: Sequence[_Entry], now: datetime
+    session: AsyncSession,
+    ride: Ride,
+    verdict: Verdict,
+    entries: Sequence[_Entry],
+    now: datetime,
+    areas: Sequence[tuple[int, int]] = (),
 ) -> dict[str, int]:
-    """Store the verdict and the positive entries; the points actually written, by reason."""
+    """Store the verdict, the positive entries and the explorer `areas` (resolution, area);
+    the points actually written, by reason."""
     flags = [str(flag) for flag in sorted(verdict.flags)]
     due = [e for e in entries if e.amount > 0]
     written = await session.execute(
@@ -344,6 +384,8 @@ async def _write(
             "reasons": [e.reason.value for e in due],
             "sources": [e.source for e in due],
             "days": [e.day for e in due],
+            "area_resolutions": [res for res, _ in areas],
+            "areas": [area for _, area in areas],
         },
     )
     ride.fingerprint, ride.flagged, ride.flags = verdict.fingerprint, not verdict.ok, flags
@@ -365,7 +407,8 @@ async def award_ride(
     and while the user's ride lock is held (the daily cap is then exact).
     A flagged, motorised or too short ride earns nothing and changes no badge.
     Three statements for a qualifying ride (judge, read the standing, write),
-    a fourth when a badge still to earn needs figures, a fifth to grant it.
+    a fourth when a badge still to earn needs figures, a fifth to grant it,
+    a sixth to drop the explorer areas once no explorer badge needs them.
     """
     verdict = await _assess(session, ride, processed, anticheat)
     mode = TravelMode(ride.mode)
@@ -392,8 +435,10 @@ async def award_ride(
             last_active,
         ),
     )
-    written = await _write(session, ride, verdict, entries, now)
     held = set(standing.held)
+    exploring = open_explorer_resolutions(held)
+    cells = (v.cell for segment in processed.segments for v in segment)
+    written = await _write(session, ride, verdict, entries, now, areas_of(cells, exploring))
     open_badges = [b for b in CATALOGUE if _ride_badge(b) and b.code not in held]
     earned: tuple[Badge, ...] = ()
     if open_badges:
@@ -407,7 +452,19 @@ async def award_ride(
             rules=rules,
         )
         earned = await _grant(session, ride.user_id, evaluate(snapshot, held, open_badges), now)
+        still_exploring = open_explorer_resolutions(held | {b.code for b in earned})
+        if still_exploring != exploring:
+            await _forget_explored(session, ride.user_id, keep=still_exploring)
     return RideAward(written.get(AwardReason.RIDE.value, 0), earned, verdict)
+
+
+async def _forget_explored(session: AsyncSession, user_id: uuid.UUID, *, keep: Sequence[int]) -> None:
+    """Drop the explorer areas no badge still to earn counts (every explorer badge there is held)."""
+    await session.execute(
+        sa.delete(ExplorerArea).where(
+            col(ExplorerArea.user_id) == user_id, col(ExplorerArea.resolution).not_in(keep)
+        )
+    )
 
 
 # --- hazard reports and confirmations ----------------------------------------------------------------

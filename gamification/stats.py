@@ -146,12 +146,21 @@ def _needs(badges: Sequence[Badge], *, days_wanted: bool, has_school: bool) -> _
 
 
 def _distinct_areas_sql(resolution: int) -> str:
-    return f"""(
-        SELECT count(DISTINCT {parent_cell_sql("c.cell", resolution)}) FROM ride r
-        JOIN ride_cell c ON c.ride_id = r.id
-        WHERE r.user_id = :user_id AND {qualifying_sql()}
-          AND ((c.cell >> {_H3_RES_OFFSET}) & 15) >= {resolution}
-    )"""  # noqa: S608 - constant fragments
+    """The stored explorer areas (kept by the upload and the ride deletion: see `ride_areas_sql`)."""
+    stored = "SELECT count(*) FROM explorer_area WHERE user_id = :user_id"
+    return f"({stored} AND resolution = {resolution})"
+
+
+def ride_areas_sql(resolutions: Sequence[int]) -> str:
+    """The distinct (resolution, area) pairs of ride ``:ride_id`` if it is a qualifying trip
+    (bind ``:min_trip_m``): what it added to its owner's explorer areas."""
+    return " UNION ".join(
+        f"SELECT DISTINCT {res}::smallint AS resolution, {parent_cell_sql('c.cell', res)} AS area"  # noqa: S608
+        " FROM ride_cell c JOIN ride r ON r.id = c.ride_id"
+        f" WHERE c.ride_id = :ride_id AND {qualifying_sql()}"
+        f" AND ((c.cell >> {_H3_RES_OFFSET}) & 15) >= {res}"
+        for res in resolutions
+    )
 
 
 @functools.cache

@@ -116,6 +116,13 @@ INVENTORY: tuple[PersonalTable, ...] = (
     PersonalTable("points_entry", "user_id = :uid", Erase.CASCADE, "created_at", why="points ledger"),
     PersonalTable("badge_award", "user_id = :uid", Erase.CASCADE, "awarded_at", why="badges"),
     PersonalTable(
+        "explorer_area",
+        "user_id = :uid",
+        Erase.CASCADE,
+        "resolution, area",
+        why="neighbourhoods (about 0.7 km²) one's rides passed through, until the explorer badge is earned",
+    ),
+    PersonalTable(
         "points_period_total",
         "user_id = :uid",
         Erase.CASCADE,

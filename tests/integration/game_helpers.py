@@ -11,6 +11,8 @@ import h3
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
+from gamification.badges import EXPLORER_RESOLUTIONS, areas_of
+from gamification.rules import DEFAULT_RULES
 from gamification.standings import ChallengeMetric
 from gamification.stats import local_day_sql, qualifying_sql
 from gamification.streaks import CITY_TZ
@@ -74,6 +76,12 @@ POINTS_INSERT = (
 )
 
 
+EXPLORED = (
+    "INSERT INTO explorer_area (user_id, resolution, area, rides) VALUES (:user_id, :resolution, :area, 1)"
+    " ON CONFLICT (user_id, resolution, area) DO UPDATE SET rides = explorer_area.rides + 1"
+)
+
+
 async def seed_ride(
     client: Client,
     user_id: str,
@@ -84,7 +92,8 @@ async def seed_ride(
     flagged: bool = False,
     cells: Sequence[str] = (),
 ) -> str:
-    """A stored ride written with SQL (no pipeline), with its cell rows when given."""
+    """A stored ride written with SQL (no pipeline), with its cell rows when given, counted in
+    its owner's explorer areas when it qualifies, as an upload would."""
     ride_id = str(uuid.uuid4())
     await execute(
         client,
@@ -107,6 +116,9 @@ async def seed_ride(
             seq=seq,
             cell=h3.str_to_int(cell),
         )
+    if not flagged and mode in ("walk", "bike") and distance_m >= DEFAULT_RULES.min_trip_m:
+        for resolution, area in areas_of(cells, EXPLORER_RESOLUTIONS):
+            await execute(client, EXPLORED, user_id=uuid.UUID(user_id), resolution=resolution, area=area)
     return ride_id
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import time, timedelta
 
 import h3
@@ -9,7 +10,8 @@ import pytest
 import sqlalchemy as sa
 
 from gamification.badges import CATALOGUE
-from gamification.stats import parent_cell_sql
+from gamification.rules import DEFAULT_RULES
+from gamification.stats import parent_cell_sql, qualifying_sql
 from tests.integration.conftest import Register
 from tests.integration.game_helpers import (
     Client,
@@ -135,7 +137,53 @@ async def test_explorer_after_twenty_five_neighbourhoods(client: Client, registe
     await seed_ride(client, account.id, started_at=local_noon(LONG_AGO), cells=cells[:20])
     assert "explorer" not in _codes(await _ride(client, account.auth))
     await seed_ride(client, account.id, started_at=local_noon(LONG_AGO), cells=cells[18:])
+    assert await _explored(client, account.id) != []
     assert "explorer" in _codes(await _ride(client, account.auth, 2))
+    # earned: the areas are no longer needed, and later rides keep none
+    assert await _explored(client, account.id) == []
+    await _ride(client, account.auth, 3)
+    assert await _explored(client, account.id) == []
+
+
+_EXPLORED_FRESH = f"""
+    SELECT 8, {parent_cell_sql("c.cell", 8)}, count(DISTINCT r.id)
+    FROM ride r JOIN ride_cell c ON c.ride_id = r.id
+    WHERE r.user_id = :user_id AND {qualifying_sql()}
+    GROUP BY 2 ORDER BY 2
+"""
+
+
+async def _explored(client: Client, user_id: str) -> list[tuple[int, int, int]]:
+    async with client.app.state.sessionmaker() as session:
+        stored = await session.execute(
+            sa.text(
+                "SELECT resolution, area, rides FROM explorer_area WHERE user_id = :user_id ORDER BY area"
+            ),
+            {"user_id": uuid.UUID(user_id)},
+        )
+        return [tuple(row) for row in stored]
+
+
+async def test_explorer_areas_follow_the_qualifying_rides_through_uploads_and_deletions(
+    client: Client, register: Register
+) -> None:
+    account = await register(consents=RIDING)
+
+    async def fresh() -> list[tuple[int, int, int]]:
+        async with client.app.state.sessionmaker() as session:
+            params = {"user_id": uuid.UUID(account.id), "min_trip_m": DEFAULT_RULES.min_trip_m}
+            return [tuple(row) for row in await session.execute(sa.text(_EXPLORED_FRESH), params)]
+
+    first = await _ride(client, account.auth, 41)
+    await _ride(client, account.auth, 42)
+    await _ride(client, account.auth, 43, mode="car")  # motorised: no areas
+    duplicate = await _ride(client, account.auth, 42)  # flagged as a re-upload: no areas
+    assert duplicate["pointsAwarded"] == 0
+    explored = await _explored(client, account.id)
+    assert explored == await fresh()
+    assert any(rides == 2 for *_, rides in explored)  # the two trips share areas
+    assert (await client.delete(f"/rides/{first['id']}", headers=account.auth)).status_code == 204
+    assert await _explored(client, account.id) == await fresh() != explored
 
 
 async def test_the_sql_parent_cell_is_h3s(client: Client) -> None:

@@ -22,11 +22,13 @@ from gamification.badges import (
     Streak,
     Threshold,
     UserStats,
+    areas_of,
     badge,
     distinct_areas,
     evaluate,
     in_window,
     is_school_trip,
+    open_explorer_resolutions,
     school_area,
     stats_needs,
 )
@@ -138,6 +140,24 @@ def test_distinct_areas_counts_parent_cells() -> None:
     far = h3.latlng_to_cell(51.2093, 3.2247, 10)  # Bruges, another res-8 area
     assert distinct_areas([*neighbours, far], 8) == len({h3.cell_to_parent(c, 8) for c in neighbours}) + 1
     assert distinct_areas([], 8) == 0
+
+
+def test_areas_of_lists_each_parent_once_per_resolution_as_integers() -> None:
+    here = h3.latlng_to_cell(51.0259, 4.4776, 10)
+    cells = [*h3.grid_disk(here, 1), here, h3.latlng_to_cell(51.2093, 3.2247, 10)]
+    areas = areas_of(cells, (7, 8))
+    for res in (7, 8):
+        expected = {h3.str_to_int(h3.cell_to_parent(c, res)) for c in cells}
+        assert sorted(a for r, a in areas if r == res) == sorted(expected)
+    assert areas == sorted(set(areas))
+    assert areas_of([h3.latlng_to_cell(51.0, 4.4, 6)], (8,)) == []  # coarser than the area: none
+    assert areas_of([], (8,)) == []
+
+
+def test_explorer_areas_are_collected_only_while_an_explorer_badge_is_open() -> None:
+    explorers = {b.code: b.rule.area_resolution for b in CATALOGUE if isinstance(b.rule, Explorer)}
+    assert open_explorer_resolutions(()) == tuple(sorted(set(explorers.values())))
+    assert open_explorer_resolutions(explorers) == ()
 
 
 def test_school_trip_is_recognised_despite_end_trimming() -> None:
