@@ -156,9 +156,9 @@ async def forget_ride(session: AsyncSession, user_id: uuid.UUID, ride_id: uuid.U
     """Delete the points a ride earned, and those of its incident reports, before the ride goes.
 
     The ride also leaves its owner's explorer areas. Streak bonuses, badges
-    and challenge awards already earned stay: they
-    rewarded a moment that did happen, and re-deciding them would make a
-    deletion punish more than it removes.
+    and challenge awards already earned stay: they rewarded a moment that
+    did happen, and re-deciding them would make a deletion punish more than
+    it removes.
     """
     reports = sa.text("SELECT CAST(id AS text) FROM hazard_report WHERE ride_id = :ride_id")
     report_ids = list((await session.execute(reports, {"ride_id": ride_id})).scalars())
