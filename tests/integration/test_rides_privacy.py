@@ -33,6 +33,23 @@ def _forms(value: float) -> set[str]:
     return {repr(value), *(f"{value:.{d}f}" for d in range(4, 8))}
 
 
+def _stands_in(form: str, text: str) -> bool:
+    """Whether `form` occurs in `text` as a number of its own, not inside a longer one.
+
+    Inside one it is no leak, and it happens by chance: a timestamp whose seconds
+    read 04.4836... holds "4.4836", a longitude of the simulated rides to 4 decimals.
+    """
+    start = text.find(form)
+    while start != -1:
+        end = start + len(form)
+        before = text[start - 1] if start else ""
+        after = text[end] if end < len(text) else ""
+        if not (before.isdigit() or before == ".") and not after.isdigit():
+            return True
+        start = text.find(form, start + 1)
+    return False
+
+
 async def test_no_uploaded_coordinate_is_stored_anywhere(
     client: Client, register: Register, db_engine: AsyncEngine
 ) -> None:
@@ -53,8 +70,19 @@ async def test_no_uploaded_coordinate_is_stored_anywhere(
     assert json_ride.json()["incidentsFiled"] == 1
     stored = await _all_text(db_engine)
     assert "idempotency_record" not in stored  # sanity: the dump is of rows, not of names
-    leaks = [form for p in points for value in (p.lat, p.lon) for form in _forms(value) if form in stored]
+    leaks = [
+        form for p in points for value in (p.lat, p.lon) for form in _forms(value) if _stands_in(form, stored)
+    ]
     assert leaks == []
+
+
+def test_a_coordinate_is_found_only_as_a_number_of_its_own() -> None:
+    assert _stands_in("4.4836", '{"lon": 4.4836}')
+    assert _stands_in("4.4836", "(1,4.4836)")
+    assert _stands_in("51.0123", "lat -51.0123")
+    assert not _stands_in("4.4836", "2026-11-25 17:21:04.483612+00")  # a timestamp's seconds
+    assert not _stands_in("4.4836", "14.4836")
+    assert not _stands_in("4.4836", "4.48361")
 
 
 async def test_no_stored_cell_lies_within_the_trimmed_radius_of_the_true_ends(
