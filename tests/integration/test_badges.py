@@ -175,13 +175,22 @@ async def test_explorer_areas_follow_the_qualifying_rides_through_uploads_and_de
             return [tuple(row) for row in await session.execute(sa.text(_EXPLORED_FRESH), params)]
 
     first = await _ride(client, account.auth, 41)
+    assert first["pointsAwarded"] > 0  # qualifying
     await _ride(client, account.auth, 42)
     await _ride(client, account.auth, 43, mode="car")  # motorised: no areas
     duplicate = await _ride(client, account.auth, 42)  # flagged as a re-upload: no areas
     assert duplicate["pointsAwarded"] == 0
+    # a trip through part of the first one's areas, so some rows count two rides
+    async with client.app.state.sessionmaker() as session:
+        cells = await session.execute(
+            sa.text("SELECT cell FROM ride_cell WHERE ride_id = :id ORDER BY seq"),
+            {"id": uuid.UUID(first["id"])},
+        )
+        path = [h3.int_to_str(c) for c in cells.scalars()]
+    await seed_ride(client, account.id, started_at=local_noon(LONG_AGO), cells=path[: len(path) // 2])
     explored = await _explored(client, account.id)
     assert explored == await fresh()
-    assert any(rides == 2 for *_, rides in explored)  # the two trips share areas
+    assert any(rides == 2 for *_, rides in explored)
     assert (await client.delete(f"/rides/{first['id']}", headers=account.auth)).status_code == 204
     assert await _explored(client, account.id) == await fresh() != explored
 
