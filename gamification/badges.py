@@ -316,16 +316,17 @@ def distinct_areas(cells: Iterable[str], resolution: int) -> int:
     return len({h3.cell_to_parent(c, resolution) for c in cells})
 
 
-EXPLORER_RESOLUTIONS: Final = tuple(
-    sorted({b.rule.area_resolution for b in CATALOGUE if isinstance(b.rule, Explorer)})
-)
+_EXPLORER_AREAS: Final = {b.code: b.rule.area_resolution for b in CATALOGUE if isinstance(b.rule, Explorer)}
+"""Each explorer badge's area resolution, by code."""
 
 
 def open_explorer_resolutions(held: Iterable[str]) -> tuple[int, ...]:
     """The resolutions at which an explorer badge not in ``held`` still counts areas."""
     codes = set(held)
-    explorers = [b for b in CATALOGUE if isinstance(b.rule, Explorer) and b.code not in codes]
-    return tuple(sorted({b.rule.area_resolution for b in explorers if isinstance(b.rule, Explorer)}))
+    return tuple(sorted({res for code, res in _EXPLORER_AREAS.items() if code not in codes}))
+
+
+EXPLORER_RESOLUTIONS: Final = open_explorer_resolutions(())
 
 
 def areas_of(cells: Iterable[str], resolutions: Iterable[int]) -> list[tuple[int, int]]:
