@@ -12,10 +12,11 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from gamification.badges import EXPLORER_RESOLUTIONS, areas_of
-from gamification.rules import DEFAULT_RULES
+from gamification.rules import DEFAULT_RULES, is_qualifying_trip
 from gamification.standings import ChallengeMetric
 from gamification.stats import local_day_sql, qualifying_sql
 from gamification.streaks import CITY_TZ
+from geo.classify import TravelMode
 from tests.integration.ride_helpers import rows
 from tests.integration.school_helpers import execute, scalar
 
@@ -116,7 +117,7 @@ async def seed_ride(
             seq=seq,
             cell=h3.str_to_int(cell),
         )
-    if not flagged and mode in ("walk", "bike") and distance_m >= DEFAULT_RULES.min_trip_m:
+    if is_qualifying_trip(distance_m, TravelMode(mode), flagged=flagged, rules=DEFAULT_RULES):
         for resolution, area in areas_of(cells, EXPLORER_RESOLUTIONS):
             await execute(client, EXPLORED, user_id=uuid.UUID(user_id), resolution=resolution, area=area)
     return ride_id
