@@ -8,6 +8,7 @@ from datetime import time, timedelta
 import h3
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gamification.badges import CATALOGUE
 from gamification.rules import DEFAULT_RULES
@@ -25,7 +26,7 @@ from tests.integration.game_helpers import (
 )
 from tests.integration.hazard_helpers import REPORTING, far, filed, make_hazard
 from tests.integration.hazard_helpers import body as hazard_body
-from tests.integration.ride_helpers import ride_json, simulated, upload
+from tests.integration.ride_helpers import ride_json, rows, simulated, upload
 from tests.integration.school_helpers import ADULT_YEAR, join, setup_class
 
 RIDING = ("ride_tracking",)
@@ -130,19 +131,21 @@ async def test_early_bird_counts_local_starts_from_five_to_eight(client: Client,
     assert "early_bird" in _codes(await _ride(client, account.auth, 2))
 
 
-async def test_explorer_after_twenty_five_neighbourhoods(client: Client, register: Register) -> None:
+async def test_explorer_after_twenty_five_neighbourhoods(
+    client: Client, register: Register, db_engine: AsyncEngine
+) -> None:
     account = await register(consents=RIDING)
     cells = far_areas(25)
     await seed_ride(client, account.id, started_at=local_noon(LONG_AGO), cells=cells[:24], flagged=True)
     await seed_ride(client, account.id, started_at=local_noon(LONG_AGO), cells=cells[:20])
     assert "explorer" not in _codes(await _ride(client, account.auth))
     await seed_ride(client, account.id, started_at=local_noon(LONG_AGO), cells=cells[18:])
-    assert await _explored(client, account.id) != []
+    assert await rows(db_engine, _EXPLORED, user_id=uuid.UUID(account.id)) != []
     assert "explorer" in _codes(await _ride(client, account.auth, 2))
     # earned: the areas are no longer needed, and later rides keep none
-    assert await _explored(client, account.id) == []
+    assert await rows(db_engine, _EXPLORED, user_id=uuid.UUID(account.id)) == []
     await _ride(client, account.auth, 3)
-    assert await _explored(client, account.id) == []
+    assert await rows(db_engine, _EXPLORED, user_id=uuid.UUID(account.id)) == []
 
 
 _EXPLORED_FRESH = f"""
@@ -153,26 +156,17 @@ _EXPLORED_FRESH = f"""
 """
 
 
-async def _explored(client: Client, user_id: str) -> list[tuple[int, int, int]]:
-    async with client.app.state.sessionmaker() as session:
-        stored = await session.execute(
-            sa.text(
-                "SELECT resolution, area, rides FROM explorer_area WHERE user_id = :user_id ORDER BY area"
-            ),
-            {"user_id": uuid.UUID(user_id)},
-        )
-        return [tuple(row) for row in stored]
+_EXPLORED = "SELECT resolution, area, rides FROM explorer_area WHERE user_id = :user_id ORDER BY area"
 
 
 async def test_explorer_areas_follow_the_qualifying_rides_through_uploads_and_deletions(
-    client: Client, register: Register
+    client: Client, register: Register, db_engine: AsyncEngine
 ) -> None:
     account = await register(consents=RIDING)
+    user_id = uuid.UUID(account.id)
 
-    async def fresh() -> list[tuple[int, int, int]]:
-        async with client.app.state.sessionmaker() as session:
-            params = {"user_id": uuid.UUID(account.id), "min_trip_m": DEFAULT_RULES.min_trip_m}
-            return [tuple(row) for row in await session.execute(sa.text(_EXPLORED_FRESH), params)]
+    async def fresh() -> list[tuple[object, ...]]:
+        return await rows(db_engine, _EXPLORED_FRESH, user_id=user_id, min_trip_m=DEFAULT_RULES.min_trip_m)
 
     first = await _ride(client, account.auth, 41)
     assert first["pointsAwarded"] > 0  # qualifying
@@ -181,18 +175,16 @@ async def test_explorer_areas_follow_the_qualifying_rides_through_uploads_and_de
     duplicate = await _ride(client, account.auth, 42)  # flagged as a re-upload: no areas
     assert duplicate["pointsAwarded"] == 0
     # a trip through part of the first one's areas, so some rows count two rides
-    async with client.app.state.sessionmaker() as session:
-        cells = await session.execute(
-            sa.text("SELECT cell FROM ride_cell WHERE ride_id = :id ORDER BY seq"),
-            {"id": uuid.UUID(first["id"])},
-        )
-        path = [h3.int_to_str(c) for c in cells.scalars()]
+    cells = await rows(
+        db_engine, "SELECT cell FROM ride_cell WHERE ride_id = :id ORDER BY seq", id=first["id"]
+    )
+    path = [h3.int_to_str(c) for (c,) in cells]
     await seed_ride(client, account.id, started_at=local_noon(LONG_AGO), cells=path[: len(path) // 2])
-    explored = await _explored(client, account.id)
+    explored = await rows(db_engine, _EXPLORED, user_id=user_id)
     assert explored == await fresh()
     assert any(rides == 2 for *_, rides in explored)
     assert (await client.delete(f"/rides/{first['id']}", headers=account.auth)).status_code == 204
-    assert await _explored(client, account.id) == await fresh() != explored
+    assert await rows(db_engine, _EXPLORED, user_id=user_id) == await fresh() != explored
 
 
 async def test_the_sql_parent_cell_is_h3s(client: Client) -> None:
