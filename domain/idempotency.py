@@ -15,11 +15,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import msgspec
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import JSONB, insert
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel
 
+from domain import pg
 from domain.base import timestamp, utcnow
 from domain.errors import InvalidInput
 
@@ -43,13 +45,18 @@ class IdempotencyRecord(SQLModel, table=True):
     expires_at: datetime = timestamp(default_now=False, index=True)
 
 
-# Every upload runs these two: Core statements on the table, built once, skip the ORM's per-call work.
-_TABLE: sa.Table = IdempotencyRecord.__table__  # type: ignore[attr-defined]
-_CLAIM = insert(_TABLE).on_conflict_do_nothing().returning(sa.literal(1))
-_COMPLETE = sa.text(
+# Every upload runs these two: plain SQL on the session's asyncpg connection (see domain.pg).
+_CLAIM = pg.sql(
+    """
+    INSERT INTO idempotency_record (user_id, scope, key, request_hash, created_at, expires_at)
+    VALUES (:user_id, :scope, :key, :request_hash, :created_at, :expires_at)
+    ON CONFLICT DO NOTHING RETURNING 1
+    """
+)
+_COMPLETE = pg.sql(
     "UPDATE idempotency_record SET status_code = :status_code, response = :response"
     " WHERE user_id = :user_id AND scope = :scope AND key = :key"
-).bindparams(sa.bindparam("response", type_=JSONB))
+)
 
 
 @dataclass(frozen=True)
@@ -96,8 +103,7 @@ async def claim(
         "created_at": now,
         "expires_at": now + ttl,
     }
-    claimed = await session.execute(_CLAIM.values(**values))
-    if claimed.scalar_one_or_none() is not None:
+    if await pg.fetchrow(session, _CLAIM, **values) is not None:
         return None
     existing = (
         await session.execute(
@@ -140,7 +146,7 @@ async def complete(
     session: AsyncSession, *, user_id: uuid.UUID, scope: str, key: str, status_code: int, body: dict[str, Any]
 ) -> None:
     """Store the answer in the same transaction as the effect it describes."""
-    await session.execute(
-        _COMPLETE,
-        {"user_id": user_id, "scope": scope, "key": key, "status_code": status_code, "response": body},
+    response = msgspec.json.encode(body).decode()
+    await pg.execute(
+        session, _COMPLETE, user_id=user_id, scope=scope, key=key, status_code=status_code, response=response
     )
