@@ -4,10 +4,11 @@ Ingest: read the uploader, their consents and privacy zones, and give the
 connection back -> run the pure pipeline (`geo.pipeline`) in a worker thread,
 so one upload does not stall the event loop -> then, in one transaction
 committed once: claim the Idempotency-Key (a concurrent duplicate waits on its
-unique key, then replays this answer) -> lock the user's ride writes -> store
-the summary, the cell sequence and the aggregates in one statement -> file the
-incidents -> judge the ride and award its points and badges (`gamification.service`)
--> store the answer under the key -> commit.
+unique key, then replays this answer) -> lock the user's ride writes -> judge
+the ride against the user's stored rides (anti-cheat) -> store the summary with
+its verdict, the cell sequence and the aggregates in one statement -> file the
+incidents -> award its points and badges (`gamification.service`) -> store the
+answer under the key -> commit.
 The raw points never leave this function's memory: only cells are written,
 and errors name fields, never positions.
 """
@@ -35,6 +36,7 @@ from domain.errors import ConsentRequired, NotFound
 from domain.ride_incidents import Dropped, Incident, check_incidents, file_incidents
 from domain.rides import EXPOSURE_MODES, PrivacyZoneRecord, Ride, RideCell
 from gamification import service as gamification
+from gamification.anticheat import Verdict
 from gamification.badges import Badge
 from geo.errors import TraceError
 from geo.pipeline import PipelineParams, ProcessedRide, process_trace
@@ -119,7 +121,12 @@ async def uploader(session: AsyncSession, user: User, *, today: date) -> Uploade
 
 
 def _ride_row(
-    ride_id: uuid.UUID, user_id: uuid.UUID, processed: ProcessedRide, incidents: int, now: datetime
+    ride_id: uuid.UUID,
+    user_id: uuid.UUID,
+    processed: ProcessedRide,
+    verdict: Verdict,
+    incidents: int,
+    now: datetime,
 ) -> Ride:
     return Ride(
         id=ride_id,
@@ -136,6 +143,9 @@ def _ride_row(
         kept_point_count=processed.kept_point_count,
         incidents_filed=incidents,
         created_at=now,
+        fingerprint=verdict.fingerprint,
+        flagged=not verdict.ok,
+        flags=verdict.flag_names,
     )
 
 
@@ -181,7 +191,8 @@ async def ingest(
     if stored is not None:
         return stored
     await ride_store.lock_user_rides(session, user.id)
-    ride = _ride_row(ride_id, user.id, processed, len(checked.to_file), now)
+    verdict = await gamification.judge_ride(session, user.id, ride_id, processed)
+    ride = _ride_row(ride_id, user.id, processed, verdict, len(checked.to_file), now)
     await ride_store.write_ride(session, ride, processed, exposure=ride.mode in _EXPOSURE_VALUES)
     resolution = params.pipeline.resolution
     filed, dropped = await file_incidents(session, user, checked, now=now, resolution=resolution)
@@ -189,7 +200,7 @@ async def ingest(
         ride.incidents_filed = filed
         await session.execute(sa.update(Ride).where(col(Ride.id) == ride_id).values(incidents_filed=filed))
     # gamification: awards in this same transaction, exactly once per ride (docs/gamification.md)
-    award = await gamification.award_ride(session, ride, processed, now=now)
+    award = await gamification.award_ride(session, ride, processed, verdict, now=now)
     body = render(Ingested(ride, dropped, award.points, award.badges))
     await idempotency.complete(
         session, user_id=user.id, scope=IDEMPOTENCY_SCOPE, key=key, status_code=status_code, body=body

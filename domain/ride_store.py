@@ -21,18 +21,21 @@ import h3
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from domain import pg
 from domain.rides import Ride
 from geo.pipeline import ProcessedRide
 
 # One round trip for the whole write: the ride, its cells and both aggregates.
 # The cells' foreign key is checked at the end of the statement, when the ride exists.
-_WRITE_RIDE = sa.text(
+_WRITE_RIDE = pg.sql(
     """
     WITH ride AS (
       INSERT INTO ride (id, user_id, mode, distance_m, duration_s, started_at, resolution, cell_count,
-                        segment_count, trimmed_m, point_count, kept_point_count, incidents_filed, created_at)
+                        segment_count, trimmed_m, point_count, kept_point_count, incidents_filed, created_at,
+                        fingerprint, flagged, flags)
       VALUES (:ride_id, :user_id, :ride_mode, :distance_m, :duration_s, :started_at, :resolution, :cell_count,
-              :segment_count, :trimmed_m, :point_count, :kept_point_count, :incidents_filed, :created_at)
+              :segment_count, :trimmed_m, :point_count, :kept_point_count, :incidents_filed, :created_at,
+              :fingerprint, :flagged, CAST(:flags AS varchar[]))
       RETURNING id
     ),
     cells AS (
@@ -44,11 +47,12 @@ _WRITE_RIDE = sa.text(
     ),
     exposure AS (
       INSERT INTO cell_exposure (cell, day, mode, user_id, rides)
-      SELECT c, :day, :mode, :user_id, 1 FROM unnest(CAST(:exposed AS bigint[])) AS c
+      SELECT c, CAST(:day AS date), CAST(:mode AS varchar), :user_id, 1
+      FROM unnest(CAST(:exposed AS bigint[])) AS c
       ON CONFLICT (cell, day, mode, user_id) DO UPDATE SET rides = cell_exposure.rides + 1
     )
     INSERT INTO cell_transition (from_cell, to_cell, day, mode, user_id, traversals)
-    SELECT s.f, s.t, :day, :mode, :user_id, s.n
+    SELECT s.f, s.t, CAST(:day AS date), CAST(:mode AS varchar), :user_id, s.n
     FROM unnest(CAST(:froms AS bigint[]), CAST(:tos AS bigint[]), CAST(:counts AS int[])) AS s(f, t, n)
     ON CONFLICT (from_cell, to_cell, day, mode, user_id)
     DO UPDATE SET traversals = cell_transition.traversals + EXCLUDED.traversals
@@ -95,14 +99,18 @@ def _lock_key(user_id: uuid.UUID) -> int:
     return int.from_bytes(digest[:8], "big", signed=True)
 
 
+_LOCK = pg.sql("SELECT pg_advisory_xact_lock(:key)")
+
+
 async def lock_user_rides(session: AsyncSession, user_id: uuid.UUID) -> None:
     """Serialise one user's ride writes (uploads, deletes) until the transaction ends."""
-    await session.execute(sa.select(sa.func.pg_advisory_xact_lock(_lock_key(user_id))))
+    await pg.execute(session, _LOCK, key=_lock_key(user_id))
 
 
 async def write_ride(session: AsyncSession, ride: Ride, processed: ProcessedRide, *, exposure: bool) -> None:
-    """Insert the ride and its cells; when `exposure`, count the ride once in every cell it
-    visited and each of its neighbour-to-neighbour steps, in the owner's aggregate rows."""
+    """Insert the ride (with its anti-cheat verdict) and its cells; when `exposure`, count the
+    ride once in every cell it visited and each of its neighbour-to-neighbour steps, in the
+    owner's aggregate rows."""
     to_int = h3.str_to_int
     visits = [(k, v) for k, segment in enumerate(processed.segments) for v in segment]
     exposed: list[int] = []
@@ -110,9 +118,10 @@ async def write_ride(session: AsyncSession, ride: Ride, processed: ProcessedRide
     if exposure:
         exposed = sorted({to_int(v.cell) for _, v in visits})
         steps = sorted(Counter((to_int(a), to_int(b)) for a, b in processed.transitions).items())
-    await session.execute(
+    await pg.execute(
+        session,
         _WRITE_RIDE,
-        {
+        **{
             "ride_id": ride.id,
             "user_id": ride.user_id,
             "ride_mode": ride.mode,
@@ -129,6 +138,9 @@ async def write_ride(session: AsyncSession, ride: Ride, processed: ProcessedRide
             "kept_point_count": ride.kept_point_count,
             "incidents_filed": ride.incidents_filed,
             "created_at": ride.created_at,
+            "fingerprint": ride.fingerprint,
+            "flagged": ride.flagged,
+            "flags": ride.flags,
             "seqs": list(range(len(visits))),
             "cells": [to_int(v.cell) for _, v in visits],
             "segments": [k for k, _ in visits],

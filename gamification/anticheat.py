@@ -319,6 +319,11 @@ class Verdict:
     def ok(self) -> bool:
         return not self.flags
 
+    @property
+    def flag_names(self) -> list[str]:
+        """The flags as stored on the ride, sorted."""
+        return [str(flag) for flag in sorted(self.flags)]
+
 
 def summary_of(ride: ProcessedRide, *, ride_id: uuid.UUID | None = None) -> TraceSummary:
     """The near-duplicate summary of a freshly processed ride."""

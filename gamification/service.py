@@ -25,6 +25,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from domain import pg
 from domain.gamification import BadgeAward, ExplorerArea, PointsEntry
 from domain.rides import Ride
 from gamification import stats
@@ -242,11 +243,11 @@ async def _evaluate(
 # --- rides -------------------------------------------------------------------------------------------
 
 
-_ASSESS = sa.text(
+_ASSESS = pg.sql(
     """
     WITH recent AS (
       SELECT id, started_at, duration_s, fingerprint FROM ride
-      WHERE user_id = :user_id AND id <> :ride_id AND started_at >= :since AND started_at < :until
+      WHERE user_id = :user_id AND started_at >= :since AND started_at < :until
     ),
     candidate AS (
       SELECT r.* FROM recent r CROSS JOIN LATERAL (
@@ -257,7 +258,7 @@ _ASSESS = sa.text(
       WHERE o.n > 0 AND o.shared::float8 / NULLIF(o.n + :n - o.shared, 0) >= :jaccard
     )
     SELECT twin.id AS same_fingerprint, k.id, k.started_at, k.duration_s, k.fingerprint, f.cell, f.offset_s
-    FROM (SELECT (SELECT id FROM ride WHERE fingerprint = :fingerprint AND id <> :ride_id LIMIT 1) AS id) twin
+    FROM (SELECT (SELECT id FROM ride WHERE fingerprint = :fingerprint LIMIT 1) AS id) twin
     LEFT JOIN (
       candidate k CROSS JOIN LATERAL (
         SELECT cell, min(offset_s) AS offset_s FROM ride_cell WHERE ride_id = k.id GROUP BY cell
@@ -275,28 +276,38 @@ not cells times ours); only the few past the Jaccard floor have their cells
 """
 
 
-async def _assess(
-    session: AsyncSession, ride: Ride, processed: ProcessedRide, rules: AntiCheatRules
+async def judge_ride(
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    ride_id: uuid.UUID,
+    processed: ProcessedRide,
+    *,
+    rules: AntiCheatRules = DEFAULT_ANTICHEAT,
 ) -> Verdict:
+    """The anti-cheat verdict on a ride about to be stored, against the rides stored before it.
+
+    Call it under the user's ride lock, before writing the ride: the ride row
+    is then written once, verdict included.
+    """
     cells = sorted({h3.str_to_int(v.cell) for s in processed.segments for v in s})
-    end = ride.started_at + timedelta(seconds=processed.duration_s)
-    params = {
-        "user_id": ride.user_id,
-        "ride_id": ride.id,
-        "fingerprint": fingerprint_of(processed),
-        "since": ride.started_at - rules.recent_window,
-        "until": end + rules.recent_window,
-        "cells": cells,
-        "n": len(cells),
-        "jaccard": rules.near_duplicate_jaccard,
-    }
-    rows = (await session.execute(_ASSESS, params)).all()
+    end = processed.started_at + timedelta(seconds=processed.duration_s)
+    rows = await pg.fetch(
+        session,
+        _ASSESS,
+        user_id=user_id,
+        fingerprint=fingerprint_of(processed),
+        since=processed.started_at - rules.recent_window,
+        until=end + rules.recent_window,
+        cells=cells,
+        n=len(cells),
+        jaccard=rules.near_duplicate_jaccard,
+    )
     by_ride: dict[uuid.UUID, list[tuple[int, float]]] = {}
     heads: dict[uuid.UUID, tuple[datetime, int, str | None]] = {}
     for row in rows:
-        if row.id is not None:
-            by_ride.setdefault(row.id, []).append((row.cell, row.offset_s))
-            heads[row.id] = (row.started_at, row.duration_s, row.fingerprint)
+        if row["id"] is not None:
+            by_ride.setdefault(row["id"], []).append((row["cell"], row["offset_s"]))
+            heads[row["id"]] = (row["started_at"], row["duration_s"], row["fingerprint"])
     recent = [
         trace_summary(
             started_at=heads[rid][0],
@@ -308,11 +319,11 @@ async def _assess(
         for rid, visits in by_ride.items()
     ]
     return assess_ride(
-        processed, ride_id=ride.id, recent=recent, same_fingerprint=rows[0].same_fingerprint, rules=rules
+        processed, ride_id=ride_id, recent=recent, same_fingerprint=rows[0]["same_fingerprint"], rules=rules
     )
 
 
-_STANDING = sa.text(
+_STANDING = pg.sql(
     f"""
     SELECT
       (SELECT coalesce(sum(amount), 0) FROM points_entry
@@ -326,28 +337,24 @@ _STANDING = sa.text(
 """What a qualifying ride is paid against: its day's ride points, the active days (this ride
 included), the badges held and the school a school badge looks at. Exact under the ride lock."""
 
-_WRITE = sa.text(
+_PAY = pg.sql(
     """
-    WITH judged AS (
-      UPDATE ride SET fingerprint = :fingerprint, flagged = :flagged, flags = CAST(:flags AS varchar[])
-      WHERE id = :ride_id
-    ),
-    explored AS (
+    WITH explored AS (
       INSERT INTO explorer_area (user_id, resolution, area, rides)
-      SELECT :user_id, a.resolution, a.area, 1
+      SELECT CAST(:user_id AS uuid), a.resolution, a.area, 1
       FROM unnest(CAST(:area_resolutions AS smallint[]), CAST(:areas AS bigint[])) AS a(resolution, area)
       ON CONFLICT (user_id, resolution, area) DO UPDATE SET rides = explorer_area.rides + 1
     )
     INSERT INTO points_entry (id, user_id, amount, reason, source, day, created_at)
-    SELECT e.id, :user_id, e.amount, e.reason, e.source, e.day, :now
+    SELECT e.id, CAST(:user_id AS uuid), e.amount, e.reason, e.source, e.day, CAST(:now AS timestamptz)
     FROM unnest(CAST(:ids AS uuid[]), CAST(:amounts AS int[]), CAST(:reasons AS varchar[]),
                 CAST(:sources AS varchar[]), CAST(:days AS date[])) AS e(id, amount, reason, source, day)
     ON CONFLICT ON CONSTRAINT uq_points_entry_award DO NOTHING
     RETURNING reason, amount
     """
 )
-"""The verdict onto the ride, the ledger entries it earned (each once: see `award`) and the
-areas it adds to the explorer badges still to earn."""
+"""The ledger entries a ride earned (each once: see `award`) and the areas it adds to the
+explorer badges still to earn."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -358,72 +365,64 @@ class _Entry:
     day: date
 
 
-async def _write(
+async def _pay(
     session: AsyncSession,
     ride: Ride,
-    verdict: Verdict,
     entries: Sequence[_Entry],
     now: datetime,
     areas: Sequence[tuple[int, int]] = (),
 ) -> dict[str, int]:
-    """Store the verdict, the positive entries and the explorer `areas` (resolution, area);
-    the points actually written, by reason."""
-    flags = [str(flag) for flag in sorted(verdict.flags)]
+    """Store the positive entries and the explorer `areas` (resolution, area); the points
+    actually written, by reason."""
     due = [e for e in entries if e.amount > 0]
-    written = await session.execute(
-        _WRITE,
-        {
-            "ride_id": ride.id,
-            "fingerprint": verdict.fingerprint,
-            "flagged": not verdict.ok,
-            "flags": flags,
-            "user_id": ride.user_id,
-            "now": now,
-            "ids": [uuid.uuid4() for _ in due],
-            "amounts": [e.amount for e in due],
-            "reasons": [e.reason.value for e in due],
-            "sources": [e.source for e in due],
-            "days": [e.day for e in due],
-            "area_resolutions": [res for res, _ in areas],
-            "areas": [area for _, area in areas],
-        },
+    written = await pg.fetch(
+        session,
+        _PAY,
+        user_id=ride.user_id,
+        now=now,
+        ids=[uuid.uuid4() for _ in due],
+        amounts=[e.amount for e in due],
+        reasons=[e.reason.value for e in due],
+        sources=[e.source for e in due],
+        days=[e.day for e in due],
+        area_resolutions=[res for res, _ in areas],
+        areas=[area for _, area in areas],
     )
-    ride.fingerprint, ride.flagged, ride.flags = verdict.fingerprint, not verdict.ok, flags
-    return {row.reason: int(row.amount) for row in written}
+    return {row["reason"]: int(row["amount"]) for row in written}
 
 
 async def award_ride(
     session: AsyncSession,
     ride: Ride,
     processed: ProcessedRide,
+    verdict: Verdict,
     *,
     now: datetime,
     rules: PointRules = DEFAULT_RULES,
-    anticheat: AntiCheatRules = DEFAULT_ANTICHEAT,
 ) -> RideAward:
-    """Judge a freshly written ride, then award its points, a streak bonus and badges. Does NOT commit.
+    """Award a freshly written ride its points, a streak bonus and badges. Does NOT commit.
 
-    Call it inside the upload's transaction, after the ride row is written
-    and while the user's ride lock is held (the daily cap is then exact).
-    A flagged, motorised or too short ride earns nothing and changes no badge.
-    Three statements for a qualifying ride (judge, read the standing, write),
-    a fourth when a badge still to earn needs figures, a fifth to grant it,
-    a sixth to drop the explorer areas once no explorer badge needs them.
+    `verdict` is `judge_ride`'s, already stored on the ride. Call it inside
+    the upload's transaction, after the ride row is written and while the
+    user's ride lock is held (the daily cap is then exact). A flagged,
+    motorised or too short ride earns nothing and changes no badge.
+    Two statements for a qualifying ride (read the standing, pay), a third
+    when a badge still to earn needs figures, a fourth to grant it, a fifth
+    to drop the explorer areas once no explorer badge needs them.
     """
-    verdict = await _assess(session, ride, processed, anticheat)
     mode = TravelMode(ride.mode)
     if not is_qualifying_trip(ride.distance_m, mode, flagged=not verdict.ok, rules=rules):
-        await _write(session, ride, verdict, (), now)
         return RideAward(0, (), verdict)
     day = local_date(ride.started_at)
-    params = {"user_id": ride.user_id, "day": day, "min_trip_m": rules.min_trip_m}
-    standing = (await session.execute(_STANDING, params)).one()
-    days = set(standing.days)
+    standing = await pg.fetchrow(
+        session, _STANDING, user_id=ride.user_id, day=day, min_trip_m=rules.min_trip_m
+    )
+    days = set(standing["days"])
     today = local_date(now)
     last_active = today if today in days else today - _ONE_DAY
     entries = (
         _Entry(
-            ride_points(ride.distance_m, mode, standing.points_today, rules),
+            ride_points(ride.distance_m, mode, standing["points_today"], rules),
             AwardReason.RIDE,
             str(ride.id),
             day,
@@ -435,10 +434,10 @@ async def award_ride(
             last_active,
         ),
     )
-    held = set(standing.held)
+    held = set(standing["held"])
     exploring = open_explorer_resolutions(held)
     cells = (v.cell for segment in processed.segments for v in segment)
-    written = await _write(session, ride, verdict, entries, now, areas_of(cells, exploring))
+    written = await _pay(session, ride, entries, now, areas_of(cells, exploring))
     open_badges = [b for b in CATALOGUE if _ride_badge(b) and b.code not in held]
     earned: tuple[Badge, ...] = ()
     if open_badges:
@@ -448,7 +447,7 @@ async def award_ride(
             open_badges,
             resolution=ride.resolution,
             days=days,
-            school=stats.school_of(standing.school_lat, standing.school_lon),
+            school=stats.school_of(standing["school_lat"], standing["school_lon"]),
             rules=rules,
         )
         earned = await _grant(session, ride.user_id, evaluate(snapshot, held, open_badges), now)
