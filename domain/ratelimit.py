@@ -18,10 +18,10 @@ import math
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import Field, SQLModel
 
+from domain import pg
 from domain.base import utcnow
 from domain.errors import TooManyRequests
 
@@ -32,6 +32,21 @@ class RateLimitBucket(SQLModel, table=True):
     key_hash: str = Field(max_length=64, primary_key=True)
     window_start: datetime = Field(primary_key=True, sa_type=sa.DateTime(timezone=True))
     hits: int = 0
+
+
+_HIT = pg.sql(
+    """
+    WITH counted AS (
+      INSERT INTO rate_limit_bucket (key_hash, window_start, hits) VALUES (:key_hash, :window_start, 1)
+      ON CONFLICT (key_hash, window_start) DO UPDATE SET hits = rate_limit_bucket.hits + 1
+      RETURNING hits
+    )
+    SELECT counted.hits, (SELECT hits FROM rate_limit_bucket
+                          WHERE key_hash = :key_hash AND window_start = :previous_start)
+    FROM counted
+    """
+)
+"""Count a hit in the current window; the window's count and the previous window's."""
 
 
 class RateLimiter:
@@ -53,26 +68,14 @@ class RateLimiter:
         span = window.total_seconds()
         start_ts = math.floor(now.timestamp() / span) * span
         key_hash = self._hash(key)
-        buckets = RateLimitBucket.__table__.c  # type: ignore[attr-defined]
-        counted = (
-            insert(RateLimitBucket)
-            .values(key_hash=key_hash, window_start=datetime.fromtimestamp(start_ts, tz=now.tzinfo), hits=1)
-            .on_conflict_do_update(
-                index_elements=["key_hash", "window_start"], set_={"hits": buckets.hits + 1}
-            )
-            .returning(buckets.hits)
-            .cte("counted")
-        )
-        previous = (
-            sa.select(buckets.hits)
-            .where(
-                buckets.key_hash == key_hash,
-                buckets.window_start == datetime.fromtimestamp(start_ts - span, tz=now.tzinfo),
-            )
-            .scalar_subquery()
-        )
         async with self._engine.connect() as conn:
-            current, earlier = (await conn.execute(sa.select(counted.c.hits, previous))).one()
+            current, earlier = await pg.fetchrow(
+                conn,
+                _HIT,
+                key_hash=key_hash,
+                window_start=datetime.fromtimestamp(start_ts, tz=now.tzinfo),
+                previous_start=datetime.fromtimestamp(start_ts - span, tz=now.tzinfo),
+            )
         retry_after = seconds_until_allowed(
             current=current, previous=earlier or 0, limit=limit, elapsed=now.timestamp() - start_ts, span=span
         )
