@@ -53,9 +53,28 @@ def sql(text: str) -> Sql:
 
 
 async def driver(session: AsyncSession | AsyncConnection) -> Any:
-    """The asyncpg connection under `session` (which begins its transaction if none is open)."""
+    """The asyncpg connection under `session`, inside the session's transaction.
+
+    SQLAlchemy's asyncpg adapter defers its BEGIN to its own first statement,
+    so a statement sent here first would run, and commit, on its own. Unless
+    the connection is in autocommit, the transaction is therefore begun now,
+    through the adapter, which then commits or rolls it back as usual.
+    """
     connection = await session.connection() if isinstance(session, AsyncSession) else session
-    return (await connection.get_raw_connection()).driver_connection
+    pooled = await connection.get_raw_connection()
+    raw: Any = pooled.driver_connection
+    options = connection.sync_connection.get_execution_options() if connection.sync_connection else {}
+    autocommit = options.get("isolation_level") == "AUTOCOMMIT"
+    if not autocommit and not raw.is_in_transaction():
+        await _begin(pooled.dbapi_connection)
+    return raw
+
+
+async def _begin(adapted: Any) -> None:
+    start = getattr(adapted, "_start_transaction", None)
+    if start is None or getattr(adapted, "_transaction", "missing") is not None:
+        raise RuntimeError("SQLAlchemy's asyncpg adapter changed: domain.pg cannot begin its transaction")
+    await start()
 
 
 async def fetch(session: AsyncSession | AsyncConnection, statement: Sql, **params: Any) -> list[Any]:

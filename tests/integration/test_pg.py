@@ -1,0 +1,40 @@
+"""`domain.pg` statements run inside the session's transaction, even as its first statement."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from domain import pg
+
+_INSERT = pg.sql("INSERT INTO rate_limit_bucket (key_hash, window_start, hits) VALUES (:key, now(), 1)")
+
+
+async def _buckets(engine: AsyncEngine) -> int:
+    async with engine.connect() as conn:
+        return int((await conn.execute(sa.text("SELECT count(*) FROM rate_limit_bucket"))).scalar_one())
+
+
+async def test_a_first_statement_is_rolled_back_with_the_session(clean_db: AsyncEngine) -> None:
+    async with AsyncSession(clean_db) as session:
+        await pg.execute(session, _INSERT, key="first")
+        assert (await pg.driver(session)).is_in_transaction()
+        await pg.execute(session, _INSERT, key="second")
+        await session.execute(sa.text("SELECT 1"))  # the ORM's statements share the transaction
+        await session.rollback()
+    assert await _buckets(clean_db) == 0
+
+
+async def test_statements_commit_with_the_session(clean_db: AsyncEngine) -> None:
+    async with AsyncSession(clean_db) as session:
+        await pg.execute(session, _INSERT, key="first")
+        await session.commit()
+    assert await _buckets(clean_db) == 1
+
+
+async def test_on_an_autocommit_connection_each_statement_commits(clean_db: AsyncEngine) -> None:
+    autocommit = clean_db.execution_options(isolation_level="AUTOCOMMIT")
+    async with autocommit.connect() as conn:
+        await pg.execute(conn, _INSERT, key="first")
+        assert not (await pg.driver(conn)).is_in_transaction()
+    assert await _buckets(clean_db) == 1
