@@ -48,8 +48,11 @@ class IdempotencyRecord(SQLModel, table=True):
 # Every upload runs these two: plain SQL on the session's asyncpg connection (see domain.pg).
 _CLAIM = pg.sql(
     """
+    WITH locked AS (SELECT pg_advisory_xact_lock(:lock) WHERE CAST(:lock AS bigint) IS NOT NULL)
     INSERT INTO idempotency_record (user_id, scope, key, request_hash, created_at, expires_at)
-    VALUES (:user_id, :scope, :key, :request_hash, :created_at, :expires_at)
+    SELECT CAST(:user_id AS uuid), CAST(:scope AS varchar), CAST(:key AS varchar),
+           CAST(:request_hash AS varchar), CAST(:created_at AS timestamptz), CAST(:expires_at AS timestamptz)
+    FROM (SELECT count(*) FROM locked) AS after_the_lock
     ON CONFLICT DO NOTHING RETURNING 1
     """
 )
@@ -92,10 +95,16 @@ async def claim(
     fingerprint: str,
     now: datetime | None = None,
     ttl: timedelta = DEFAULT_TTL,
+    lock: int | None = None,
 ) -> StoredResponse | None:
-    """Claim `key` for this request; None means go ahead, else the earlier answer to replay."""
+    """Claim `key` for this request; None means go ahead, else the earlier answer to replay.
+
+    `lock`, if given, is a transaction-level advisory lock the use case takes
+    anyway, taken first in the same round trip.
+    """
     now = now or utcnow()
     values = {
+        "lock": lock,
         "user_id": user_id,
         "scope": scope,
         "key": key,

@@ -3,8 +3,8 @@
 Ingest: read the uploader, their consents and privacy zones, and give the
 connection back -> run the pure pipeline (`geo.pipeline`) in a worker thread,
 so one upload does not stall the event loop -> then, in one transaction
-committed once: claim the Idempotency-Key (a concurrent duplicate waits on its
-unique key, then replays this answer) -> lock the user's ride writes -> judge
+committed once: lock the user's ride writes and claim the Idempotency-Key in
+one round trip (a concurrent duplicate waits, then replays this answer) -> judge
 the ride against the user's stored rides (anti-cheat) -> store the summary with
 its verdict, the cell sequence and the aggregates in one statement -> file the
 incidents -> award its points and badges (`gamification.service`) -> store the
@@ -186,11 +186,16 @@ async def ingest(
         now=now,
     )
     stored = await idempotency.claim(
-        session, user_id=user.id, scope=IDEMPOTENCY_SCOPE, key=key, fingerprint=fingerprint, now=now
+        session,
+        user_id=user.id,
+        scope=IDEMPOTENCY_SCOPE,
+        key=key,
+        fingerprint=fingerprint,
+        now=now,
+        lock=ride_store.lock_key(user.id),  # lock_user_rides, in the claim's round trip
     )
     if stored is not None:
         return stored
-    await ride_store.lock_user_rides(session, user.id)
     verdict = await gamification.judge_ride(session, user.id, ride_id, processed)
     ride = _ride_row(ride_id, user.id, processed, verdict, len(checked.to_file), now)
     await ride_store.write_ride(session, ride, processed, exposure=ride.mode in _EXPOSURE_VALUES)

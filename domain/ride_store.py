@@ -94,7 +94,8 @@ _REMOVE_TRANSITIONS = sa.text(
 )
 
 
-def _lock_key(user_id: uuid.UUID) -> int:
+def lock_key(user_id: uuid.UUID) -> int:
+    """The advisory lock that serialises one user's ride writes (`lock_user_rides`)."""
     digest = hashlib.sha256(b"saferoutes/rides\x00" + user_id.bytes).digest()
     return int.from_bytes(digest[:8], "big", signed=True)
 
@@ -104,7 +105,7 @@ _LOCK = pg.sql("SELECT pg_advisory_xact_lock(:key)")
 
 async def lock_user_rides(session: AsyncSession, user_id: uuid.UUID) -> None:
     """Serialise one user's ride writes (uploads, deletes) until the transaction ends."""
-    await pg.execute(session, _LOCK, key=_lock_key(user_id))
+    await pg.execute(session, _LOCK, key=lock_key(user_id))
 
 
 async def write_ride(session: AsyncSession, ride: Ride, processed: ProcessedRide, *, exposure: bool) -> None:
