@@ -196,8 +196,8 @@ async def ingest(
     )
     if stored is not None:
         return stored
-    verdict = await gamification.judge_ride(session, user.id, ride_id, processed)
-    ride = _ride_row(ride_id, user.id, processed, verdict, len(checked.to_file), now)
+    judged = await gamification.judge_ride(session, user.id, ride_id, processed)
+    ride = _ride_row(ride_id, user.id, processed, judged.verdict, len(checked.to_file), now)
     await ride_store.write_ride(session, ride, processed, exposure=ride.mode in _EXPOSURE_VALUES)
     resolution = params.pipeline.resolution
     filed, dropped = await file_incidents(session, user, checked, now=now, resolution=resolution)
@@ -205,7 +205,7 @@ async def ingest(
         ride.incidents_filed = filed
         await session.execute(sa.update(Ride).where(col(Ride.id) == ride_id).values(incidents_filed=filed))
     # gamification: awards in this same transaction, exactly once per ride (docs/gamification.md)
-    award = await gamification.award_ride(session, ride, processed, verdict, now=now)
+    award = await gamification.award_ride(session, ride, processed, judged, now=now)
     body = render(Ingested(ride, dropped, award.points, award.badges))
     await idempotency.complete(
         session, user_id=user.id, scope=IDEMPOTENCY_SCOPE, key=key, status_code=status_code, body=body

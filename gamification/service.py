@@ -243,8 +243,8 @@ async def _evaluate(
 # --- rides -------------------------------------------------------------------------------------------
 
 
-_ASSESS = pg.sql(
-    """
+_JUDGE = pg.sql(
+    f"""
     WITH recent AS (
       SELECT id, started_at, duration_s, fingerprint FROM ride
       WHERE user_id = :user_id AND started_at >= :since AND started_at < :until
@@ -256,24 +256,55 @@ _ASSESS = pg.sql(
         LEFT JOIN unnest(CAST(:cells AS bigint[])) AS mine(cell) ON mine.cell = v.cell
       ) o
       WHERE o.n > 0 AND o.shared::float8 / NULLIF(o.n + :n - o.shared, 0) >= :jaccard
+    ),
+    standing AS (
+      SELECT
+        (SELECT coalesce(sum(amount), 0) FROM points_entry
+         WHERE user_id = :user_id AND reason = 'ride' AND day = :day) AS points_today,
+        ARRAY({stats.ACTIVE_DAYS_SQL}) AS days,
+        ARRAY(SELECT code FROM badge_award WHERE user_id = :user_id) AS held,
+        school.lat AS school_lat, school.lon AS school_lon
+      FROM (SELECT 1) AS one LEFT JOIN ({stats.SCHOOL_SQL}) AS school ON true
     )
-    SELECT twin.id AS same_fingerprint, k.id, k.started_at, k.duration_s, k.fingerprint, f.cell, f.offset_s
+    SELECT twin.id AS same_fingerprint, standing.*,
+           k.id, k.started_at, k.duration_s, k.fingerprint, f.cell, f.offset_s
     FROM (SELECT (SELECT id FROM ride WHERE fingerprint = :fingerprint LIMIT 1) AS id) twin
+    CROSS JOIN standing
     LEFT JOIN (
       candidate k CROSS JOIN LATERAL (
         SELECT cell, min(offset_s) AS offset_s FROM ride_cell WHERE ride_id = k.id GROUP BY cell
       ) f
     ) ON true
     ORDER BY k.started_at, k.id
-    """
+    """  # noqa: S608 - constant fragments
 )
-"""A stored ride with this fingerprint (any user's), and the near-duplicate candidates with their cells.
+"""A stored ride with this fingerprint (any user's), the near-duplicate candidates with their
+cells, and, on every row, the user's standing.
 
 Each of the user's rides around this one is reduced to its distinct cells,
 counted against this ride's cells with a hash join (work linear in the cells,
 not cells times ours); only the few past the Jaccard floor have their cells
-(first entry offset per cell) read.
+(first entry offset per cell) read. The standing is what a qualifying ride
+is paid against: its local day's ride points, the active days, the badges
+held and the school a school badge looks at; read under the ride lock, it
+stays exact until the ride is paid.
 """
+
+
+@dataclass(frozen=True, slots=True)
+class Standing:
+    """The user's figures before this ride (see `_JUDGE`)."""
+
+    points_today: int
+    days: frozenset[date]
+    held: frozenset[str]
+    school: stats.School | None
+
+
+@dataclass(frozen=True, slots=True)
+class Judgement:
+    verdict: Verdict
+    standing: Standing
 
 
 async def judge_ride(
@@ -283,8 +314,10 @@ async def judge_ride(
     processed: ProcessedRide,
     *,
     rules: AntiCheatRules = DEFAULT_ANTICHEAT,
-) -> Verdict:
-    """The anti-cheat verdict on a ride about to be stored, against the rides stored before it.
+    point_rules: PointRules = DEFAULT_RULES,
+) -> Judgement:
+    """The anti-cheat verdict on a ride about to be stored, against the rides stored before it,
+    and the standing `award_ride` pays it against, in one statement.
 
     Call it under the user's ride lock, before writing the ride: the ride row
     is then written once, verdict included.
@@ -293,8 +326,10 @@ async def judge_ride(
     end = processed.started_at + timedelta(seconds=processed.duration_s)
     rows = await pg.fetch(
         session,
-        _ASSESS,
+        _JUDGE,
         user_id=user_id,
+        day=local_date(processed.started_at),
+        min_trip_m=point_rules.min_trip_m,
         fingerprint=fingerprint_of(processed),
         since=processed.started_at - rules.recent_window,
         until=end + rules.recent_window,
@@ -318,24 +353,18 @@ async def judge_ride(
         )
         for rid, visits in by_ride.items()
     ]
-    return assess_ride(
-        processed, ride_id=ride_id, recent=recent, same_fingerprint=rows[0]["same_fingerprint"], rules=rules
+    first = rows[0]
+    verdict = assess_ride(
+        processed, ride_id=ride_id, recent=recent, same_fingerprint=first["same_fingerprint"], rules=rules
     )
+    standing = Standing(
+        points_today=int(first["points_today"]),
+        days=frozenset(first["days"]),
+        held=frozenset(first["held"]),
+        school=stats.school_of(first["school_lat"], first["school_lon"]),
+    )
+    return Judgement(verdict, standing)
 
-
-_STANDING = pg.sql(
-    f"""
-    SELECT
-      (SELECT coalesce(sum(amount), 0) FROM points_entry
-       WHERE user_id = :user_id AND reason = 'ride' AND day = :day) AS points_today,
-      ARRAY({stats.ACTIVE_DAYS_SQL}) AS days,
-      ARRAY(SELECT code FROM badge_award WHERE user_id = :user_id) AS held,
-      school.lat AS school_lat, school.lon AS school_lon
-    FROM (SELECT 1) AS one LEFT JOIN ({stats.SCHOOL_SQL}) AS school ON true
-    """  # noqa: S608 - constant fragments
-)
-"""What a qualifying ride is paid against: its day's ride points, the active days (this ride
-included), the badges held and the school a school badge looks at. Exact under the ride lock."""
 
 _PAY = pg.sql(
     """
@@ -395,34 +424,32 @@ async def award_ride(
     session: AsyncSession,
     ride: Ride,
     processed: ProcessedRide,
-    verdict: Verdict,
+    judged: Judgement,
     *,
     now: datetime,
     rules: PointRules = DEFAULT_RULES,
 ) -> RideAward:
     """Award a freshly written ride its points, a streak bonus and badges. Does NOT commit.
 
-    `verdict` is `judge_ride`'s, already stored on the ride. Call it inside
-    the upload's transaction, after the ride row is written and while the
-    user's ride lock is held (the daily cap is then exact). A flagged,
-    motorised or too short ride earns nothing and changes no badge.
-    Two statements for a qualifying ride (read the standing, pay), a third
-    when a badge still to earn needs figures, a fourth to grant it, a fifth
-    to drop the explorer areas once no explorer badge needs them.
+    `judged` is `judge_ride`'s, its verdict already stored on the ride. Call
+    it inside the upload's transaction, after the ride row is written and
+    while the user's ride lock is held (the daily cap is then exact). A
+    flagged, motorised or too short ride earns nothing and changes no badge.
+    One statement for a qualifying ride (pay), a second when a badge still to
+    earn needs figures, a third to grant it, a fourth to drop the explorer
+    areas once no explorer badge needs them.
     """
+    verdict, standing = judged.verdict, judged.standing
     mode = TravelMode(ride.mode)
     if not is_qualifying_trip(ride.distance_m, mode, flagged=not verdict.ok, rules=rules):
         return RideAward(0, (), verdict)
     day = local_date(ride.started_at)
-    standing = await pg.fetchrow(
-        session, _STANDING, user_id=ride.user_id, day=day, min_trip_m=rules.min_trip_m
-    )
-    days = set(standing["days"])
+    days = set(standing.days) | {day}  # the standing was read before this ride was stored
     today = local_date(now)
     last_active = today if today in days else today - _ONE_DAY
     entries = (
         _Entry(
-            ride_points(ride.distance_m, mode, standing["points_today"], rules),
+            ride_points(ride.distance_m, mode, standing.points_today, rules),
             AwardReason.RIDE,
             str(ride.id),
             day,
@@ -434,7 +461,7 @@ async def award_ride(
             last_active,
         ),
     )
-    held = set(standing["held"])
+    held = set(standing.held)
     exploring = open_explorer_resolutions(held)
     cells = (v.cell for segment in processed.segments for v in segment)
     written = await _pay(session, ride, entries, now, areas_of(cells, exploring))
@@ -447,7 +474,7 @@ async def award_ride(
             open_badges,
             resolution=ride.resolution,
             days=days,
-            school=stats.school_of(standing["school_lat"], standing["school_lon"]),
+            school=standing.school,
             rules=rules,
         )
         earned = await _grant(session, ride.user_id, evaluate(snapshot, held, open_badges), now)
