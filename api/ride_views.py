@@ -116,11 +116,32 @@ class ZoneOut(Out):
 _decoder = msgspec.json.Decoder(RideUpload)
 
 
+class _EpochPoint(TracePoint, forbid_unknown_fields=True, frozen=True, gc=False):
+    """A `PointIn` whose time is epoch seconds, decoded straight into the pipeline's type."""
+
+
+class _EpochUpload(Strict):
+    points: list[_EpochPoint]
+    incidents: list[IncidentIn] = []
+
+
+_epoch_decoder = msgspec.json.Decoder(_EpochUpload)
+"""The apps send epoch seconds: decoding those straight into `TracePoint`s skips building
+1,800 intermediate structs per ride. Anything else (RFC 3339 times, a type error) is decoded
+again by `_decoder`, which accepts the times and words the errors."""
+
+
 def _epoch(t: float | datetime) -> float:
     return t.timestamp() if isinstance(t, datetime) else t
 
 
 def _from_json(body: bytes) -> Upload:
+    try:
+        fast = _epoch_decoder.decode(body)
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        pass
+    else:
+        return Upload(fast.points, [_incident(i) for i in fast.incidents])
     try:
         data = _decoder.decode(body)
     except msgspec.ValidationError as exc:
@@ -128,10 +149,11 @@ def _from_json(body: bytes) -> Upload:
     except msgspec.DecodeError as exc:
         raise ValidationException("The body is not valid JSON.", extra=[{"message": str(exc)}]) from None
     points = [TracePoint(p.lat, p.lon, _epoch(p.t), p.accuracy) for p in data.points]
-    incidents = [
-        Incident(_epoch(i.t), i.lat, i.lon, i.category, i.severity, i.description) for i in data.incidents
-    ]
-    return Upload(points, incidents)
+    return Upload(points, [_incident(i) for i in data.incidents])
+
+
+def _incident(i: IncidentIn) -> Incident:
+    return Incident(_epoch(i.t), i.lat, i.lon, i.category, i.severity, i.description)
 
 
 def parse_upload(body: bytes, media_type: str) -> Upload:
