@@ -85,25 +85,36 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def cpu_seconds(root: int) -> float:
-    """User + system CPU of a process tree so far, from /proc (Linux)."""
+def _processes() -> dict[int, tuple[str, int, float]]:
+    """Every process's (name, parent, user + system CPU seconds so far), from /proc (Linux)."""
     tick = os.sysconf("SC_CLK_TCK")
-    stats: dict[int, tuple[int, float]] = {}
+    found: dict[int, tuple[str, int, float]] = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
+                name, rest = (entry / "stat").read_text().split("(", 1)[1].rsplit(")", 1)
+            except (OSError, ValueError):
                 continue
-            stats[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick)
-    tree, total, grew = {root}, 0.0, True
+            fields = rest.split()
+            found[int(entry.name)] = (name, int(fields[1]), (int(fields[11]) + int(fields[12])) / tick)
+    return found
+
+
+def cpu_seconds(root: int) -> float:
+    """User + system CPU of a process tree so far."""
+    procs = _processes()
+    tree, grew = {root}, True
     while grew:
-        more = {pid for pid, (ppid, _) in stats.items() if ppid in tree} - tree
+        more = {pid for pid, (_, ppid, _) in procs.items() if ppid in tree} - tree
         tree |= more
         grew = bool(more)
-    for pid in tree:
-        total += stats.get(pid, (0, 0.0))[1]
-    return total
+    return sum(procs[pid][2] for pid in tree if pid in procs)
+
+
+def postgres_cpu_seconds() -> float:
+    """User + system CPU so far of the processes named postgres: the server, when it runs on
+    this machine (whatever else it serves meanwhile counts too)."""
+    return sum(cpu for name, _, cpu in _processes().values() if name == "postgres")
 
 
 @contextmanager
@@ -401,13 +412,14 @@ def main() -> None:
         asyncio.run(analyze(plain_url))
         expected = (args.rate or args.prebuild_rate) * args.seconds
         held = trips.prebuild(math.ceil(expected / args.clients))
-        cpu_before, machine_before = cpu_seconds(pid), machine_busy()
+        cpu_before, pg_before, machine_before = cpu_seconds(pid), postgres_cpu_seconds(), machine_busy()
         bench_cpu = time.process_time()
         run = asyncio.run(uploads(base, users, args.seconds, trips, rate=args.rate))
         bench_cpu = time.process_time() - bench_cpu
         machine = [after - before for after, before in zip(machine_busy(), machine_before, strict=True)]
         latencies, failures, elapsed = run.latencies, run.failures, run.elapsed
         server_cpu = cpu_seconds(pid) - cpu_before
+        pg_cpu = postgres_cpu_seconds() - pg_before
         done = len(latencies)
         e2e_points = done * POINTS_PER_RIDE / elapsed
         copies = [asyncio.run(copy_rate(plain_url, max(done, 1) * POINTS_PER_RIDE)) for _ in range(3)]
@@ -423,6 +435,7 @@ def main() -> None:
     )
     print(f"failed uploads:        {failures}")
     print(f"service CPU per ride:  {server_cpu / max(done, 1) * 1e3:10.1f} ms (user + system, all workers)")
+    print(f"PostgreSQL CPU/ride:   {pg_cpu / max(done, 1) * 1e3:10.1f} ms (processes named postgres)")
     print(f"bench client CPU/ride: {bench_cpu / max(done, 1) * 1e3:10.1f} ms (sending, reading answers)")
     print(
         f"bodies prebuilt:       {held / 1e6:10,.0f} MB before the run;"
