@@ -22,6 +22,7 @@ import h3
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from domain import pg
 from gamification.badges import (
     Badge,
     EarlyBird,
@@ -164,7 +165,7 @@ def ride_areas_sql(resolutions: Sequence[int]) -> str:
 
 
 @functools.cache
-def _statement(needs: _Needs) -> sa.TextClause:
+def _statement(needs: _Needs) -> pg.Sql:
     """One SELECT with a column per figure: the qualifying rides are aggregated in a single scan
     (counts, km, early-bird windows), every other figure is a scalar subquery beside it."""
     columns = []
@@ -201,7 +202,7 @@ def _statement(needs: _Needs) -> sa.TextClause:
             f" FROM (SELECT {', '.join(aggregates)} FROM ride r"  # noqa: S608 - constant fragments
             f" WHERE r.user_id = :user_id AND {qualifying_sql()}) f"
         )
-    return sa.text(f"SELECT {', '.join(columns)}{scan}")
+    return pg.sql(f"SELECT {', '.join(columns)}{scan}")
 
 
 async def user_stats(
@@ -239,7 +240,7 @@ async def user_stats(
             params["area"] = [h3.str_to_int(c) for c in area]
         if needs.reports_confirmed:
             params["reasons"] = list(_REPORT_REASONS)
-        figures = (await session.execute(_statement(needs), params)).one()._mapping
+        figures = await pg.fetchrow(session, _statement(needs), **params)
         if needs.ride_figures:
             fields |= {
                 "rides": int(figures["rides"]),
