@@ -29,12 +29,12 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from domain import hazard_service, idempotency, ride_store
+from domain import hazard_service, idempotency, pg, ride_store
 from domain.accounts import User
 from domain.enums import ConsentPurpose
 from domain.errors import ConsentRequired, NotFound
 from domain.ride_incidents import Dropped, Incident, check_incidents, file_incidents
-from domain.rides import EXPOSURE_MODES, PrivacyZoneRecord, Ride, RideCell
+from domain.rides import EXPOSURE_MODES, Ride, RideCell
 from gamification import service as gamification
 from gamification.anticheat import Verdict
 from gamification.badges import Badge
@@ -98,25 +98,50 @@ class Uploader:
     zones: tuple[PrivacyZone, ...]
 
 
+_UPLOADER = pg.sql(
+    """
+    SELECT c.id, c.purpose, c.granted, c.given_by, c.policy_version, c.recorded_at,
+           NULL::float8 AS lat, NULL::float8 AS lon, NULL::float8 AS radius_m
+    FROM consent_record c WHERE c.user_id = :user_id
+    UNION ALL
+    SELECT NULL, NULL, NULL, NULL, NULL, NULL, z.lat, z.lon, z.radius_m
+    FROM privacy_zone z WHERE z.user_id = :user_id
+    """
+)
+"""The uploader's consent records (rows with an id) and privacy zones (rows without), at once."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Consent:
+    id: uuid.UUID
+    purpose: str
+    granted: bool
+    given_by: str
+    policy_version: str
+    recorded_at: datetime
+
+
 async def uploader(session: AsyncSession, user: User, *, today: date) -> Uploader:
     """Refuse `user` (the row read when the request was authenticated) without `ride_tracking`
-    consent (403), and read their privacy zones.
+    consent (403), and read their privacy zones, in one statement.
 
     Then the session's connection goes back to the pool: the body is read and
     the pipeline runs without holding one, so slow clients and CPU work never
     starve the pool.
     """
-    states = await consent.states_for(session, user, today=today)
+    rows = await pg.fetch(session, _UPLOADER, user_id=user.id)
+    await session.close()
+    records = [
+        _Consent(r["id"], r["purpose"], r["granted"], r["given_by"], r["policy_version"], r["recorded_at"])
+        for r in rows
+        if r["id"] is not None
+    ]
+    states = consent.purpose_states(records, child=consent.is_child(user.birth_year, today))
     if not states[ConsentPurpose.RIDE_TRACKING].effective:
         raise ConsentRequired(
             ConsentPurpose.RIDE_TRACKING.value, guardian_needed=consent.is_child(user.birth_year, today)
         )
-    z = PrivacyZoneRecord
-    rows = await session.execute(
-        sa.select(col(z.lat), col(z.lon), col(z.radius_m)).where(col(z.user_id) == user.id)
-    )
-    zones = tuple(PrivacyZone(r.lat, r.lon, r.radius_m) for r in rows)
-    await session.close()
+    zones = tuple(PrivacyZone(r["lat"], r["lon"], r["radius_m"]) for r in rows if r["id"] is None)
     return Uploader(user, states[ConsentPurpose.HAZARD_REPORTING].effective, zones)
 
 

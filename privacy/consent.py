@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy import select
@@ -51,9 +51,26 @@ class PurposeState:
     guardian_needed: bool
 
 
-def purpose_states(records: Iterable[ConsentRecord], *, child: bool) -> dict[ConsentPurpose, PurposeState]:
+class ConsentEntry(Protocol):
+    """What `purpose_states` reads of a record: a `ConsentRecord`, or a plain row of one."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def purpose(self) -> str: ...
+    @property
+    def granted(self) -> bool: ...
+    @property
+    def given_by(self) -> str: ...
+    @property
+    def policy_version(self) -> str: ...
+    @property
+    def recorded_at(self) -> datetime: ...
+
+
+def purpose_states(records: Iterable[ConsentEntry], *, child: bool) -> dict[ConsentPurpose, PurposeState]:
     """The state of every purpose from a user's records (any order)."""
-    latest: dict[str, ConsentRecord] = {}
+    latest: dict[str, ConsentEntry] = {}
     for record in records:
         current = latest.get(record.purpose)
         if current is None or (record.recorded_at, str(record.id)) > (current.recorded_at, str(current.id)):
