@@ -9,7 +9,8 @@ the session's own connection and transaction, so they commit or roll back
 with everything else the use case did.
 
 Results are asyncpg records: ``row["column"]`` or ``row[0]``. JSON goes in as
-text (the SQLAlchemy dialect installed the codecs when it connected).
+text (the SQLAlchemy dialect installed the codecs when it connected). Driver
+errors come out as SQLAlchemy's ``DBAPIError``, as from the ORM.
 """
 
 from __future__ import annotations
@@ -18,7 +19,12 @@ import re
 from dataclasses import dataclass
 from typing import Any, cast
 
+import asyncpg
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+Db = AsyncSession | AsyncConnection
+"""A session (its transaction is begun if need be) or a connection (e.g. an autocommit one)."""
 
 _NAMED = re.compile(r"(?<![:\w\\]):(\w+)(?!:)")
 """A ``:name`` parameter, not a ``::type`` cast (the pattern SQLAlchemy's ``text()`` uses)."""
@@ -52,7 +58,7 @@ def sql(text: str) -> Sql:
     return Sql(_NAMED.sub(number, text), tuple(names))
 
 
-async def driver(session: AsyncSession | AsyncConnection) -> Any:
+async def driver(session: Db) -> Any:
     """The asyncpg connection under `session`, inside the session's transaction.
 
     SQLAlchemy's asyncpg adapter defers its BEGIN to its own first statement,
@@ -60,31 +66,56 @@ async def driver(session: AsyncSession | AsyncConnection) -> Any:
     the connection is in autocommit, the transaction is therefore begun now,
     through the adapter, which then commits or rolls it back as usual.
     """
+    return (await _connections(session))[1]
+
+
+async def _connections(session: Db) -> tuple[AsyncConnection, Any]:
     connection = await session.connection() if isinstance(session, AsyncSession) else session
     pooled = await connection.get_raw_connection()
     raw: Any = pooled.driver_connection
     options = connection.sync_connection.get_execution_options() if connection.sync_connection else {}
     autocommit = options.get("isolation_level") == "AUTOCOMMIT"
     if not autocommit and not raw.is_in_transaction():
-        await _begin(pooled.dbapi_connection)
-    return raw
+        start = getattr(pooled.dbapi_connection, "_start_transaction", None)
+        if start is None or getattr(pooled.dbapi_connection, "_transaction", "missing") is not None:
+            raise RuntimeError("SQLAlchemy's asyncpg adapter changed: domain.pg cannot begin its transaction")
+        try:
+            await start()
+        except Exception as exc:  # the adapter's DB-API error, before SQLAlchemy could wrap it
+            raise await _failed(connection, raw, "BEGIN", exc) from exc
+    return connection, raw
 
 
-async def _begin(adapted: Any) -> None:
-    start = getattr(adapted, "_start_transaction", None)
-    if start is None or getattr(adapted, "_transaction", "missing") is not None:
-        raise RuntimeError("SQLAlchemy's asyncpg adapter changed: domain.pg cannot begin its transaction")
-    await start()
+_DRIVER_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError, OSError)
 
 
-async def fetch(session: AsyncSession | AsyncConnection, statement: Sql, **params: Any) -> list[Any]:
-    rows = await (await driver(session)).fetch(statement.text, *statement.args(params))
-    return cast(list[Any], rows)
+async def _failed(connection: AsyncConnection, raw: Any, text: str, exc: Exception) -> DBAPIError:
+    """`exc` as SQLAlchemy's `DBAPIError`, as the ORM would raise it (so the API's handlers judge
+    it alike: a lost server is a 503, not a 500). A connection that broke is invalidated, as
+    SQLAlchemy does, so that the pool never hands it out again."""
+    sqlstate = str(getattr(exc, "sqlstate", "") or "")
+    server_said = isinstance(exc, asyncpg.PostgresError) and not sqlstate.startswith(("08", "57P"))
+    broken = raw.is_closed() or not server_said
+    if broken:
+        await connection.invalidate(exc)
+    return DBAPIError(text, None, exc, connection_invalidated=broken)
 
 
-async def fetchrow(session: AsyncSession | AsyncConnection, statement: Sql, **params: Any) -> Any:
-    return await (await driver(session)).fetchrow(statement.text, *statement.args(params))
+async def _run(session: Db, method: str, statement: Sql, params: dict[str, Any]) -> Any:
+    connection, raw = await _connections(session)
+    try:
+        return await getattr(raw, method)(statement.text, *statement.args(params))
+    except _DRIVER_ERRORS as exc:
+        raise await _failed(connection, raw, statement.text, exc) from exc
 
 
-async def execute(session: AsyncSession | AsyncConnection, statement: Sql, **params: Any) -> None:
-    await (await driver(session)).execute(statement.text, *statement.args(params))
+async def fetch(session: Db, statement: Sql, **params: Any) -> list[Any]:
+    return cast(list[Any], await _run(session, "fetch", statement, params))
+
+
+async def fetchrow(session: Db, statement: Sql, **params: Any) -> Any:
+    return await _run(session, "fetchrow", statement, params)
+
+
+async def execute(session: Db, statement: Sql, **params: Any) -> None:
+    await _run(session, "execute", statement, params)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
 import sqlalchemy as sa
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from domain import pg
@@ -38,3 +40,22 @@ async def test_on_an_autocommit_connection_each_statement_commits(clean_db: Asyn
         await pg.execute(conn, _INSERT, key="first")
         assert not (await pg.driver(conn)).is_in_transaction()
     assert await _buckets(clean_db) == 1
+
+
+async def test_a_driver_error_comes_out_as_sqlalchemys(clean_db: AsyncEngine) -> None:
+    async with AsyncSession(clean_db) as session:
+        with pytest.raises(DBAPIError) as failed:
+            await pg.execute(session, pg.sql("SELECT 1 / CAST(:zero AS int)"), zero=0)
+    assert getattr(failed.value.orig, "sqlstate", None) == "22012"  # division_by_zero, from asyncpg
+
+
+async def test_a_lost_connection_is_invalidated_and_the_session_can_roll_back(clean_db: AsyncEngine) -> None:
+    async with AsyncSession(clean_db) as session:
+        backend = await pg.fetchrow(session, pg.sql("SELECT pg_backend_pid() AS pid"))
+        async with clean_db.connect() as other:
+            await other.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": backend["pid"]})
+        with pytest.raises(DBAPIError) as failed:
+            await pg.execute(session, _INSERT, key="after the server hung up")
+        assert failed.value.connection_invalidated
+        await session.rollback()
+    assert await _buckets(clean_db) == 0
