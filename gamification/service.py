@@ -305,6 +305,8 @@ class Standing:
 class Judgement:
     verdict: Verdict
     standing: Standing
+    rules: PointRules
+    """The point rules the standing was read under (what counts as a trip): the ride is paid by them."""
 
 
 async def judge_ride(
@@ -363,7 +365,7 @@ async def judge_ride(
         held=frozenset(first["held"]),
         school=stats.school_of(first["school_lat"], first["school_lon"]),
     )
-    return Judgement(verdict, standing)
+    return Judgement(verdict, standing, point_rules)
 
 
 _PAY = pg.sql(
@@ -427,11 +429,11 @@ async def award_ride(
     judged: Judgement,
     *,
     now: datetime,
-    rules: PointRules = DEFAULT_RULES,
 ) -> RideAward:
     """Award a freshly written ride its points, a streak bonus and badges. Does NOT commit.
 
-    `judged` is `judge_ride`'s, its verdict already stored on the ride. Call
+    `judged` is `judge_ride`'s, its verdict already stored on the ride; the
+    ride is paid by the point rules its standing was read under. Call
     it inside the upload's transaction, after the ride row is written and
     while the user's ride lock is held (the daily cap is then exact). A
     flagged, motorised or too short ride earns nothing and changes no badge.
@@ -439,7 +441,7 @@ async def award_ride(
     earn needs figures, a third to grant it, a fourth to drop the explorer
     areas once no explorer badge needs them.
     """
-    verdict, standing = judged.verdict, judged.standing
+    verdict, standing, rules = judged.verdict, judged.standing, judged.rules
     mode = TravelMode(ride.mode)
     if not is_qualifying_trip(ride.distance_m, mode, flagged=not verdict.ok, rules=rules):
         return RideAward(0, (), verdict)
