@@ -1,6 +1,7 @@
 """End-to-end ride ingestion: the real service, real PostgreSQL, concurrent uploads.
 
-Run: ``.venv/bin/python bench/ingest.py [--clients 50] [--seconds 30] [--warmup 5] [--workers 1] [--rate R]``.
+Run: ``.venv/bin/python bench/ingest.py [--clients 50] [--seconds 30] [--warmup 5] [--workers 1]
+[--rate R] [--floor]``.
 
 Starts ``saferoutes serve`` on a free port against PostgreSQL (an embedded
 server in a temporary folder, or ``DATABASE_URL`` if set: use a scratch
@@ -22,6 +23,11 @@ how busy the machine's cores were, and two ratios measured in the same run:
 - end-to-end points/s over asyncpg ``copy_records_to_table`` of as many rows
   as points were uploaded, in 1,800-row batches, right after the uploads (the
   median of three timings, as the shared machine's speed drifts) (target >= 0.3).
+``--floor`` then repeats the same load with every upload rejected at the door
+(no Idempotency-Key: 422 after authentication and the rate limit, before the
+body is parsed): what HTTP, authentication and the machine cost alone, the
+latency no upload can beat on this machine, and the ratio of the uploads'
+rides/s to it.
 No assertions: it reports figures.
 """
 
@@ -277,24 +283,37 @@ class Connections:
 
 
 async def uploads(
-    base: str, users: list[dict[str, str]], seconds: float, trips: Trips, *, rate: float | None = None
+    base: str,
+    users: list[dict[str, str]],
+    seconds: float,
+    trips: Trips,
+    *,
+    rate: float | None = None,
+    rejected: list[bytes] | None = None,
 ) -> Run:
     """Closed loop (each client uploads again as soon as it is answered) or, with `rate`,
-    open loop: uploads arrive at `rate` per second (Poisson), each from a random client."""
+    open loop: uploads arrive at `rate` per second (Poisson), each from a random client.
+    With `rejected` (a body per client), every upload goes without an Idempotency-Key and
+    counts when it gets the 422 that turns it away."""
     run = Run()
     clients = len(users)
     connections = Connections(base)
     stop = time.perf_counter() + seconds
+    expected = 201 if rejected is None else 422
 
     async def upload(n: int) -> None:
-        body = trips.next_body(n)
-        headers = {**users[n], "Content-Type": "application/json", "Idempotency-Key": uuid.uuid4().hex}
+        headers = {**users[n], "Content-Type": "application/json"}
+        if rejected is None:
+            body = trips.next_body(n)
+            headers["Idempotency-Key"] = uuid.uuid4().hex
+        else:
+            body = rejected[n]
         run.in_flight += 1
         run.max_in_flight = max(run.max_in_flight, run.in_flight)
         start = time.perf_counter()
         status = await connections.post("/rides", body, headers)
         run.in_flight -= 1
-        if status == 201:
+        if status == expected:
             run.latencies.append(time.perf_counter() - start)
         else:
             run.failures += 1
@@ -364,6 +383,14 @@ async def copy_rate(url: str, rows: int) -> float:
         await conn.close()
 
 
+def percentiles_ms(latencies: list[float]) -> tuple[float, float]:
+    """p50 and p99 of latencies in seconds, in milliseconds (NaN when there are none)."""
+    if not latencies:
+        return float("nan"), float("nan")
+    ordered = sorted(latencies)
+    return statistics.median(ordered) * 1e3, ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))] * 1e3
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -386,6 +413,11 @@ def main() -> None:
     )
     parser.add_argument(
         "--rate", type=float, help="open loop: uploads per second (Poisson) instead of back-to-back clients"
+    )
+    parser.add_argument(
+        "--floor",
+        action="store_true",
+        help="then measure the same load with every upload rejected at the door (no Idempotency-Key)",
     )
     args = parser.parse_args()
 
@@ -420,14 +452,18 @@ def main() -> None:
         latencies, failures, elapsed = run.latencies, run.failures, run.elapsed
         server_cpu = cpu_seconds(pid) - cpu_before
         pg_cpu = postgres_cpu_seconds() - pg_before
+        floor = None
+        if args.floor:
+            bodies = [trips.next_body(n) for n in range(args.clients)]
+            floor_cpu = cpu_seconds(pid)
+            floor = asyncio.run(uploads(base, users, args.seconds, trips, rate=args.rate, rejected=bodies))
+            floor_cpu = cpu_seconds(pid) - floor_cpu
         done = len(latencies)
         e2e_points = done * POINTS_PER_RIDE / elapsed
         copies = [asyncio.run(copy_rate(plain_url, max(done, 1) * POINTS_PER_RIDE)) for _ in range(3)]
         copy = statistics.median(copies)
 
-    latencies.sort()
-    p50 = statistics.median(latencies) * 1e3 if latencies else float("nan")
-    p99 = latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))] * 1e3 if latencies else float("nan")
+    p50, p99 = percentiles_ms(latencies)
     load = f"open loop at {args.rate:g} uploads/s" if args.rate else "closed loop"
     print(
         f"clients {args.clients} ({load}, at most {run.max_in_flight} in flight), workers {args.workers},"
@@ -454,6 +490,15 @@ def main() -> None:
     print(f"ratio pipeline / h3:   {bare / full:10.2f}   (target >= 0.5)")
     print(f"asyncpg COPY:          {copy:10,.0f} rows/s (median of {', '.join(f'{c:,.0f}' for c in copies)})")
     print(f"ratio e2e / COPY:      {e2e_points / copy:10.2f}   (target >= 0.3)")
+    if floor is not None:
+        rejected = len(floor.latencies)
+        f50, f99 = percentiles_ms(floor.latencies)
+        print("floor (the same load, every upload rejected with a 422 before its body is parsed):")
+        print(f"  failed:              {floor.failures:10d} (answered other than 422)")
+        print(f"  service CPU/upload:  {floor_cpu / max(rejected, 1) * 1e3:10.1f} ms")
+        print(f"  uploads/s:           {rejected / floor.elapsed:10.1f}")
+        print(f"  latency p50 / p99:   {f50:7.1f} / {f99:.1f} ms")
+        print(f"ratio rides/s / floor: {done / elapsed / max(rejected / floor.elapsed, 1e-9):10.2f}")
 
 
 if __name__ == "__main__":
