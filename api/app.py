@@ -79,7 +79,7 @@ def create_app(
     if log_config:
         configure_logging(settings.log_level)
     url = resolve_url(settings)
-    engine = make_engine(url, null_pool=null_pool)
+    engine = make_engine(url, null_pool=null_pool, pool_size=settings.db_pool_size)
     tokens = TokenIssuer(
         secret=settings.secret_key,
         issuer=settings.jwt_issuer,

@@ -37,6 +37,9 @@ class Settings:
     retention_days: int = 365
     h3_resolution: int = 10
     max_body_bytes: int = 1_000_000
+    # Connections each worker keeps to PostgreSQL (a fixed pool: workers x this must stay
+    # below the server's max_connections).
+    db_pool_size: int = 20
     # Requests per minute per authenticated user on write endpoints, and per
     # client address on registration; login attempts per handle and address.
     rate_limit_per_minute: int = 120
@@ -102,6 +105,8 @@ class Settings:
             )
         if self.ngsi_broker_url is not None and not self.ngsi_broker_url.startswith(("http://", "https://")):
             raise SettingsError("SAFEROUTES_NGSI_BROKER_URL must be an http(s) URL")
+        if not 1 <= self.db_pool_size <= 200:
+            raise SettingsError("SAFEROUTES_DB_POOL_SIZE must be between 1 and 200")
         if self.max_body_bytes < 1024:
             raise SettingsError("SAFEROUTES_MAX_BODY_BYTES must be at least 1024")
         return self
@@ -149,6 +154,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         retention_days=_int(env, "SAFEROUTES_RETENTION_DAYS", defaults.retention_days),
         h3_resolution=_int(env, "SAFEROUTES_H3_RESOLUTION", defaults.h3_resolution),
         max_body_bytes=_int(env, "SAFEROUTES_MAX_BODY_BYTES", defaults.max_body_bytes),
+        db_pool_size=_int(env, "SAFEROUTES_DB_POOL_SIZE", defaults.db_pool_size),
         rate_limit_per_minute=_int(env, "SAFEROUTES_RATE_LIMIT_PER_MINUTE", defaults.rate_limit_per_minute),
         register_per_hour=_int(env, "SAFEROUTES_REGISTER_PER_HOUR", defaults.register_per_hour),
         trust_forwarded_for=_bool(env, "SAFEROUTES_TRUST_FORWARDED_FOR", defaults.trust_forwarded_for),

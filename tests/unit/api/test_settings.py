@@ -43,6 +43,8 @@ def test_production_starts_with_a_real_secret() -> None:
         ("SAFEROUTES_K_ANONYMITY", "five"),
         ("SAFEROUTES_ENV", "staging"),
         ("SAFEROUTES_DEBUG", "maybe"),
+        ("SAFEROUTES_DB_POOL_SIZE", "0"),
+        ("SAFEROUTES_DB_POOL_SIZE", "many"),
     ],
 )
 def test_bad_values_are_refused_with_the_variable_named(name: str, value: str) -> None:
@@ -51,6 +53,8 @@ def test_bad_values_are_refused_with_the_variable_named(name: str, value: str) -
 
 
 def test_values_are_read_from_the_environment() -> None:
-    settings = load_settings({"DATABASE_URL": "postgresql://x@db/sr", "SAFEROUTES_K_ANONYMITY": "10"})
+    environ = {"DATABASE_URL": "postgresql://x@db/sr", "SAFEROUTES_K_ANONYMITY": "10"}
+    settings = load_settings({**environ, "SAFEROUTES_DB_POOL_SIZE": "5"})
     assert settings.database_url == "postgresql://x@db/sr"
     assert settings.k_anonymity == 10
+    assert settings.db_pool_size == 5
