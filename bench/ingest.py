@@ -119,7 +119,8 @@ def cpu_seconds(root: int) -> float:
 
 def postgres_cpu_seconds() -> float:
     """User + system CPU so far of the processes named postgres: the server, when it runs on
-    this machine (whatever else it serves meanwhile counts too)."""
+    this machine (whatever else it serves meanwhile counts too). A backend that exits takes its
+    CPU with it: a pool that closes connections during the run makes this read low."""
     return sum(cpu for name, _, cpu in _processes().values() if name == "postgres")
 
 
