@@ -102,7 +102,8 @@ class CellExposure(SQLModel, table=True):
     __table_args__ = (
         sa.CheckConstraint(f"mode IN ({_EXPOSURE_MODES})", name="ck_cell_exposure_mode"),
         sa.CheckConstraint("rides > 0", name="ck_cell_exposure_rides"),
-        sa.Index("ix_cell_exposure_user", "user_id"),
+        # user first: an upload's rows share a few index pages (migration 0012)
+        sa.PrimaryKeyConstraint("user_id", "day", "mode", "cell", name="cell_exposure_pkey"),
     )
 
     cell: int = Field(sa_type=sa.BigInteger, primary_key=True)
@@ -119,7 +120,9 @@ class CellTransition(SQLModel, table=True):
     __table_args__ = (
         sa.CheckConstraint(f"mode IN ({_EXPOSURE_MODES})", name="ck_cell_transition_mode"),
         sa.CheckConstraint("traversals > 0", name="ck_cell_transition_traversals"),
-        sa.Index("ix_cell_transition_user", "user_id"),
+        sa.PrimaryKeyConstraint(
+            "user_id", "day", "mode", "from_cell", "to_cell", name="cell_transition_pkey"
+        ),
     )
 
     from_cell: int = Field(sa_type=sa.BigInteger, primary_key=True)
