@@ -22,6 +22,7 @@ from domain.errors import (
     TooManyRequests,
     Unauthenticated,
 )
+from domain.pg import CONNECTION_LOST_SQLSTATES
 from geo.errors import FieldError, TraceError
 
 log = logging.getLogger("saferoutes.errors")
@@ -183,17 +184,13 @@ def handle_database_unavailable(request: Request[Any, Any, Any], exc: Exception)
     )
 
 
-# SQLSTATE classes of a lost or refused connection: 08 connection exception, 57P admin/crash shutdown
-_UNAVAILABLE_SQLSTATES = ("08", "57P")
-
-
 def _is_connection_problem(exc: BaseException | None) -> bool:
     seen = 0
     while exc is not None and seen < 5:
         if isinstance(exc, OSError):
             return True
         sqlstate = str(getattr(exc, "sqlstate", "") or "")
-        if sqlstate.startswith(_UNAVAILABLE_SQLSTATES):
+        if sqlstate.startswith(CONNECTION_LOST_SQLSTATES):
             return True
         name = type(exc).__name__
         if name in ("ConnectionDoesNotExistError", "ConnectionFailureError", "CannotConnectNowError"):

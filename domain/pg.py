@@ -88,13 +88,16 @@ async def _connections(session: Db) -> tuple[AsyncConnection, Any]:
 
 _DRIVER_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError, OSError)
 
+CONNECTION_LOST_SQLSTATES = ("08", "57P")
+"""SQLSTATE classes of a lost or refused connection: 08 connection exception, 57P admin/crash shutdown."""
+
 
 async def _failed(connection: AsyncConnection, raw: Any, text: str, exc: Exception) -> DBAPIError:
     """`exc` as SQLAlchemy's `DBAPIError`, as the ORM would raise it (so the API's handlers judge
     it alike: a lost server is a 503, not a 500). A connection that broke is invalidated, as
     SQLAlchemy does, so that the pool never hands it out again."""
-    sqlstate = str(getattr(exc, "sqlstate", "") or "")
-    server_said = isinstance(exc, asyncpg.PostgresError) and not sqlstate.startswith(("08", "57P"))
+    lost = str(getattr(exc, "sqlstate", "") or "").startswith(CONNECTION_LOST_SQLSTATES)
+    server_said = isinstance(exc, asyncpg.PostgresError) and not lost
     broken = raw.is_closed() or not server_said
     if broken:
         await connection.invalidate(exc)
