@@ -12,7 +12,7 @@ import os
 from sqlalchemy.engine import Connection
 
 from alembic import context
-from domain.tables import metadata
+from domain.schema import metadata
 
 config = context.config
 

@@ -17,31 +17,31 @@ from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from litestar.types import ControllerRouterHandler
 
-from api.accounts import AuthController
+from api.accounts.http import AuthController
+from api.accounts.me import MeController
 from api.database import autocommit, head_revision, make_engine, make_sessionmaker, resolve_url
 from api.deps import provide_caller, provide_current_user, provide_db_session, provide_settings
-from api.gamification import ChallengesController, PointsController, badge_catalogue, leaderboard
-from api.hazards import HazardController, hazard_categories
-from api.me import MeController
-from api.my_data import GuardianErasureController, MyDataController
-from api.ngsi import NgsiController, ngsi_context
-from api.ngsi_push import BrokerPusher, push_middleware
+from api.gamification.http import ChallengesController, PointsController, badge_catalogue, leaderboard
+from api.hazards.http import HazardController, hazard_categories
+from api.hazards.open311 import Open311Controller
 from api.observability import configure_logging, request_id_middleware
-from api.open311 import Open311Controller
 from api.openapi import install as complete_openapi
+from api.opendata.http import NgsiController, ngsi_context
+from api.opendata.push import BrokerPusher, push_middleware
 from api.ops import OpsController
-from api.planner import PlannerController
-from api.planner_map import planner_map, static_files
+from api.planner.http import PlannerController
+from api.planner.map import planner_map, static_files
+from api.privacy.http import GuardianErasureController, MyDataController
 from api.problems import EXCEPTION_HANDLERS
-from api.rides import PrivacyZonesController, RidesController
-from api.routes import RoutesController
-from api.schools import ClassesController, GuardianController, SchoolsController
+from api.rides.http import PrivacyZonesController, RidesController
+from api.routing.http import RoutesController
+from api.schools.http import ClassesController, GuardianController, SchoolsController
 from api.security import BearerAuthentication
 from api.settings import Settings, load_settings
-from domain.auth import AuthConfig
-from domain.ratelimit import RateLimiter
-from domain.route_cache import GraphCache
-from domain.security import Passwords, TokenIssuer
+from domain.accounts.rules import Passwords, TokenIssuer
+from domain.accounts.service import AuthConfig
+from domain.core.ratelimit import RateLimiter
+from domain.routing.service import GraphCache
 
 log = logging.getLogger("saferoutes")
 

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.security import Caller, caller_of
 from api.settings import Settings
-from domain.accounts import User
+from domain.accounts.tables import User
 
 
 async def provide_db_session(state: State) -> AsyncGenerator[AsyncSession, None]:

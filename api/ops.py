@@ -8,7 +8,7 @@ from litestar.datastructures import State
 from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
 
 from api.database import current_revision
-from api.schemas import Out
+from api.wire import Out
 
 
 class Health(Out):

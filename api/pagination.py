@@ -16,7 +16,7 @@ from typing import Annotated, Any, Generic, TypeVar
 import msgspec
 from litestar.params import QueryParameter
 
-from domain.errors import InvalidInput
+from domain.core.errors import InvalidInput
 
 T = TypeVar("T")
 

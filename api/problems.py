@@ -13,7 +13,7 @@ from litestar.types import ExceptionHandlersMap
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
-from domain.errors import (
+from domain.core.errors import (
     Conflict,
     DomainError,
     Forbidden,
@@ -22,7 +22,7 @@ from domain.errors import (
     TooManyRequests,
     Unauthenticated,
 )
-from domain.pg import CONNECTION_LOST_SQLSTATES
+from domain.core.sql import CONNECTION_LOST_SQLSTATES
 from geo.errors import FieldError, TraceError
 
 log = logging.getLogger("saferoutes.errors")

@@ -13,13 +13,13 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from domain.accounts import User
-from domain.base import utcnow
-from domain.enums import ConsentPurpose, Role
-from domain.errors import Forbidden, Unauthenticated
-from domain.ratelimit import RateLimiter
-from domain.security import TokenIssuer
-from privacy import consent
+from domain.accounts.rules import TokenIssuer
+from domain.accounts.tables import User
+from domain.core.columns import utcnow
+from domain.core.enums import ConsentPurpose, Role
+from domain.core.errors import Forbidden, Unauthenticated
+from domain.core.ratelimit import RateLimiter
+from privacy.consent import service as consent
 
 
 @dataclass(frozen=True)

@@ -39,8 +39,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from api.database import make_sessionmaker
 from bench.scratch import scratch_database
-from gamification import stats
-from gamification.badges import CATALOGUE, Explorer
+from gamification.badges import store as stats
+from gamification.badges.rules import CATALOGUE, Explorer
 
 OTHERS, OTHER_RIDES, CELLS_PER_RIDE, AREAS = 2_000, 100_000, 70, 12
 HISTORIES = (30, 300, 1_000)

@@ -43,8 +43,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from api.database import make_sessionmaker
 from bench.pipeline import best_of
 from bench.scratch import scratch_database
-from domain.export_service import Actor, build_query, open_export
-from domain.exports import ExportKind
+from domain.planner.service import Actor, build_query, open_export
+from domain.planner.tables import ExportKind
 from geo.export import geojson_cells
 
 Props = dict[str, float | int]

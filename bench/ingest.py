@@ -60,7 +60,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.pipeline import bare_loop, best_of  # noqa: E402
-from geo.pipeline import process_trace  # noqa: E402
+from domain.rides.rules import process_trace  # noqa: E402
 from geo.points import TracePoint  # noqa: E402
 from geo.simulator import simulate_ride, street_grid  # noqa: E402
 

@@ -45,10 +45,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from api.database import make_engine, make_sessionmaker
 from bench.scratch import scratch_database
-from domain.accounts import User
-from domain.gamification import Challenge
-from gamification import challenges
+from domain.accounts.tables import User
+from gamification.challenges import service as challenges
 from gamification.streaks import CITY_TZ
+from gamification.tables import Challenge
 
 SCHOOLS, CLASSES_PER_SCHOOL, PUPILS_PER_CLASS, USERS = 20, 30, 25, 20_000
 ENTRIES, RIDES = 1_000_000, 400_000

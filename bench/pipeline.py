@@ -21,7 +21,7 @@ import h3
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from geo.pipeline import process_trace
+from domain.rides.rules import process_trace
 from geo.points import TracePoint
 from geo.simulator import simulate_ride, street_grid
 

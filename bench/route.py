@@ -42,8 +42,8 @@ from sqlmodel import col
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from api.database import make_engine, make_sessionmaker, migrate, to_async_url
-from domain.accounts import User
-from domain.route_cache import GraphCache, find_route
+from domain.accounts.tables import User
+from domain.routing.service import GraphCache, find_route
 from geo.points import haversine_m
 from geo.routing import PROFILES, Profile, RoutingError, RoutingGraph, compare, route, snap
 from geo.simulator import MECHELEN, street_grid

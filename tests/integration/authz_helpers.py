@@ -10,8 +10,9 @@ from litestar.handlers import HTTPRouteHandler
 from litestar.routes import HTTPRoute
 from schemathesis.python.asgi import get_client
 
-from domain import auth, school_service
-from domain.enums import Role
+from domain.accounts import service as auth
+from domain.core.enums import Role
+from domain.schools import service as school_service
 
 STAFF_PASSWORD = "staff password 1"
 # Served by Litestar's OpenAPI plugin or the Prometheus plugin, not by our controllers

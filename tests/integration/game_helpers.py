@@ -11,10 +11,10 @@ import h3
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from gamification.badges import EXPLORER_RESOLUTIONS, areas_of
-from gamification.rules import DEFAULT_RULES, is_qualifying_trip
-from gamification.standings import ChallengeMetric
-from gamification.stats import local_day_sql, qualifying_sql
+from gamification.badges.rules import EXPLORER_RESOLUTIONS, areas_of
+from gamification.badges.store import local_day_sql, qualifying_sql
+from gamification.leaderboards.rules import ChallengeMetric
+from gamification.points.rules import DEFAULT_RULES, is_qualifying_trip
 from gamification.streaks import CITY_TZ
 from geo.classify import TravelMode
 from tests.integration.ride_helpers import rows

@@ -12,9 +12,9 @@ from httpx import Response
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from domain.base import utcnow
-from domain.enums import Role
-from domain.hazards import Hazard
+from domain.core.columns import utcnow
+from domain.core.enums import Role
+from domain.hazards.tables import Hazard
 from tests.integration import school_helpers
 from tests.integration.conftest import Account
 

@@ -13,10 +13,10 @@ from datetime import UTC, date, datetime, timedelta
 import h3
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from domain.accounts import ConsentRecord, User
-from domain.hazards import Hazard, HazardReport
-from domain.rides import CellExposure, CellTransition, Ride, RideCell
-from domain.schools import ClassMembership, School, SchoolClass
+from domain.accounts.tables import ConsentRecord, User
+from domain.hazards.tables import Hazard, HazardReport
+from domain.rides.tables import CellExposure, CellTransition, Ride, RideCell
+from domain.schools.tables import ClassMembership, School, SchoolClass
 
 MECHELEN = (51.0259, 4.4776)
 CELL = h3.latlng_to_cell(*MECHELEN, 10)

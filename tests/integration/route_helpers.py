@@ -23,7 +23,7 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from domain.route_cache import GraphCache
+from domain.routing.service import GraphCache
 from tests.integration.conftest import Account
 
 Client = AsyncTestClient[Litestar]

@@ -9,8 +9,9 @@ import sqlalchemy as sa
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from domain import auth, school_service
-from domain.enums import Role
+from domain.accounts import service as auth
+from domain.core.enums import Role
+from domain.schools import service as school_service
 from tests.integration.conftest import Account, Register
 
 Client = AsyncTestClient[Litestar]

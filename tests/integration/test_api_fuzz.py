@@ -26,7 +26,7 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from api.app import create_app
 from api.settings import Settings
-from domain.enums import Role
+from domain.core.enums import Role
 from tests.integration.authz_helpers import allowed_roles, handlers_by_operation, make_staff_sync
 
 pytestmark = pytest.mark.slow

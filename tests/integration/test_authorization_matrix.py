@@ -16,7 +16,7 @@ from typing import Any
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from domain.enums import Role
+from domain.core.enums import Role
 from tests.integration.authz_helpers import operations
 from tests.integration.conftest import Account, Register
 from tests.integration.ride_helpers import ride_json, simulated, upload

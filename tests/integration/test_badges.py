@@ -10,9 +10,9 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from gamification.badges import CATALOGUE
-from gamification.rules import DEFAULT_RULES
-from gamification.stats import parent_cell_sql, qualifying_sql
+from gamification.badges.rules import CATALOGUE
+from gamification.badges.store import parent_cell_sql, qualifying_sql
+from gamification.points.rules import DEFAULT_RULES
 from tests.integration.conftest import Register
 from tests.integration.game_helpers import (
     Client,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from domain.enums import Role
+from domain.core.enums import Role
 from tests.integration.conftest import Account, Register
 from tests.integration.game_helpers import Client, ledger, seed_ride
 from tests.integration.school_helpers import (

@@ -15,11 +15,11 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.security import requires_consent
-from domain.codes import CodeHasher
-from domain.enums import ConsentPurpose
-from domain.errors import InvalidInput
+from domain.core.codes import CodeHasher
+from domain.core.enums import ConsentPurpose
+from domain.core.errors import InvalidInput
 from geo.simulator import simulate_ride, street_grid
-from privacy import guardian
+from privacy.guardians import service as guardian
 from tests.integration.conftest import TEST_SECRET, Register
 from tests.integration.school_helpers import (
     ADULT_YEAR,

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from domain.base import utcnow
+from domain.core.columns import utcnow
 from tests.integration.conftest import Register
 from tests.integration.hazard_helpers import HERE, REPORTING, Client, body, far, filed, make_hazard
 

@@ -11,8 +11,8 @@ import pytest
 from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from domain.base import utcnow
-from domain.hazard_rules import DAILY_REPORT_CAP
+from domain.core.columns import utcnow
+from domain.hazards.rules import DAILY_REPORT_CAP
 from tests.integration.conftest import Account, Register
 from tests.integration.hazard_helpers import HERE, REPORTING, Client, body, count, far, filed, report
 
@@ -239,7 +239,7 @@ async def test_simultaneous_reports_of_one_spot_make_one_hazard(client: Client, 
 async def test_descriptions_are_cleaned_and_only_planners_read_them(
     client: Client, register: Register
 ) -> None:
-    from domain.enums import Role
+    from domain.core.enums import Role
     from tests.integration.hazard_helpers import staff
 
     account = await register(consents=REPORTING)

@@ -6,8 +6,8 @@ import itertools
 
 import pytest
 
-from domain.enums import Role
-from domain.hazard_rules import ALLOWED_TRANSITIONS, HazardStatus
+from domain.core.enums import Role
+from domain.hazards.rules import ALLOWED_TRANSITIONS, HazardStatus
 from tests.integration.conftest import Register
 from tests.integration.hazard_helpers import REPORTING, Client, body, count, far, filed, make_hazard, staff
 
@@ -203,8 +203,8 @@ async def test_a_report_after_resolution_starts_a_new_hazard(client: Client, reg
 async def test_erasing_a_user_removes_their_share_of_the_counts(client: Client, register: Register) -> None:
     import uuid
 
-    from domain.base import utcnow
-    from domain.hazard_service import erase_contributions
+    from domain.core.columns import utcnow
+    from domain.hazards.service import erase_contributions
 
     alone = (await filed(client, first := await register(consents=REPORTING), body(*far(7))))["hazardId"]
     shared = (await filed(client, first))["hazardId"]

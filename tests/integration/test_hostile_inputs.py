@@ -18,7 +18,7 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.problems import PROBLEM_MEDIA_TYPE
-from domain.enums import Role
+from domain.core.enums import Role
 from tests.hostile.corpus import Case, generic, targeted
 from tests.integration.authz_helpers import handlers_by_operation, offline_operations, token_for
 from tests.integration.conftest import Register

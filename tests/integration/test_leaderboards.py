@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from domain.enums import Role
+from domain.core.enums import Role
 from tests.integration.conftest import Account, Register
 from tests.integration.game_helpers import Client, local_today, seed_points
 from tests.integration.school_helpers import (

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from domain.base import utcnow
-from domain.hazard_rules import HazardCategory
+from domain.core.columns import utcnow
+from domain.hazards.rules import HazardCategory
 from tests.integration.conftest import Register
 from tests.integration.hazard_helpers import (
     HERE,

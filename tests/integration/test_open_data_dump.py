@@ -11,7 +11,7 @@ import h3
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from api import open_data_cli
+from api.cli import opendata as open_data_cli
 from api.settings import Settings
 from tests.integration.planner_helpers import CELL, Seed
 

@@ -11,7 +11,7 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.database import head_revision
-from domain.tables import metadata
+from domain.schema import metadata
 
 Client = AsyncTestClient[Litestar]
 

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from domain import pg
+from domain.core import sql as pg
 
 _INSERT = pg.sql("INSERT INTO rate_limit_bucket (key_hash, window_start, hits) VALUES (:key, now(), 1)")
 

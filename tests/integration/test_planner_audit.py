@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from api.cli import main
-from domain.enums import Role
+from api.cli.main import main
+from domain.core.enums import Role
 from tests.integration.conftest import Register
 from tests.integration.planner_helpers import Seed, sibling_cells
 from tests.integration.school_helpers import Client, execute, staff
@@ -129,10 +129,10 @@ async def test_cli_writes_the_same_export_to_a_file_with_progress_and_an_audit(
 
 async def test_an_export_cut_short_is_audited_as_aborted(client: Client, clean_db: AsyncEngine) -> None:
     from api.settings import Settings
-    from domain import export_service
-    from domain.base import utcnow
-    from domain.export_service import Actor, build_query
-    from domain.exports import ExportKind
+    from domain.core.columns import utcnow
+    from domain.planner import service as export_service
+    from domain.planner.service import Actor, build_query
+    from domain.planner.tables import ExportKind
 
     await _crowd(clean_db, sibling_cells(8))
     settings: Settings = client.app.state.settings

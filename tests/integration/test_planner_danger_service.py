@@ -9,11 +9,11 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from domain import danger_service
-from domain.accounts import ConsentRecord, User
-from domain.enums import ConsentPurpose
+from domain.accounts.tables import ConsentRecord, User
+from domain.core.enums import ConsentPurpose
+from domain.danger import store as danger_service
 from geo.cells import parse_bbox
-from privacy.consent import effective_consent_subquery, is_child, purpose_states
+from privacy.consent.service import effective_consent_subquery, is_child, purpose_states
 from tests.integration.planner_helpers import CELL, NOW, TODAY, Seed, neighbours, sibling_cells
 
 pytestmark = pytest.mark.asyncio

@@ -11,7 +11,7 @@ from typing import Any
 import h3
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from domain.enums import Role
+from domain.core.enums import Role
 from tests.integration.planner_helpers import CELL, TODAY, Seed, neighbours
 from tests.integration.school_helpers import Client, staff
 

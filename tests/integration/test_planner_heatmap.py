@@ -15,7 +15,7 @@ import pyogrio
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from domain.enums import Role
+from domain.core.enums import Role
 from tests.integration.planner_helpers import CELL, TODAY, Seed, sibling_cells
 from tests.integration.school_helpers import Client, staff
 

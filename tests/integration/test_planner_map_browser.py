@@ -23,11 +23,11 @@ import uvicorn
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.app import create_app
+from api.cli.demo import _auth
 from api.database import make_engine, make_sessionmaker
-from api.demo_cli import _auth
 from api.settings import Settings
-from domain.codes import CodeHasher
-from domain.demo import DEMO_PASSWORD, DemoSize, seed_city
+from domain.core.codes import CodeHasher
+from domain.demo.service import DEMO_PASSWORD, DemoSize, seed_city
 from tests.integration.conftest import free_port
 from tests.tooling import require_or_skip
 

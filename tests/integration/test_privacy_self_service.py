@@ -12,9 +12,9 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from domain.enums import Role
+from domain.core.enums import Role
 from geo.gpx import parse_gpx
-from privacy.inventory import INVENTORY
+from privacy.selfservice.inventory import INVENTORY
 from tests.integration.conftest import Account, register_account
 from tests.integration.hazard_helpers import body as hazard_body
 from tests.integration.hazard_helpers import filed, staff

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from domain.errors import TooManyRequests
-from domain.ratelimit import RateLimiter
+from domain.core.errors import TooManyRequests
+from domain.core.ratelimit import RateLimiter
 
 WINDOW = timedelta(minutes=15)
 BOUNDARY = datetime(2026, 11, 25, 13, 30, tzinfo=UTC)

@@ -11,9 +11,9 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from api.cli import main
-from domain.base import utcnow
-from privacy import retention
+from api.cli.main import main
+from domain.core.columns import utcnow
+from privacy.retention import service as retention
 from tests.integration.ride_helpers import count, ride_json, rows, simulated, upload
 
 Client = AsyncTestClient[Litestar]

@@ -8,9 +8,9 @@ import h3
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from domain.ride_service import ride_key
+from domain.rides.service import ride_key
 from geo.points import haversine_m
-from privacy.trimming import ride_trim_radius_m
+from privacy.trimming.rules import ride_trim_radius_m
 from tests.integration.conftest import Register
 from tests.integration.ride_helpers import Client, key, ride_gpx, ride_json, rows, simulated, upload
 

@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.database import make_sessionmaker
-from domain import route_cache
-from domain.route_cache import GraphCache
+from domain.routing import service as route_cache
+from domain.routing.service import GraphCache
 from tests.integration.conftest import Register
 from tests.integration.route_helpers import DETOUR, MAIN, ride
 

@@ -8,8 +8,8 @@ import uuid
 
 import pytest
 
-from api.cli import main
-from domain.enums import Role
+from api.cli.main import main
+from domain.core.enums import Role
 from tests.integration.conftest import Register
 from tests.integration.school_helpers import (
     ADULT_YEAR,

@@ -14,13 +14,13 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.database import make_sessionmaker
-from domain.accounts import User
-from gamification import challenges
-from gamification.rules import DEFAULT_RULES
-from gamification.standings import ChallengeMetric
-from gamification.stats import qualifying_sql
+from domain.accounts.tables import User
+from gamification.badges.store import qualifying_sql
+from gamification.challenges import service as challenges
+from gamification.leaderboards.rules import ChallengeMetric
+from gamification.leaderboards.store import STORED_MIN_TRIP_M
+from gamification.points.rules import DEFAULT_RULES
 from gamification.streaks import CITY_TZ
-from gamification.totals import STORED_MIN_TRIP_M
 from tests.integration.game_helpers import (
     CHALLENGE_TOTALS_FRESH,
     CHALLENGE_TOTALS_STORED,

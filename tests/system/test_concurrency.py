@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
 from api.database import to_async_url
-from gamification.totals import STORED_MIN_TRIP_M
+from gamification.leaderboards.store import STORED_MIN_TRIP_M
 from tests.integration.game_helpers import CHALLENGE_TOTALS_FRESH, CHALLENGE_TOTALS_STORED
 from tests.integration.ride_helpers import recent_start, ride_json, simulated
 from tests.system.cluster import Service

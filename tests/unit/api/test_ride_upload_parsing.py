@@ -7,7 +7,7 @@ import msgspec
 import pytest
 from litestar.exceptions import ValidationException
 
-from api.ride_views import parse_upload
+from api.rides.wire import parse_upload
 from geo.points import TracePoint
 
 EPOCH = 1_767_225_600.0  # 2026-01-01T00:00:00Z

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from api.routes import parse_position
+from api.routing.http import parse_position
 from api.settings import SettingsError, load_settings
-from domain.errors import InvalidInput
+from domain.core.errors import InvalidInput
 
 
 @pytest.mark.parametrize(

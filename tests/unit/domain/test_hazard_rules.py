@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from domain.errors import Conflict, Forbidden, InvalidInput, TooManyRequests
-from domain.hazard_rules import (
+from domain.core.errors import Conflict, Forbidden, InvalidInput, TooManyRequests
+from domain.hazards.rules import (
     ACTIVE_STATUSES,
     CATEGORIES,
     DAILY_REPORT_CAP,

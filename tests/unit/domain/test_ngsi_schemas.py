@@ -17,8 +17,8 @@ import pytest
 from jsonschema import Draft7Validator, FormatChecker
 from referencing import Registry, Resource
 
-from domain import ngsi
-from domain.hazard_rules import CATEGORIES, SDM_TRAFFIC_SUB_CATEGORIES, HazardCategory, HazardStatus
+from domain.hazards.rules import CATEGORIES, SDM_TRAFFIC_SUB_CATEGORIES, HazardCategory, HazardStatus
+from domain.opendata import rules as ngsi
 
 SDM = Path(__file__).resolve().parents[2] / "data" / "sdm"
 CREATED = datetime(2026, 3, 2, 7, 45, 12, tzinfo=UTC)

@@ -2,7 +2,7 @@
 
 import pytest
 
-from domain.pg import sql
+from domain.core.sql import sql
 
 
 def test_each_name_gets_one_number_in_first_use_order() -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from domain.ratelimit import seconds_until_allowed
+from domain.core.ratelimit import seconds_until_allowed
 
 HOUR = 3600.0
 

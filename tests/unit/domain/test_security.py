@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 import jwt
 import pytest
 
-from domain.errors import Unauthenticated
-from domain.security import Passwords, TokenIssuer, hash_refresh_token, new_refresh_token
+from domain.accounts.rules import Passwords, TokenIssuer, hash_refresh_token, new_refresh_token
+from domain.core.errors import Unauthenticated
 
 ISSUER = TokenIssuer(secret="k" * 40, issuer="saferoutes", audience="app", ttl=timedelta(minutes=15))
 NOW = datetime.now(UTC)

@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 import h3
 
-from gamification.anticheat import (
+from domain.rides.rules import ProcessedRide
+from gamification.anticheat.rules import (
     CheatFlag,
     Position,
     assess_ride,
@@ -21,7 +22,6 @@ from gamification.anticheat import (
     trace_summary,
 )
 from geo.classify import TravelMode
-from geo.pipeline import ProcessedRide
 from geo.points import haversine_m
 from geo.snapping import CellVisit, cell_centre
 

@@ -8,8 +8,8 @@ from typing import Any
 import h3
 import pytest
 
-from domain.hazard_rules import LANGUAGES
-from gamification.badges import (
+from domain.hazards.rules import LANGUAGES
+from gamification.badges.rules import (
     CATALOGUE,
     Badge,
     EarlyBird,

@@ -5,7 +5,7 @@ from types import MappingProxyType
 
 import pytest
 
-from gamification.rules import (
+from gamification.points.rules import (
     DEFAULT_RULES,
     PointRules,
     challenge_points,

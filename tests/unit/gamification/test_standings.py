@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from gamification.standings import (
+from gamification.leaderboards.rules import (
     ChallengeMetric,
     IndividualStanding,
     Member,

@@ -7,8 +7,9 @@ from datetime import UTC, datetime
 import h3
 import pytest
 
-from domain.hazard_rules import HazardStatus
-from geo.aggregation import (
+from domain.danger.rules import HazardInput
+from domain.hazards.rules import HazardStatus
+from domain.planner.rules import (
     CellRow,
     FlowRow,
     HeatmapMetric,
@@ -19,7 +20,6 @@ from geo.aggregation import (
     k_anonymous,
 )
 from geo.cells import BBox, bbox_cells, cell_in_bbox, check_resolution, parse_bbox
-from geo.danger import HazardInput
 from geo.errors import FieldError
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)

@@ -7,8 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from domain.hazard_rules import HazardStatus
-from geo.danger import (
+from domain.danger.rules import (
     DEFAULT_PARAMS,
     CellInputs,
     DangerParams,
@@ -16,6 +15,7 @@ from geo.danger import (
     credibility,
     danger_score,
 )
+from domain.hazards.rules import HazardStatus
 
 NOW = datetime(2026, 6, 1, 8, 30, tzinfo=UTC)
 

@@ -10,13 +10,13 @@ from datetime import UTC, datetime
 import h3
 import pytest
 
+from domain.rides.rules import ProcessedRide, process_trace
 from geo.classify import TravelMode
 from geo.errors import TraceError
-from geo.pipeline import ProcessedRide, process_trace
 from geo.points import TracePoint, haversine_m
 from geo.simulator import simulate_ride
 from geo.snapping import cell_centre
-from privacy.zones import make_zone
+from privacy.zones.rules import make_zone
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 START = datetime(2026, 1, 1, 10, 0, 37, tzinfo=UTC).timestamp()
@@ -77,7 +77,7 @@ def test_no_cell_centre_inside_a_privacy_zone_and_the_zone_splits_the_path() -> 
 
 
 def test_resolution_is_a_parameter() -> None:
-    from geo.pipeline import PipelineParams
+    from domain.rides.rules import PipelineParams
 
     result, _ = run(params=PipelineParams(resolution=9))
     assert result.resolution == 9

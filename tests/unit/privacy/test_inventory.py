@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from domain.tables import metadata
-from privacy.inventory import INVENTORY, Erase, PersonalTable, linked_tables, owned_tables, uncovered
+from domain.schema import metadata
+from privacy.selfservice.inventory import (
+    INVENTORY,
+    Erase,
+    PersonalTable,
+    linked_tables,
+    owned_tables,
+    uncovered,
+)
 
 
 def _schema_copy() -> sa.MetaData:

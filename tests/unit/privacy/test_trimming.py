@@ -10,7 +10,7 @@ import pytest
 from geo.cleaning import clean
 from geo.points import Columns, TracePoint, haversine_array_m
 from geo.simulator import simulate_ride
-from privacy.trimming import ride_trim_radius_m, trim_ends
+from privacy.trimming.rules import ride_trim_radius_m, trim_ends
 
 SECRET = b"0123456789abcdef-user-1"
 

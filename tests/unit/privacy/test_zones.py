@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from geo.points import Columns, TracePoint, haversine_array_m
-from privacy.zones import ZoneError, in_any_zone, make_zone, outside_zones
+from privacy.zones.rules import ZoneError, in_any_zone, make_zone, outside_zones
 
 
 def line(n: int = 200) -> Columns:

@@ -1,0 +1,5 @@
+"""``python -m api.cli``: the ``saferoutes`` command without its console script."""
+
+from api.cli.main import main
+
+main()

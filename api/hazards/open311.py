@@ -1,0 +1,271 @@
+"""Open311 GeoReport v2 (JSON) over the hazards, so civic-issue clients can list and file reports.
+
+Field names and status values are GeoReport's own (snake_case, `long`, `open`/
+`closed`); errors stay RFC 9457 problem documents like everywhere else in the
+API. Each hazard is one service request; each category is one service.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime, timedelta
+from typing import Annotated, Any, Literal
+from urllib.parse import parse_qs
+
+import msgspec
+from litestar import Controller, Request, get, post
+from litestar.datastructures import State
+from litestar.di import NamedDependency
+from litestar.exceptions import ValidationException
+from litestar.params import PathParameter, QueryParameter
+from litestar.status_codes import HTTP_201_CREATED
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.hazards.http import CAN_REPORT, THROTTLED
+from api.hazards.wire import SEVERITY_LABELS, Lat, Lon, RawText
+from domain.accounts.tables import User
+from domain.core import idempotency
+from domain.core.columns import utcnow
+from domain.core.errors import NotFound
+from domain.hazards import service as hazard_service
+from domain.hazards.rules import (
+    CATEGORIES,
+    HazardCategory,
+    HazardStatus,
+    Open311Status,
+    category_for_service_code,
+    open311_status,
+    statuses_for_open311,
+)
+from domain.hazards.service import HazardFilter, ReportDraft
+from domain.hazards.tables import Hazard, HazardReport
+
+Language = Literal["nl", "fr", "en"]
+DEFAULT_WINDOW = timedelta(days=90)
+MAX_REQUESTS = 1000
+OPEN311_SEVERITY = 2  # GeoReport has no severity field: "dangerous" is the honest middle
+
+
+class Service(msgspec.Struct, kw_only=True):
+    service_code: str
+    service_name: str
+    description: str
+    metadata: bool
+    type: str
+    keywords: str
+    group: str
+
+
+class ServiceRequest(msgspec.Struct, kw_only=True):
+    service_request_id: str
+    status: str
+    status_notes: str | None
+    service_name: str
+    service_code: str
+    description: str
+    agency_responsible: str | None
+    service_notice: str | None
+    requested_datetime: datetime
+    updated_datetime: datetime
+    expected_datetime: datetime | None
+    address: str | None
+    address_id: str | None
+    zipcode: str | None
+    lat: float
+    long: float
+    media_url: str | None
+
+
+class ServiceRequestCreated(msgspec.Struct, kw_only=True):
+    service_request_id: str
+    service_notice: str | None
+    account_id: str | None
+
+
+class ServiceRequestCreate(msgspec.Struct, kw_only=True):
+    """GeoReport's POST fields we use; personal ones (email, names, phone, device_id) are dropped unread."""
+
+    service_code: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+    lat: Lat
+    long: Lon
+    description: RawText | None = None
+
+
+def _service(code: HazardCategory, language: Language) -> Service:
+    info = CATEGORIES[code]
+    return Service(
+        service_code=info.open311_service_code,
+        service_name=info.open311_service_name(language),
+        description=info.description.in_language(language),
+        metadata=False,
+        type="realtime",
+        keywords=", ".join(info.keywords),
+        group=info.open311_group,
+    )
+
+
+def _public_description(hazard: Hazard, name: str) -> str:
+    """Built from public facts only: report texts may name a child, so they are never shown."""
+    severity = SEVERITY_LABELS[hazard.severity].en.lower()
+    return f"{name}: {severity} (severity {hazard.severity} of 3), {hazard.report_count} report(s)."
+
+
+def _service_request(hazard: Hazard) -> ServiceRequest:
+    info = CATEGORIES[HazardCategory(hazard.category)]
+    name = info.open311_service_name("en")
+    return ServiceRequest(
+        service_request_id=str(hazard.id),
+        status=open311_status(HazardStatus(hazard.status)).value,
+        status_notes=hazard.public_note,
+        service_name=name,
+        service_code=info.open311_service_code,
+        description=_public_description(hazard, name),
+        agency_responsible=None,
+        service_notice=None,
+        requested_datetime=hazard.created_at,
+        updated_datetime=hazard.updated_at,
+        expected_datetime=None,
+        address=None,
+        address_id=None,
+        zipcode=None,
+        lat=hazard.lat,
+        long=hazard.lon,
+        media_url=None,
+    )
+
+
+def _split(raw: str | None) -> list[str]:
+    return [part.strip() for part in (raw or "").split(",") if part.strip()]
+
+
+def _ids(raw: str | None) -> list[uuid.UUID]:
+    try:
+        return [uuid.UUID(v) for v in _split(raw)]
+    except ValueError as exc:
+        raise ValidationException(
+            "service_request_id must be hazard ids", extra=[{"key": "service_request_id"}]
+        ) from exc
+
+
+def _open311_statuses(raw: str | None) -> set[HazardStatus]:
+    try:
+        return {s for v in _split(raw) for s in statuses_for_open311(Open311Status(v))}
+    except ValueError as exc:
+        raise ValidationException("status must be open or closed", extra=[{"key": "status"}]) from exc
+
+
+def _submitted_fields(body: bytes, content_type: str) -> dict[str, Any]:
+    if content_type.startswith("application/json"):
+        try:
+            decoded = json.loads(body or b"{}")
+        except ValueError as exc:
+            raise ValidationException("The body is not valid JSON.") from exc
+        if not isinstance(decoded, dict):
+            raise ValidationException("The body must be a JSON object.")
+        return decoded
+    return {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
+
+
+def _parse_create(body: bytes, content_type: str) -> ServiceRequestCreate:
+    try:
+        return msgspec.convert(_submitted_fields(body, content_type), ServiceRequestCreate, strict=False)
+    except msgspec.ValidationError as exc:
+        raise ValidationException(str(exc), extra=[{"message": str(exc)}]) from exc
+
+
+def _created_body(report: HazardReport, hazard: Hazard) -> dict[str, Any]:
+    body: dict[str, Any] = msgspec.to_builtins(
+        ServiceRequestCreated(service_request_id=str(hazard.id), service_notice=None, account_id=None)
+    )
+    return body
+
+
+class Open311Controller(Controller):
+    path = "/open311/v2"
+    tags = ["open311"]
+
+    @get("/services.json", summary="GeoReport v2 service list: one service per hazard category")
+    async def services(
+        self, lang: Annotated[Language, QueryParameter(description="label language")] = "en"
+    ) -> list[Service]:
+        return [_service(code, lang) for code in CATEGORIES]
+
+    @get("/requests.json", summary="GeoReport v2 service requests: the public hazards, newest first")
+    async def requests(
+        self,
+        db_session: NamedDependency[AsyncSession],
+        service_request_id: Annotated[str | None, QueryParameter(max_length=4000)] = None,
+        service_code: Annotated[str | None, QueryParameter(max_length=1000)] = None,
+        status: Annotated[str | None, QueryParameter(max_length=20)] = None,
+        start_date: Annotated[
+            datetime | None, QueryParameter(description="ISO 8601, on requested_datetime")
+        ] = None,
+        end_date: Annotated[
+            datetime | None, QueryParameter(description="ISO 8601, on requested_datetime")
+        ] = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=MAX_REQUESTS)] = MAX_REQUESTS,
+    ) -> list[ServiceRequest]:
+        ids = _ids(service_request_id)
+        if start_date is None and not ids:
+            start_date = (end_date or utcnow()) - DEFAULT_WINDOW
+        where = HazardFilter(
+            categories=[category_for_service_code(c) for c in _split(service_code)],
+            statuses=_open311_statuses(status),
+            created_from=start_date,
+            created_to=end_date,
+            ids=ids,
+        )
+        rows = await hazard_service.list_hazards(db_session, where, limit=limit)
+        return [_service_request(h) for h in rows]
+
+    @get("/requests/{request_file:str}", summary="One GeoReport v2 service request, as a one-element list")
+    async def request(
+        self,
+        db_session: NamedDependency[AsyncSession],
+        request_file: Annotated[str, PathParameter(description="<hazard id>.json")],
+    ) -> list[ServiceRequest]:
+        raw_id, dot, extension = request_file.rpartition(".")
+        try:
+            hazard_id = uuid.UUID(raw_id)
+        except ValueError:
+            hazard_id = None
+        if hazard_id is None or not dot or extension != "json":
+            raise NotFound("Ask for /open311/v2/requests/<hazard id>.json.", code="hazard-not-found")
+        return [_service_request(await hazard_service.get_hazard(db_session, hazard_id))]
+
+    @post(
+        "/requests.json",
+        status_code=HTTP_201_CREATED,
+        guards=[THROTTLED, CAN_REPORT],
+        summary="File a hazard report the GeoReport v2 way (form-encoded or JSON; bearer token)",
+    )
+    async def create(
+        self,
+        request: Request[Any, Any, Any],
+        state: State,
+        db_session: NamedDependency[AsyncSession],
+        current_user: NamedDependency[User],
+    ) -> list[ServiceRequestCreated]:
+        raw_key = request.headers.get(idempotency.HEADER)
+        key = idempotency.check_key(raw_key) if raw_key is not None else None
+        body, content_type = await request.body(), request.headers.get("content-type", "")
+        data = _parse_create(body, content_type)
+        stored = await hazard_service.file_report_once(
+            db_session,
+            current_user,
+            ReportDraft(
+                data.lat,
+                data.long,
+                category_for_service_code(data.service_code).value,
+                OPEN311_SEVERITY,
+                data.description,
+            ),
+            scope="open311",
+            key=key,
+            fingerprint=idempotency.request_fingerprint(body, content_type),
+            render=_created_body,
+            now=utcnow(),
+            resolution=state.settings.h3_resolution,
+        )
+        return [msgspec.convert(stored.body, ServiceRequestCreated)]

@@ -1,0 +1,68 @@
+"""Wire types of the planner API and the streamed export responses.
+
+Exports are files (GeoJSON, CSV), not JSON documents: they are streamed with
+their own media type and a ``Content-Disposition`` naming the file. The audit
+log is an ordinary paginated JSON list.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import msgspec
+from litestar.params import QueryParameter
+from litestar.response import Stream
+
+from api.wire import Out
+from domain.planner.service import ExportFormat
+from domain.planner.tables import ExportAudit
+
+Metric = Annotated[str, QueryParameter(max_length=16, description="danger, exposure or hazards")]
+Resolution = Annotated[int, QueryParameter(description="H3 resolution, 7 (coarse) to 10")]
+BBoxText = Annotated[
+    str | None, QueryParameter(max_length=200, description="minLon,minLat,maxLon,maxLat (WGS84)")
+]
+From = Annotated[
+    str | None, QueryParameter(name="from", max_length=40, description="RFC 3339; truncated to its UTC day")
+]
+To = Annotated[
+    str | None, QueryParameter(name="to", max_length=40, description="RFC 3339; its UTC day is included")
+]
+Format = Annotated[str, QueryParameter(name="format", max_length=16, description="geojson or csv")]
+
+
+class ExportOut(Out):
+    id: uuid.UUID
+    actor_id: uuid.UUID | None = msgspec.field(name="actorId")
+    actor_role: str
+    kind: str
+    parameters: dict[str, Any]
+    status: str
+    cell_count: int | None
+    started_at: datetime
+    finished_at: datetime | None
+
+
+def export_out(row: ExportAudit) -> ExportOut:
+    return ExportOut(
+        id=row.id,
+        actor_id=row.actor_id,
+        actor_role=row.actor_role,
+        kind=row.kind,
+        parameters=row.parameters,
+        status=row.status,
+        cell_count=row.cell_count,
+        started_at=row.started_at.astimezone(UTC),
+        finished_at=None if row.finished_at is None else row.finished_at.astimezone(UTC),
+    )
+
+
+def file_stream(chunks: AsyncIterator[bytes], fmt: ExportFormat, filename: str) -> Stream:
+    return Stream(
+        chunks,
+        media_type=fmt.media_type,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )

@@ -1,0 +1,145 @@
+"""Safe routes over HTTP: GET /routes/safe on the worker's cached cell graph.
+
+Errors, all RFC 9457 problem documents naming the parameter at fault:
+- 422 ``invalid-input``: ``from``/``to`` is not ``lat,lon`` with two finite numbers in range;
+- 422 ``outside-service-area``: ``from``/``to`` is farther than 150 m from every graph cell;
+- 422 ``unreachable``: both points are served, but no edge joins their parts of the area
+  (the request is understood, the parameters combine to no answer: the client changes
+  ``from`` or ``to``; a 404 would read as "no such endpoint");
+- 422 ``unknown-profile``: ``profile`` is none of safest, balanced, shortest;
+- 503 ``routing-unavailable`` with Retry-After: nobody has ridden enough yet for a network.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+import msgspec
+from litestar import Controller, Request, Response, get
+from litestar.datastructures import State
+from litestar.params import QueryParameter
+
+from api.problems import problem
+from api.wire import Out
+from domain.core.errors import InvalidInput
+from domain.routing.rules import RoutingUnavailable
+from domain.routing.service import GraphCache, find_route
+from geo.routing import PROFILES, OutsideServiceArea, RoutingError, UnknownProfile, Unreachable
+
+_NUMBER = r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)"
+_POSITION = re.compile(rf"^\s*(?P<lat>{_NUMBER})\s*,\s*(?P<lon>{_NUMBER})\s*$")
+_POSITION_DOC = "lat,lon in WGS84 decimal degrees, e.g. 51.0259,4.4776 (latitude first)"
+
+_REQUIRED_DOC = f"Required: {_POSITION_DOC}"
+# Optional to Litestar so that a missing one is a 422 naming it, like a malformed one (and
+# Litestar's own message would echo the query string, coordinates included).
+Position = Annotated[str | None, QueryParameter(max_length=64, description=_REQUIRED_DOC)]
+
+
+class RouteFigures(Out):
+    length_m: float
+    danger_exposure: float
+    mean_danger: float
+    hazards_on_route: int
+    unridden_m: float
+
+
+class RouteProperties(RouteFigures):
+    profile: str
+    shortest: RouteFigures
+    graph_version: str
+
+
+class LineString(Out):
+    type: Literal["LineString"]
+    coordinates: list[list[float]]
+
+
+class RouteFeature(Out):
+    """GeoJSON Feature (RFC 7946): the route through cell centres, ``[lon, lat]``, simplified."""
+
+    type: Literal["Feature"]
+    geometry: LineString
+    properties: RouteProperties
+
+
+def parse_position(raw: str | None, field: str) -> tuple[float, float]:
+    """``lat,lon`` → (lat, lon): two plain decimal numbers, latitude within ±90, longitude within ±180."""
+    if raw is None:
+        raise InvalidInput(field, f"{field} is required: {_POSITION_DOC}.")
+    match = _POSITION.match(raw)
+    if match is None:
+        raise InvalidInput(field, f"{field} must be {_POSITION_DOC}.")
+    lat, lon = float(match["lat"]), float(match["lon"])
+    if not -90.0 <= lat <= 90.0:
+        raise InvalidInput(field, f"{field}: the latitude (first number) must be between -90 and 90.")
+    if not -180.0 <= lon <= 180.0:
+        raise InvalidInput(field, f"{field}: the longitude (second number) must be between -180 and 180.")
+    return lat, lon
+
+
+_ROUTING_CODES: tuple[tuple[type[RoutingError], str, str], ...] = (
+    (OutsideServiceArea, "outside-service-area", "Outside the service area"),
+    (Unreachable, "unreachable", "No route joins these points"),
+    (UnknownProfile, "unknown-profile", "Unknown profile"),
+)
+
+
+def handle_routing_error(request: Request[Any, Any, Any], exc: RoutingError) -> Response[dict[str, Any]]:
+    code, title = next(
+        ((c, t) for cls, c, t in _ROUTING_CODES if isinstance(exc, cls)), ("invalid-input", "")
+    )
+    return problem(
+        request,
+        status=422,
+        code=code,
+        title=title or "Invalid input",
+        detail=f"{exc.field}: {exc.message}.",
+        errors=[{"field": exc.field, "message": exc.message}],
+    )
+
+
+def handle_unavailable(request: Request[Any, Any, Any], exc: RoutingUnavailable) -> Response[dict[str, Any]]:
+    return problem(
+        request,
+        status=503,
+        code=exc.code,
+        title=exc.title,
+        detail=exc.detail,
+        headers={"Retry-After": str(exc.retry_after_s)},
+    )
+
+
+class RoutesController(Controller):
+    path = "/routes"
+    tags = ["routes"]
+    exception_handlers = {RoutingError: handle_routing_error, RoutingUnavailable: handle_unavailable}
+
+    @get(
+        "/safe",
+        summary="A safe route between two points, with the shortest route's figures to compare",
+        description=(
+            "Snaps from and to to the cell graph (cells people ride, at least k of them per edge, "
+            "plus a penalised grid). Figures: lengthM, dangerExposure (metres at full danger), "
+            "meanDanger (0-100), hazardsOnRoute (open confirmed hazards), unriddenM; the shortest "
+            "route's under properties.shortest. Anyone may ask."
+        ),
+    )
+    async def safe(
+        self,
+        state: State,
+        from_: Annotated[
+            str | None, QueryParameter(name="from", max_length=64, description=_REQUIRED_DOC)
+        ] = None,
+        to: Position = None,
+        profile: Annotated[
+            str, QueryParameter(max_length=16, enum=list(PROFILES), description="what the route optimises")
+        ] = "safest",
+    ) -> RouteFeature:
+        origin, target = parse_position(from_, "from"), parse_position(to, "to")
+        graphs: GraphCache = state.route_graphs
+        found, graph = await find_route(graphs, *origin, *target, profile)
+        feature = found.to_feature()
+        feature["properties"]["graphVersion"] = graph.version
+        return msgspec.convert(feature, RouteFeature)

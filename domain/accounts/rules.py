@@ -1,0 +1,92 @@
+"""Password hashing (Argon2id) and access tokens (JWT, one pinned algorithm)."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import jwt
+from argon2 import PasswordHasher, Type
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+from domain.core.errors import Unauthenticated
+
+JWT_ALGORITHM = "HS256"
+REQUIRED_CLAIMS = ("iss", "aud", "sub", "exp", "iat", "jti")
+
+
+class Passwords:
+    """Argon2id hashing; the cost is configurable so tests need not burn CPU."""
+
+    def __init__(self, *, time_cost: int = 3, memory_kib: int = 64 * 1024) -> None:
+        self._hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_kib, type=Type.ID)
+        # verified against when a handle is unknown, so timing does not reveal which handles exist
+        self._dummy = self._hasher.hash(secrets.token_hex(16))
+
+    def hash(self, password: str) -> str:
+        return self._hasher.hash(password)
+
+    def verify(self, password_hash: str | None, password: str) -> bool:
+        try:
+            return self._hasher.verify(password_hash or self._dummy, password) and password_hash is not None
+        except (VerifyMismatchError, VerificationError, InvalidHashError):
+            return False
+
+
+@dataclass(frozen=True)
+class AccessClaims:
+    user_id: uuid.UUID
+    token_id: str
+    issued_at: datetime
+
+
+@dataclass(frozen=True)
+class TokenIssuer:
+    secret: str
+    issuer: str
+    audience: str
+    ttl: timedelta
+
+    def issue(self, user_id: uuid.UUID, *, now: datetime) -> str:
+        claims: dict[str, Any] = {
+            "iss": self.issuer,
+            "aud": self.audience,
+            "sub": str(user_id),
+            "iat": int(now.timestamp()),
+            "exp": int((now + self.ttl).timestamp()),
+            "jti": secrets.token_urlsafe(16),
+        }
+        return jwt.encode(claims, self.secret, algorithm=JWT_ALGORITHM)
+
+    def verify(self, token: str) -> AccessClaims:
+        """Decode and check a token; every failure is the same 401 so nothing leaks about why."""
+        try:
+            header = jwt.get_unverified_header(token)
+            if header.get("alg") != JWT_ALGORITHM:
+                raise jwt.InvalidAlgorithmError("unexpected algorithm")
+            claims = jwt.decode(
+                token,
+                self.secret,
+                algorithms=[JWT_ALGORITHM],
+                audience=self.audience,
+                issuer=self.issuer,
+                options={"require": list(REQUIRED_CLAIMS)},
+            )
+            user_id = uuid.UUID(str(claims["sub"]))
+            issued_at = datetime.fromtimestamp(int(claims["iat"])).astimezone()
+        except (jwt.PyJWTError, ValueError, TypeError, KeyError) as exc:
+            raise Unauthenticated("The access token is invalid or expired.", code="invalid-token") from exc
+        return AccessClaims(user_id=user_id, token_id=str(claims["jti"]), issued_at=issued_at)
+
+
+def new_refresh_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def hash_refresh_token(token: str) -> str:
+    """Refresh tokens are high-entropy, so a plain SHA-256 is enough to store them safely."""
+    return hashlib.sha256(token.encode()).hexdigest()

@@ -1,0 +1,78 @@
+"""Accounts, their refresh-token sessions and their consent records."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from domain.core.columns import id_field, timestamp, user_fk
+from domain.core.enums import ConsentGiver, ConsentPurpose, Role
+
+HANDLE_MAX = 32
+NICKNAME_MAX = 32
+
+
+def _in(values: type[Role] | type[ConsentPurpose] | type[ConsentGiver]) -> str:
+    return ", ".join(f"'{v.value}'" for v in values)
+
+
+class User(SQLModel, table=True):
+    """A person using SafeRoutes. No email, no real name: a handle and a nickname."""
+
+    __tablename__ = "app_user"
+    __table_args__ = (sa.CheckConstraint(f"role IN ({_in(Role)})", name="ck_app_user_role"),)
+
+    id: uuid.UUID = id_field()
+    handle: str = Field(max_length=HANDLE_MAX)
+    # casefolded handle: what uniqueness and login compare, so "Anna" and "anna" are one account
+    handle_key: str = Field(max_length=HANDLE_MAX, unique=True)
+    password_hash: str = Field(max_length=255)
+    role: str = Field(default=Role.CITIZEN.value, max_length=16)
+    birth_year: int | None = Field(default=None)
+    nickname: str = Field(max_length=NICKNAME_MAX)
+    # secret per user; seeds the randomised start/end trimming radius of rides
+    privacy_seed: bytes = Field(default_factory=lambda: os.urandom(32), sa_type=sa.LargeBinary)
+    created_at: datetime = timestamp()
+
+
+class RefreshToken(SQLModel, table=True):
+    """One refresh token of a login session; only its hash is stored.
+
+    All tokens descending from one login share a `family_id`, so that the reuse
+    of a rotated token can revoke the whole family at once.
+    """
+
+    __tablename__ = "refresh_token"
+
+    id: uuid.UUID = id_field()
+    user_id: uuid.UUID = user_fk()
+    family_id: uuid.UUID = Field(index=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    created_at: datetime = timestamp()
+    expires_at: datetime = timestamp(default_now=False, index=True)
+    used_at: datetime | None = timestamp(nullable=True, default_now=False)
+    revoked_at: datetime | None = timestamp(nullable=True, default_now=False)
+
+
+class ConsentRecord(SQLModel, table=True):
+    """An append-only grant or withdrawal: who, which purpose, which policy text, when, given by whom."""
+
+    __tablename__ = "consent_record"
+    __table_args__ = (
+        sa.CheckConstraint(f"purpose IN ({_in(ConsentPurpose)})", name="ck_consent_record_purpose"),
+        sa.CheckConstraint(f"given_by IN ({_in(ConsentGiver)})", name="ck_consent_record_given_by"),
+        sa.Index("ix_consent_record_user_purpose_time", "user_id", "purpose", "recorded_at"),
+    )
+
+    id: uuid.UUID = id_field()
+    user_id: uuid.UUID = user_fk(index=False)
+    purpose: str = Field(max_length=32)
+    granted: bool
+    policy_version: str = Field(max_length=32)
+    recorded_at: datetime = timestamp()
+    given_by: str = Field(default=ConsentGiver.SELF.value, max_length=16)
+    guardian_relationship: str | None = Field(default=None, max_length=32)

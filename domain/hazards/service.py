@@ -1,0 +1,554 @@
+"""Hazard use cases: file reports, confirm or dispute, triage, read, and forget a user.
+
+The rules are in `domain.hazard_rules` (categories, severity, workflow, text,
+caps) and `geo.clustering` (which hazard a report joins); this module applies
+them to the database. No HTTP here.
+
+Concurrency, in one place:
+- Filing takes a transaction-scoped advisory lock per reporter (the daily cap
+  is then exact) and one per (category, cell) of the report's ring-1 disk, in
+  sorted order. Two reports near each other therefore cluster one after the
+  other, whichever worker they reach, and the partial unique index
+  `uq_hazard_active_cell_category` backs the one-active-hazard-per-cell rule.
+- Joining, confirming and triaging lock the hazard row (FOR UPDATE) before
+  anything else, then recount from the rows in a fresh statement: counts are
+  never computed in Python from values read earlier.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from domain.accounts.tables import User
+from domain.core import idempotency
+from domain.core.enums import Role
+from domain.core.errors import Conflict, NotFound
+from domain.hazards.rules import (
+    ACTIVE_STATUSES,
+    DAILY_REPORT_CAP,
+    REPORT_CAP_WINDOW,
+    HazardCategory,
+    HazardStatus,
+    InvalidHazardInput,
+    ensure_accepts_confirmations,
+    ensure_can_confirm,
+    ensure_report_quota,
+    parse_category,
+    sanitize_description,
+    sanitize_public_note,
+    validate_severity,
+    validate_transition,
+)
+from domain.hazards.tables import (
+    COORDINATE_DECIMALS,
+    Hazard,
+    HazardConfirmation,
+    HazardReport,
+    HazardStatusChange,
+    HazardTombstone,
+)
+from domain.opendata.rules import PUBLISHED_STATUSES
+from gamification.points import service as gamification
+from geo.clustering import (
+    DEFAULT_RESOLUTION,
+    HazardCandidate,
+    InvalidPoint,
+    cluster_report,
+    report_cell,
+    search_cells,
+)
+
+MAX_OBSERVED_AGE = timedelta(days=30)
+MAX_CLOCK_SKEW = timedelta(minutes=5)
+TAKEN_UP = frozenset({HazardStatus.ACKNOWLEDGED, HazardStatus.PLANNED, HazardStatus.RESOLVED})
+"""Statuses in which a planner has acknowledged a hazard: its reporters earn their report points."""
+
+
+_PUBLISHED = frozenset(s.value for s in PUBLISHED_STATUSES)
+
+
+@dataclass(frozen=True, slots=True)
+class ReportDraft:
+    """One report before it is filed; `lat`/`lon` are WGS84 degrees, named explicitly."""
+
+    lat: float
+    lon: float
+    category: str
+    severity: int
+    description: str | None = None
+    observed_at: datetime | None = None
+    ride_id: uuid.UUID | None = None
+    ride_offset_s: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BBox:
+    min_lon: float
+    min_lat: float
+    max_lon: float
+    max_lat: float
+
+
+@dataclass(frozen=True, slots=True)
+class HazardFilter:
+    bbox: BBox | None = None
+    categories: Collection[HazardCategory] = ()
+    statuses: Collection[HazardStatus] = ()
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+    ids: Collection[uuid.UUID] = ()
+
+
+# --- filing -------------------------------------------------------------------------------------------
+
+
+def _lock_key(*parts: str) -> int:
+    return int.from_bytes(hashlib.sha256(":".join(parts).encode()).digest()[:8], "big", signed=True)
+
+
+async def _advisory_locks(session: AsyncSession, keys: Collection[int]) -> None:
+    for key in sorted(set(keys)):
+        await session.execute(sa.select(sa.func.pg_advisory_xact_lock(key)))
+
+
+def _observed_minute(observed_at: datetime | None, now: datetime) -> datetime:
+    """When it was seen, to the minute: exact times of a child's whereabouts are not needed."""
+    moment = observed_at or now
+    if moment.tzinfo is None:
+        raise InvalidHazardInput("observedAt", "Give observedAt with a time zone (RFC 3339).")
+    if moment > now + MAX_CLOCK_SKEW or moment < now - MAX_OBSERVED_AGE:
+        raise InvalidHazardInput(
+            "observedAt",
+            f"observedAt must lie within the last {MAX_OBSERVED_AGE.days} days, not in the future.",
+            code="observed-at-out-of-range",
+        )
+    return moment.replace(second=0, microsecond=0)
+
+
+@dataclass(frozen=True, slots=True)
+class _Checked:
+    draft: ReportDraft
+    category: HazardCategory
+    cell: str
+    description: str | None
+    observed_at: datetime
+
+
+def _check(draft: ReportDraft, now: datetime, resolution: int) -> _Checked:
+    category = parse_category(draft.category)
+    validate_severity(draft.severity)
+    try:
+        cell = report_cell(draft.lat, draft.lon, resolution)
+    except InvalidPoint as exc:
+        raise InvalidHazardInput(exc.field, exc.message, code="invalid-coordinates") from None
+    if draft.ride_offset_s is not None and draft.ride_offset_s < 0:
+        raise InvalidHazardInput("rideOffsetS", "A moment in a ride cannot be before its start.")
+    return _Checked(
+        draft,
+        category,
+        cell,
+        sanitize_description(draft.description),
+        _observed_minute(draft.observed_at, now),
+    )
+
+
+async def _ensure_quota(session: AsyncSession, user_id: uuid.UUID, now: datetime, adding: int) -> None:
+    count, oldest = (
+        await session.execute(
+            sa.select(sa.func.count(), sa.func.min(col(HazardReport.created_at))).where(
+                col(HazardReport.user_id) == user_id, col(HazardReport.created_at) > now - REPORT_CAP_WINDOW
+            )
+        )
+    ).one()
+    ensure_report_quota(int(count) + adding - 1, oldest, now=now, cap=DAILY_REPORT_CAP)
+
+
+async def _candidates(
+    session: AsyncSession, category: HazardCategory, cells: Collection[str]
+) -> list[HazardCandidate]:
+    rows = await session.execute(
+        sa.select(col(Hazard.id), col(Hazard.cell), col(Hazard.lat), col(Hazard.lon)).where(
+            col(Hazard.category) == category.value,
+            col(Hazard.cell).in_(cells),
+            col(Hazard.status).in_([s.value for s in ACTIVE_STATUSES]),
+        )
+    )
+    return [HazardCandidate(r.id, category.value, r.cell, r.lat, r.lon) for r in rows]
+
+
+async def _locked_hazard(session: AsyncSession, hazard_id: uuid.UUID) -> Hazard:
+    hazard = (
+        await session.execute(
+            sa.select(Hazard)
+            .where(col(Hazard.id) == hazard_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+    ).scalar_one_or_none()
+    if hazard is None:
+        raise NotFound("No hazard has this id.", code="hazard-not-found")
+    return hazard
+
+
+_RECOUNT = sa.text(
+    """
+    UPDATE hazard SET
+      report_count = (SELECT count(*) FROM hazard_report r WHERE r.hazard_id = hazard.id),
+      severity = COALESCE((SELECT percentile_disc(0.5) WITHIN GROUP (ORDER BY r.severity DESC)
+                           FROM hazard_report r WHERE r.hazard_id = hazard.id), hazard.severity),
+      confirmation_count = (SELECT count(*) FROM hazard_confirmation c
+                            WHERE c.hazard_id = hazard.id AND c.still_there),
+      dispute_count = (SELECT count(*) FROM hazard_confirmation c
+                       WHERE c.hazard_id = hazard.id AND NOT c.still_there),
+      last_confirmed_at = GREATEST(
+        (SELECT max(r.created_at) FROM hazard_report r WHERE r.hazard_id = hazard.id),
+        (SELECT max(c.created_at) FROM hazard_confirmation c
+         WHERE c.hazard_id = hazard.id AND c.still_there)),
+      updated_at = :now
+    WHERE hazard.id = ANY(:ids)
+    """
+)
+
+
+async def recount(session: AsyncSession, hazard_ids: Collection[uuid.UUID], now: datetime) -> None:
+    """Counts, severity (upper median of the reports) and freshness from the rows themselves.
+
+    Callers hold the hazard rows' locks (FOR UPDATE), so this statement's snapshot sees every committed row.
+    """
+    await session.execute(_RECOUNT, {"ids": list(hazard_ids), "now": now})
+
+
+_recount = recount
+
+
+async def _file_one(
+    session: AsyncSession, user_id: uuid.UUID, checked: _Checked, now: datetime, resolution: int
+) -> tuple[HazardReport, Hazard]:
+    draft = checked.draft
+    candidates = await _candidates(session, checked.category, search_cells(checked.cell))
+    decision = cluster_report(draft.lat, draft.lon, checked.category.value, candidates, resolution=resolution)
+    if decision.hazard_id is None:
+        hazard = Hazard(
+            category=checked.category.value,
+            cell=decision.cell,
+            lat=round(draft.lat, COORDINATE_DECIMALS),
+            lon=round(draft.lon, COORDINATE_DECIMALS),
+            severity=draft.severity,
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(hazard)
+        await session.flush()
+    else:
+        hazard = await _locked_hazard(session, decision.hazard_id)
+    report = HazardReport(
+        hazard_id=hazard.id,
+        user_id=user_id,
+        category=checked.category.value,
+        severity=draft.severity,
+        description=checked.description,
+        observed_at=checked.observed_at,
+        created_at=now,
+        ride_id=draft.ride_id,
+        ride_offset_s=draft.ride_offset_s,
+    )
+    session.add(report)
+    await session.flush()
+    await _recount(session, [hazard.id], now)
+    await session.refresh(hazard)
+    return report, hazard
+
+
+async def file_reports(
+    session: AsyncSession,
+    user: User,
+    drafts: Sequence[ReportDraft],
+    *,
+    now: datetime,
+    resolution: int = DEFAULT_RESOLUTION,
+) -> list[tuple[HazardReport, Hazard]]:
+    """File several reports of one user in one go (a ride's incidents). Does NOT commit.
+
+    All locks are taken up front in one sorted order, so two rides with
+    incidents at the same places cannot deadlock each other. Any invalid draft
+    raises before anything is written; the daily cap counts every draft.
+    """
+    checked = [_check(d, now, resolution) for d in drafts]
+    if not checked:
+        return []
+    cell_keys = {
+        _lock_key("hazard-cell", c.category.value, cell) for c in checked for cell in search_cells(c.cell)
+    }
+    await _advisory_locks(session, {_lock_key("hazard-reporter", str(user.id))})
+    await _ensure_quota(session, user.id, now, adding=len(checked))
+    await _advisory_locks(session, cell_keys)
+    return [await _file_one(session, user.id, c, now, resolution) for c in checked]
+
+
+async def file_report(
+    session: AsyncSession,
+    user: User,
+    *,
+    lat: float,
+    lon: float,
+    category: str,
+    severity: int,
+    description: str | None,
+    observed_at: datetime | None,
+    now: datetime,
+    ride_id: uuid.UUID | None = None,
+    ride_offset_s: int | None = None,
+    resolution: int = DEFAULT_RESOLUTION,
+) -> tuple[HazardReport, Hazard]:
+    """Snap a report to its cell, join the matching active hazard or create one. Does NOT commit.
+
+    The caller owns the transaction (the rides upload files incidents inside
+    its own) and must have checked the `hazard_reporting` consent. Raises
+    `InvalidHazardInput` (422), `ReportCapReached` (429) before writing.
+    For several reports in one transaction prefer `file_reports`.
+    """
+    draft = ReportDraft(lat, lon, category, severity, description, observed_at, ride_id, ride_offset_s)
+    [(report, hazard)] = await file_reports(session, user, [draft], now=now, resolution=resolution)
+    return report, hazard
+
+
+async def file_report_once(
+    session: AsyncSession,
+    user: User,
+    draft: ReportDraft,
+    *,
+    scope: str,
+    key: str | None,
+    fingerprint: str,
+    render: Callable[[HazardReport, Hazard], dict[str, Any]],
+    now: datetime,
+    resolution: int = DEFAULT_RESOLUTION,
+    status_code: int = 201,
+) -> idempotency.StoredResponse:
+    """The HTTP use case: file under an Idempotency-Key (when given) and commit once.
+
+    A replay of the same key and body answers the stored response and files nothing.
+    """
+    if key is not None:
+        stored = await idempotency.claim(
+            session, user_id=user.id, scope=scope, key=key, fingerprint=fingerprint, now=now
+        )
+        if stored is not None:
+            return stored
+    report, hazard = await file_report(
+        session,
+        user,
+        lat=draft.lat,
+        lon=draft.lon,
+        category=draft.category,
+        severity=draft.severity,
+        description=draft.description,
+        observed_at=draft.observed_at,
+        now=now,
+        resolution=resolution,
+    )
+    body = render(report, hazard)
+    if key is not None:
+        await idempotency.complete(
+            session, user_id=user.id, scope=scope, key=key, status_code=status_code, body=body
+        )
+    await session.commit()
+    return idempotency.StoredResponse(status_code, body)
+
+
+# --- confirmations and triage -------------------------------------------------------------------------
+
+
+async def confirm(
+    session: AsyncSession, user_id: uuid.UUID, hazard_id: uuid.UUID, *, still_there: bool, now: datetime
+) -> Hazard:
+    """Confirm (`still_there`) or dispute an active hazard, once per user; commits."""
+    hazard = await _locked_hazard(session, hazard_id)
+    ensure_accepts_confirmations(HazardStatus(hazard.status))
+    reporters = await session.execute(
+        sa.select(col(HazardReport.user_id)).where(col(HazardReport.hazard_id) == hazard_id).distinct()
+    )
+    ensure_can_confirm(user_id, set(reporters.scalars()))
+    confirmation_id = uuid.uuid4()
+    added = await session.execute(
+        insert(HazardConfirmation)
+        .values(
+            id=confirmation_id, hazard_id=hazard_id, user_id=user_id, still_there=still_there, created_at=now
+        )
+        .on_conflict_do_nothing(constraint="uq_hazard_confirmation_user")
+        .returning(sa.literal(1))
+    )
+    if added.scalar_one_or_none() is None:
+        raise Conflict("You already confirmed or disputed this hazard.", code="already-confirmed")
+    await _recount(session, [hazard_id], now)
+    # gamification: the confirmer's small points and, for "still there", the reporters' (same transaction)
+    await gamification.award_confirmation(session, user_id, confirmation_id, now=now)
+    if still_there:
+        await gamification.award_report_confirmed(session, hazard_id, confirmer_id=user_id, now=now)
+    await session.commit()
+    await session.refresh(hazard)
+    return hazard
+
+
+async def triage(
+    session: AsyncSession,
+    hazard_id: uuid.UUID,
+    *,
+    actor_id: uuid.UUID,
+    actor_role: Role,
+    status: HazardStatus | None,
+    public_note: str | None,
+    now: datetime,
+) -> Hazard:
+    """Move a hazard along the workflow (with a history line) or, without `status`, edit the note; commits.
+
+    A transition replaces the public note with the one given (none clears it):
+    a note speaks about the status it came with.
+    """
+    note = sanitize_public_note(public_note)
+    hazard = await _locked_hazard(session, hazard_id)
+    if status is not None:
+        current = HazardStatus(hazard.status)
+        validate_transition(current, status)
+        session.add(
+            HazardStatusChange(
+                hazard_id=hazard_id,
+                from_status=current.value,
+                to_status=status.value,
+                changed_by=actor_id,
+                changed_by_role=actor_role.value,
+                public_note=note,
+                changed_at=now,
+            )
+        )
+        hazard.status = status.value
+        # gamification: a planner taking the hazard up makes its reports useful (same transaction)
+        if status in TAKEN_UP:
+            await gamification.award_report_acknowledged(session, hazard_id, now=now)
+    hazard.public_note = note
+    hazard.updated_at = now
+    await session.commit()
+    return hazard
+
+
+# --- reading ------------------------------------------------------------------------------------------
+
+
+async def get_hazard(session: AsyncSession, hazard_id: uuid.UUID) -> Hazard:
+    hazard = await session.get(Hazard, hazard_id)
+    if hazard is None:
+        raise NotFound("No hazard has this id.", code="hazard-not-found")
+    return hazard
+
+
+async def list_hazards(
+    session: AsyncSession,
+    where: HazardFilter,
+    *,
+    limit: int,
+    after: tuple[datetime, uuid.UUID] | None = None,
+) -> list[Hazard]:
+    """Newest first, ties broken by id: a stable order for keyset pagination (`after` = last item's key)."""
+    query = sa.select(Hazard)
+    if where.bbox is not None:
+        box = where.bbox
+        query = query.where(
+            col(Hazard.lat).between(box.min_lat, box.max_lat),
+            col(Hazard.lon).between(box.min_lon, box.max_lon),
+        )
+    if where.categories:
+        query = query.where(col(Hazard.category).in_([c.value for c in where.categories]))
+    if where.statuses:
+        query = query.where(col(Hazard.status).in_([s.value for s in where.statuses]))
+    if where.created_from is not None:
+        query = query.where(col(Hazard.created_at) >= where.created_from)
+    if where.created_to is not None:
+        query = query.where(col(Hazard.created_at) <= where.created_to)
+    if where.ids:
+        query = query.where(col(Hazard.id).in_(list(where.ids)))
+    if after is not None:
+        query = query.where(sa.tuple_(col(Hazard.created_at), col(Hazard.id)) < sa.tuple_(*after))
+    query = query.order_by(col(Hazard.created_at).desc(), col(Hazard.id).desc()).limit(limit)
+    return list((await session.execute(query)).scalars())
+
+
+async def status_history(session: AsyncSession, hazard_id: uuid.UUID) -> list[HazardStatusChange]:
+    rows = await session.execute(
+        sa.select(HazardStatusChange)
+        .where(col(HazardStatusChange.hazard_id) == hazard_id)
+        .order_by(col(HazardStatusChange.changed_at), col(HazardStatusChange.id))
+    )
+    return list(rows.scalars())
+
+
+async def reports_of(session: AsyncSession, hazard_id: uuid.UUID) -> list[HazardReport]:
+    """A hazard's reports, oldest first, for planners' triage (the API strips who filed them)."""
+    await get_hazard(session, hazard_id)
+    rows = await session.execute(
+        sa.select(HazardReport)
+        .where(col(HazardReport.hazard_id) == hazard_id)
+        .order_by(col(HazardReport.created_at), col(HazardReport.id))
+    )
+    return list(rows.scalars())
+
+
+# --- erasure ------------------------------------------------------------------------------------------
+
+
+async def _forget(
+    session: AsyncSession,
+    reports: sa.ColumnElement[bool],
+    confirmations: sa.ColumnElement[bool] | None,
+    now: datetime,
+) -> None:
+    touched = sa.select(col(HazardReport.hazard_id)).where(reports)
+    if confirmations is not None:
+        touched = touched.union(sa.select(col(HazardConfirmation.hazard_id)).where(confirmations))  # type: ignore[assignment]
+    locked = await session.execute(
+        sa.select(col(Hazard.id))
+        .where(col(Hazard.id).in_(touched))
+        .order_by(col(Hazard.id))
+        .with_for_update()
+    )
+    ids = list(locked.scalars())
+    if not ids:
+        return
+    await session.execute(sa.delete(HazardReport).where(reports))
+    if confirmations is not None:
+        await session.execute(sa.delete(HazardConfirmation).where(confirmations))
+    await recount(session, ids, now)
+    gone = await session.execute(
+        sa.delete(Hazard)
+        .where(col(Hazard.id).in_(ids), col(Hazard.report_count) == 0)
+        .returning(col(Hazard.id), col(Hazard.status))
+    )
+    published = [{"hazard_id": row.id, "deleted_at": now} for row in gone if row.status in _PUBLISHED]
+    if published:
+        # the broker still holds these as Alerts: the push after this request deletes them there
+        await session.execute(insert(HazardTombstone).values(published).on_conflict_do_nothing())
+
+
+async def erase_contributions(session: AsyncSession, user_id: uuid.UUID, *, now: datetime) -> None:
+    """Remove a user's reports and confirmations, fix the counts, drop hazards left without a report.
+
+    Call it in the erasure transaction before deleting the user (the cascade
+    alone would leave stale counts). Does NOT commit.
+    """
+    await _forget(
+        session, col(HazardReport.user_id) == user_id, col(HazardConfirmation.user_id) == user_id, now
+    )
+
+
+async def forget_ride_reports(session: AsyncSession, ride_id: uuid.UUID, *, now: datetime) -> None:
+    """Remove the incident reports of a deleted ride, as erasure does. Does NOT commit."""
+    await _forget(session, col(HazardReport.ride_id) == ride_id, None, now)

@@ -1,0 +1,160 @@
+"""One worker's routing graph: built from the database once, checked against the data's stamp, rebuilt.
+
+The policy (docs/routing.md, "Rebuild policy"):
+- no graph yet, or one older than ``max_age_s``: the request waits for the
+  build (single-flight: concurrent requests share one build);
+- at most every ``check_s`` a request reads the stamp (:class:`Stamp`, three
+  index-backed aggregates); when a hazard changed, ``rebuild_rides`` rides
+  arrived since the build, or the graph nears ``max_age_s``, the graph is
+  rebuilt in the background while requests keep the old one, then swapped in;
+- a failed background build is logged and retried at the next check.
+Every worker reads the same rows, so workers converge on the same version with
+no state of their own that another needs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import time
+from collections.abc import Callable
+
+import anyio.to_thread
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from domain.core.columns import utcnow
+from domain.routing.rules import RoutingUnavailable, Stamp
+from domain.routing.store import build_graph, load_inputs, read_stamp, rides_since
+from geo.routing import PROFILES, RouteComparison, RoutingGraph, UnknownProfile, compare
+
+log = logging.getLogger("saferoutes.routing")
+
+
+class GraphCache:
+    """Holds the graph, its stamp and its age; the only mutable routing state, one per worker."""
+
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        *,
+        resolution: int,
+        k: int,
+        max_age_s: float,
+        check_s: float,
+        rebuild_rides: int,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._sessionmaker = sessionmaker
+        self._resolution = resolution
+        self._k = k
+        self._max_age_s = max_age_s
+        self._check_s = check_s
+        self._soft_age_s = max(max_age_s - check_s, max_age_s / 2)
+        self._rebuild_rides = rebuild_rides
+        self._clock = clock
+        self._graph: RoutingGraph | None = None
+        self._stamp: Stamp | None = None
+        self._built = 0.0
+        self._checked = 0.0
+        self._task: asyncio.Task[None] | None = None
+        self.builds = 0
+
+    @property
+    def graph(self) -> RoutingGraph | None:
+        return self._graph
+
+    async def current(self) -> RoutingGraph:
+        """The graph to answer with now; raises :class:`RoutingUnavailable` while nobody has ridden enough."""
+        now = self._clock()
+        if self._graph is None or now - self._built >= self._max_age_s:
+            await asyncio.shield(self._start())
+        elif now - self._checked >= self._check_s:
+            self._checked = now
+            if now - self._built >= self._soft_age_s or await self.stale():
+                self._start()
+        graph = self._graph
+        if graph is None or not graph.cells:
+            raise RoutingUnavailable(
+                "No routes yet: the routing network forms once enough people have ridden here.",
+                retry_after_s=max(int(self._check_s), 1),
+            )
+        return graph
+
+    async def refresh(self) -> RoutingGraph | None:
+        """Rebuild now from the current data and wait for it (an operator's or a test's lever)."""
+        await self.settled()
+        await self._start()
+        return self._graph
+
+    async def settled(self) -> None:
+        """Wait for the build in flight, if any."""
+        if self._task is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self._task)
+
+    async def aclose(self) -> None:
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+
+    async def stale(self) -> bool:
+        """Whether the data moved materially since the build (a stamp read: one round trip, two at most)."""
+        built = self._stamp
+        async with self._sessionmaker() as session:
+            stamp = await read_stamp(session)
+            if built is None or (stamp.hazards, stamp.hazards_changed) != (
+                built.hazards,
+                built.hazards_changed,
+            ):
+                return True
+            if stamp.latest_ride == built.latest_ride:
+                return False
+            new = await rides_since(session, built.latest_ride, cap=self._rebuild_rides)
+        return new >= self._rebuild_rides
+
+    def _start(self) -> asyncio.Task[None]:
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._rebuild())
+            self._task.add_done_callback(_log_failure)
+        return self._task
+
+    async def _rebuild(self) -> None:
+        started, built_at = self._clock(), utcnow()
+        async with self._sessionmaker() as session:
+            inputs = await load_inputs(session, now=built_at, resolution=self._resolution, k=self._k)
+        build = functools.partial(build_graph, inputs, resolution=self._resolution, built_at=built_at)
+        graph = await anyio.to_thread.run_sync(build)
+        self._graph, self._stamp, self._built, self._checked = graph, inputs.stamp, started, started
+        self.builds += 1
+        log.info(
+            "routing graph built",
+            extra={"version": graph.version, "cells": len(graph.cells), "ridden": graph.traversed_edges},
+        )
+
+
+def _log_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and (exc := task.exception()) is not None:
+        log.warning("routing graph build failed: %s", type(exc).__name__)
+
+
+async def find_route(
+    graphs: GraphCache,
+    from_lat: float,
+    from_lon: float,
+    to_lat: float,
+    to_lon: float,
+    profile: str,
+) -> tuple[RouteComparison, RoutingGraph]:
+    """The chosen profile's route and the shortest one, and the graph they were found on.
+
+    The profile is checked before anything else; the search runs in a thread
+    (10-30 ms of compiled code on a city) so the event loop stays free.
+    """
+    if profile not in PROFILES:
+        raise UnknownProfile("profile", f"must be one of {', '.join(PROFILES)}")
+    graph = await graphs.current()
+    search = functools.partial(compare, graph, from_lat, from_lon, to_lat, to_lon, profile)
+    return await anyio.to_thread.run_sync(search), graph
