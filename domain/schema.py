@@ -14,9 +14,11 @@ import domain.core.ratelimit
 import domain.hazards.tables
 import domain.planner.tables
 import domain.rides.tables
-import domain.routing.rules
+import domain.routing.tables
 import domain.schools.tables
+import gamification.tables
+import privacy.tables
 
 metadata = SQLModel.metadata
 
-__all__ = ["domain", "metadata"]
+__all__ = ["domain", "gamification", "metadata", "privacy"]

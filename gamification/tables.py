@@ -20,11 +20,11 @@ from datetime import date, datetime
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from domain.accounts.tables import ConsentRecord
 from domain.core.columns import id_field, timestamp, user_fk
 from domain.rides.tables import Ride
 from gamification.leaderboards.rules import ChallengeMetric
 from gamification.points.rules import AwardReason
+from privacy.tables import ConsentRecord
 
 SOURCE_MAX = 64
 CHALLENGE_NAME_MAX = 80

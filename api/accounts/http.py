@@ -18,6 +18,7 @@ from api.security import authenticated
 from api.settings import Settings
 from api.wire import BirthYear, Nickname, Out, Strict
 from domain.accounts import service as auth
+from domain.accounts.rules import handle_key
 from domain.accounts.service import AuthConfig, TokenPair
 from domain.accounts.tables import User
 from domain.core.ratelimit import RateLimiter
@@ -129,7 +130,7 @@ class AuthController(Controller):
         minute = timedelta(minutes=1)
         # brute-force protection on both the account and the address guessing it
         await limiter.hit(
-            f"login-handle:{auth.handle_key(data.handle)}",
+            f"login-handle:{handle_key(data.handle)}",
             limit=settings.login_attempts_per_minute,
             window=minute,
         )

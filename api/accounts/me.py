@@ -18,12 +18,14 @@ from api.security import authenticated
 from api.settings import Settings
 from api.wire import BirthYear, Nickname, Out, Strict
 from domain.accounts import service as auth
-from domain.accounts.tables import ConsentRecord, User
+from domain.accounts.tables import User
 from domain.core.columns import utcnow
 from domain.core.enums import ConsentPurpose
 from gamification.points import service as gamification
 from privacy.consent import service as consent
+from privacy.consent.rules import PurposeState, is_child, purpose_states
 from privacy.selfservice import service as self_service
+from privacy.tables import ConsentRecord
 
 
 class ConsentSummary(Out):
@@ -75,7 +77,7 @@ class ConsentOverview(Out):
     history: list[ConsentEntry]
 
 
-def _summaries(states: dict[ConsentPurpose, consent.PurposeState]) -> list[ConsentSummary]:
+def _summaries(states: dict[ConsentPurpose, PurposeState]) -> list[ConsentSummary]:
     return [
         ConsentSummary(
             purpose=s.purpose.value,
@@ -111,7 +113,7 @@ async def profile_of(session: AsyncSession, user: User) -> Profile:
         nickname=user.nickname,
         roles=[user.role],
         birth_year=user.birth_year,
-        is_child=consent.is_child(user.birth_year, today),
+        is_child=is_child(user.birth_year, today),
         created_at=user.created_at,
         consents=_summaries(states),
         points_total=await gamification.points_total(session, user.id),
@@ -160,11 +162,11 @@ class MeController(Controller):
         settings: Settings = state.settings
         today = utcnow().date()
         records = await consent.history(db_session, current_user.id)
-        child = consent.is_child(current_user.birth_year, today)
+        child = is_child(current_user.birth_year, today)
         return ConsentOverview(
             current_policy_version=settings.privacy_policy_version,
             is_child=child,
-            purposes=_summaries(consent.purpose_states(records, child=child)),
+            purposes=_summaries(purpose_states(records, child=child)),
             history=[_entry(r) for r in records],
         )
 

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 
 from api.wire import Out, Strict
-from domain.hazards.rules import LocalizedText
+from domain.hazards.categories import LocalizedText
 from gamification.badges.rules import (
     Badge,
     EarlyBird,

@@ -37,8 +37,8 @@ from domain.core.columns import utcnow
 from domain.core.enums import ConsentPurpose, Role
 from domain.core.errors import InvalidInput
 from domain.hazards import service as hazard_service
-from domain.hazards.rules import parse_category, parse_status
-from domain.hazards.service import HazardFilter, ReportDraft
+from domain.hazards.rules import ReportDraft, parse_category, parse_status
+from domain.hazards.store import HazardFilter, get_hazard, list_hazards, reports_of, status_history
 
 CAN_REPORT = requires_consent(ConsentPurpose.HAZARD_REPORTING)
 THROTTLED = throttled("hazard")
@@ -98,9 +98,7 @@ class HazardController(Controller):
             categories=[parse_category(category)] if category else [],
             statuses=[parse_status(status)] if status else [],
         )
-        rows = await hazard_service.list_hazards(
-            db_session, where, limit=limit + 1, after=decode_time_id_cursor(cursor)
-        )
+        rows = await list_hazards(db_session, where, limit=limit + 1, after=decode_time_id_cursor(cursor))
         more = len(rows) > limit
         rows = rows[:limit]
         next_cursor = encode_cursor(rows[-1].created_at.isoformat(), rows[-1].id) if more else None
@@ -108,8 +106,8 @@ class HazardController(Controller):
 
     @get("/{hazard_id:uuid}", summary="One hazard with its counts and status history")
     async def read(self, db_session: NamedDependency[AsyncSession], hazard_id: HazardId) -> HazardDetail:
-        hazard = await hazard_service.get_hazard(db_session, hazard_id)
-        return hazard_detail(hazard, await hazard_service.status_history(db_session, hazard_id))
+        hazard = await get_hazard(db_session, hazard_id)
+        return hazard_detail(hazard, await status_history(db_session, hazard_id))
 
     @post(
         "/{hazard_id:uuid}/confirmations",
@@ -149,10 +147,10 @@ class HazardController(Controller):
             public_note=None if isinstance(data.public_note, msgspec.UnsetType) else data.public_note,
             now=utcnow(),
         )
-        return hazard_detail(hazard, await hazard_service.status_history(db_session, hazard_id))
+        return hazard_detail(hazard, await status_history(db_session, hazard_id))
 
     @get("/{hazard_id:uuid}/reports", guards=[CAN_TRIAGE], summary="The reports behind a hazard (planners)")
     async def reports(
         self, db_session: NamedDependency[AsyncSession], hazard_id: HazardId
     ) -> list[PlannerReport]:
-        return [planner_report(r) for r in await hazard_service.reports_of(db_session, hazard_id)]
+        return [planner_report(r) for r in await reports_of(db_session, hazard_id)]

@@ -29,16 +29,17 @@ from domain.core import idempotency
 from domain.core.columns import utcnow
 from domain.core.errors import NotFound
 from domain.hazards import service as hazard_service
+from domain.hazards.categories import CATEGORIES
 from domain.hazards.rules import (
-    CATEGORIES,
     HazardCategory,
     HazardStatus,
     Open311Status,
+    ReportDraft,
     category_for_service_code,
     open311_status,
     statuses_for_open311,
 )
-from domain.hazards.service import HazardFilter, ReportDraft
+from domain.hazards.store import HazardFilter, get_hazard, list_hazards
 from domain.hazards.tables import Hazard, HazardReport
 
 Language = Literal["nl", "fr", "en"]
@@ -216,7 +217,7 @@ class Open311Controller(Controller):
             created_to=end_date,
             ids=ids,
         )
-        rows = await hazard_service.list_hazards(db_session, where, limit=limit)
+        rows = await list_hazards(db_session, where, limit=limit)
         return [_service_request(h) for h in rows]
 
     @get("/requests/{request_file:str}", summary="One GeoReport v2 service request, as a one-element list")
@@ -232,7 +233,7 @@ class Open311Controller(Controller):
             hazard_id = None
         if hazard_id is None or not dot or extension != "json":
             raise NotFound("Ask for /open311/v2/requests/<hazard id>.json.", code="hazard-not-found")
-        return [_service_request(await hazard_service.get_hazard(db_session, hazard_id))]
+        return [_service_request(await get_hazard(db_session, hazard_id))]
 
     @post(
         "/requests.json",

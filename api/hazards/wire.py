@@ -15,8 +15,9 @@ import msgspec
 
 from api.wire import Out, Strict
 from domain.core.errors import InvalidInput
-from domain.hazards.rules import CATEGORIES, HazardCategory, LocalizedText
-from domain.hazards.service import BBox
+from domain.hazards.categories import CATEGORIES, LocalizedText
+from domain.hazards.rules import HazardCategory
+from domain.hazards.store import BBox
 from domain.hazards.tables import Hazard, HazardReport, HazardStatusChange
 
 Lat = Annotated[float, msgspec.Meta(ge=-90, le=90, description="WGS84 latitude, degrees")]

@@ -20,12 +20,13 @@ from litestar.status_codes import HTTP_415_UNSUPPORTED_MEDIA_TYPE
 
 from api.gamification.wire import BadgeOut, badge_out
 from api.wire import Out, Strict
-from domain.rides.incidents import Incident
+from domain.rides.rules import Incident
 from domain.rides.service import Ingested, Upload
-from domain.rides.tables import PrivacyZoneRecord, Ride
+from domain.rides.tables import Ride
 from geo.gpx import parse_gpx
 from geo.points import TracePoint
 from geo.snapping import cell_path_geometry
+from privacy.tables import PrivacyZoneRecord
 
 MAX_RIDE_BYTES = 5_000_000
 """20 000 points (the point limit) are ~1.6 MB of JSON and ~3 MB of GPX."""

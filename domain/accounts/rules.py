@@ -1,4 +1,5 @@
-"""Password hashing (Argon2id) and access tokens (JWT, one pinned algorithm)."""
+"""The rules of accounts: handles, nicknames and birth years; password hashing (Argon2id) and
+access tokens (JWT, one pinned algorithm)."""
 
 from __future__ import annotations
 
@@ -6,17 +7,32 @@ import hashlib
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import jwt
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from domain.core.errors import Unauthenticated
+from domain.core.errors import InvalidInput, Unauthenticated
 
 JWT_ALGORITHM = "HS256"
 REQUIRED_CLAIMS = ("iss", "aud", "sub", "exp", "iat", "jti")
+NICKNAME_WORDS = ("Fox", "Otter", "Heron", "Lynx", "Badger", "Swift", "Robin", "Hare", "Owl", "Wren")
+
+
+def handle_key(handle: str) -> str:
+    return handle.casefold()
+
+
+def default_nickname() -> str:
+    """A friendly, non-identifying name for leaderboards until the user picks one."""
+    return f"{secrets.choice(NICKNAME_WORDS)}-{secrets.randbelow(9000) + 1000}"
+
+
+def check_birth_year(birth_year: int | None, today: date) -> None:
+    if birth_year is not None and not (today.year - 120 <= birth_year <= today.year):
+        raise InvalidInput("birthYear", f"birthYear must be between {today.year - 120} and {today.year}.")
 
 
 class Passwords:

@@ -6,7 +6,6 @@ changes something, so a use case is all-or-nothing.
 
 from __future__ import annotations
 
-import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -15,13 +14,19 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from domain.accounts.rules import Passwords, TokenIssuer, hash_refresh_token, new_refresh_token
+from domain.accounts.rules import (
+    Passwords,
+    TokenIssuer,
+    check_birth_year,
+    default_nickname,
+    handle_key,
+    hash_refresh_token,
+    new_refresh_token,
+)
 from domain.accounts.tables import RefreshToken, User
 from domain.core.columns import utcnow
 from domain.core.enums import Role
 from domain.core.errors import Conflict, InvalidInput, Unauthenticated
-
-NICKNAME_WORDS = ("Fox", "Otter", "Heron", "Lynx", "Badger", "Swift", "Robin", "Hare", "Owl", "Wren")
 
 
 @dataclass(frozen=True)
@@ -36,20 +41,6 @@ class TokenPair:
     access_token: str
     refresh_token: str
     expires_in: int
-
-
-def handle_key(handle: str) -> str:
-    return handle.casefold()
-
-
-def default_nickname() -> str:
-    """A friendly, non-identifying name for leaderboards until the user picks one."""
-    return f"{secrets.choice(NICKNAME_WORDS)}-{secrets.randbelow(9000) + 1000}"
-
-
-def check_birth_year(birth_year: int | None, today: date) -> None:
-    if birth_year is not None and not (today.year - 120 <= birth_year <= today.year):
-        raise InvalidInput("birthYear", f"birthYear must be between {today.year - 120} and {today.year}.")
 
 
 async def create_user(

@@ -1,4 +1,4 @@
-"""Accounts, their refresh-token sessions and their consent records."""
+"""Accounts and their refresh-token sessions (consent records are privacy's: `privacy.tables`)."""
 
 from __future__ import annotations
 
@@ -10,13 +10,13 @@ import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
 from domain.core.columns import id_field, timestamp, user_fk
-from domain.core.enums import ConsentGiver, ConsentPurpose, Role
+from domain.core.enums import Role
 
 HANDLE_MAX = 32
 NICKNAME_MAX = 32
 
 
-def _in(values: type[Role] | type[ConsentPurpose] | type[ConsentGiver]) -> str:
+def _in(values: type[Role]) -> str:
     return ", ".join(f"'{v.value}'" for v in values)
 
 
@@ -56,23 +56,3 @@ class RefreshToken(SQLModel, table=True):
     expires_at: datetime = timestamp(default_now=False, index=True)
     used_at: datetime | None = timestamp(nullable=True, default_now=False)
     revoked_at: datetime | None = timestamp(nullable=True, default_now=False)
-
-
-class ConsentRecord(SQLModel, table=True):
-    """An append-only grant or withdrawal: who, which purpose, which policy text, when, given by whom."""
-
-    __tablename__ = "consent_record"
-    __table_args__ = (
-        sa.CheckConstraint(f"purpose IN ({_in(ConsentPurpose)})", name="ck_consent_record_purpose"),
-        sa.CheckConstraint(f"given_by IN ({_in(ConsentGiver)})", name="ck_consent_record_given_by"),
-        sa.Index("ix_consent_record_user_purpose_time", "user_id", "purpose", "recorded_at"),
-    )
-
-    id: uuid.UUID = id_field()
-    user_id: uuid.UUID = user_fk(index=False)
-    purpose: str = Field(max_length=32)
-    granted: bool
-    policy_version: str = Field(max_length=32)
-    recorded_at: datetime = timestamp()
-    given_by: str = Field(default=ConsentGiver.SELF.value, max_length=16)
-    guardian_relationship: str | None = Field(default=None, max_length=32)

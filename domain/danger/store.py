@@ -45,7 +45,7 @@ from domain.hazards.rules import ACTIVE_STATUSES, HazardStatus
 from domain.hazards.tables import Hazard, HazardReport
 from domain.rides.tables import CellExposure
 from geo.cells import BBox, cell_in_bbox
-from privacy.consent.service import effective_consent_subquery
+from privacy.consent.store import effective_consent_subquery
 
 COVER_RESOLUTION: Final = 6
 """The coarse cells a bbox is first narrowed to in SQL (≈ 36 km² each); the exact rule runs in Python."""

@@ -37,7 +37,7 @@ from domain.core.errors import InvalidInput
 from domain.hazards import service as hazard_service
 from domain.hazards.rules import HazardCategory, HazardStatus
 from domain.rides import service as ride_service
-from domain.rides.incidents import Incident
+from domain.rides.rules import Incident
 from domain.rides.service import RideParams, Upload
 from domain.schools import service as school_service
 from gamification.challenges import service as challenges

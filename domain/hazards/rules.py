@@ -1,15 +1,11 @@
-"""The pure rules of hazard reporting: categories, severity, triage workflow, text hygiene, abuse caps.
+"""The pure rules of hazard reporting: codes, severity, triage workflow, text hygiene, abuse caps.
 
 Nothing here touches a database or HTTP, so the API, the Open311 facade, the
 demo generator and the danger model all read the same vocabulary and the rules
-can be tested without fixtures. Errors are the domain's own (`domain.errors`),
+can be tested without fixtures. Errors are the domain's own (`domain.core.errors`),
 raised where the rule lives and turned into problem documents once, in the API.
-
-The category catalogue is the single source of the three public vocabularies a
-hazard has to speak: our stable snake_case codes (the wire format of the app),
-the FIWARE Smart Data Models `Alert` entity (`category`/`subCategory`, for the
-city's open-data broker) and Open311 GeoReport v2 services (for the city's
-ticketing system). `docs/hazards.md` explains the mapping choices.
+What each category is called, in three languages and three standards, is the
+catalogue's (`domain.hazards.categories`, data in ``categories.json``).
 """
 
 from __future__ import annotations
@@ -17,18 +13,16 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
+import uuid
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from types import MappingProxyType
-from typing import Final, Literal
+from typing import Final
 from uuid import UUID
 
 from domain.core.errors import Conflict, Forbidden, InvalidInput, TooManyRequests
-
-Language = Literal["nl", "fr", "en"]
-LANGUAGES: Final[tuple[Language, ...]] = ("nl", "fr", "en")
 
 MIN_SEVERITY: Final = 1
 MAX_SEVERITY: Final = 3
@@ -36,13 +30,8 @@ MAX_DESCRIPTION_LENGTH: Final = 1000
 MAX_PUBLIC_NOTE_LENGTH: Final = 2000
 DAILY_REPORT_CAP: Final = 20
 REPORT_CAP_WINDOW: Final = timedelta(hours=24)
-
-SDM_ALERT_CATEGORY: Final = "traffic"
-"""Every hazard is a traffic alert in Smart Data Models terms; the other SDM categories do not apply."""
-
-SDM_OWN_CODE_ATTRIBUTE: Final = "hazardCategory"
-"""Key under the SDM Alert `data` payload that carries our own category code, since the SDM
-`subCategory` enum is coarser than our catalogue (most of ours map to `hazardOnRoad`)."""
+MAX_OBSERVED_AGE: Final = timedelta(days=30)
+MAX_CLOCK_SKEW: Final = timedelta(minutes=5)
 
 
 class HazardCategory(StrEnum):
@@ -120,283 +109,6 @@ class OwnReportConfirmation(Forbidden):
     title = "Cannot confirm your own report"
 
 
-# --- the category catalogue ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class LocalizedText:
-    nl: str
-    fr: str
-    en: str
-
-    def in_language(self, language: Language) -> str:
-        text: str = getattr(self, language)
-        return text
-
-
-@dataclass(frozen=True, slots=True)
-class CategoryInfo:
-    """Everything the outside world needs to know about one category.
-
-    `sdm_sub_category` is always a value of the SDM Alert `subCategory` enum;
-    `sdm_exact` says whether it really means our category or is only the
-    closest valid value (then consumers must read our code from
-    `data.hazardCategory`).
-    """
-
-    code: HazardCategory
-    label: LocalizedText
-    description: LocalizedText
-    sdm_sub_category: str
-    sdm_exact: bool
-    open311_group: str
-    keywords: tuple[str, ...]
-
-    @property
-    def sdm_category(self) -> str:
-        return SDM_ALERT_CATEGORY
-
-    @property
-    def open311_service_code(self) -> str:
-        """Our code itself: stable, readable in a city's ticket system, no second table to keep in sync."""
-        return self.code.value
-
-    def open311_service_name(self, language: Language = "en") -> str:
-        return self.label.in_language(language)
-
-
-_CATALOGUE: Final[tuple[CategoryInfo, ...]] = (
-    CategoryInfo(
-        code=HazardCategory.DANGEROUS_CROSSING,
-        label=LocalizedText(
-            nl="Gevaarlijk kruispunt of oversteekplaats",
-            fr="Carrefour ou traversée dangereux",
-            en="Dangerous crossing or junction",
-        ),
-        description=LocalizedText(
-            nl="Een kruispunt, rotonde of oversteekplaats waar fietsers of voetgangers gevaar lopen "
-            "(slechte inrichting, geen voorrang, kruisende afslagbewegingen).",
-            fr="Un carrefour, un rond-point ou une traversée où cyclistes et piétons sont mis en danger "
-            "(aménagement inadapté, absence de priorité, mouvements tournants conflictuels).",
-            en="A junction, roundabout or crossing where cyclists or pedestrians are put at risk "
-            "(poor layout, no priority, conflicting turns).",
-        ),
-        sdm_sub_category="hazardOnRoad",
-        sdm_exact=False,
-        open311_group="infrastructure",
-        keywords=("junction", "crossing", "roundabout", "kruispunt", "oversteekplaats", "carrefour"),
-    ),
-    CategoryInfo(
-        code=HazardCategory.CLOSE_PASS,
-        label=LocalizedText(
-            nl="Rakelings inhalen / bijna-ongeval",
-            fr="Dépassement trop serré / quasi-accident",
-            en="Close pass / near miss",
-        ),
-        description=LocalizedText(
-            nl="Een motorvoertuig haalde te dicht in of een aanrijding werd op het nippertje vermeden.",
-            fr="Un véhicule a dépassé de trop près ou une collision a été évitée de justesse.",
-            en="A motor vehicle passed too close or a collision was narrowly avoided.",
-        ),
-        sdm_sub_category="hazardOnRoad",
-        sdm_exact=False,
-        open311_group="traffic_behaviour",
-        keywords=("close pass", "near miss", "inhalen", "bijna-ongeval", "dépassement", "quasi-accident"),
-    ),
-    CategoryInfo(
-        code=HazardCategory.SPEEDING,
-        label=LocalizedText(nl="Te snel verkeer", fr="Vitesse excessive", en="Speeding traffic"),
-        description=LocalizedText(
-            nl="Gemotoriseerd verkeer rijdt hier geregeld sneller dan toegelaten of dan veilig is "
-            "voor fietsers en voetgangers.",
-            fr="La circulation motorisée roule régulièrement plus vite que la limite ou que ce qui est "
-            "sûr pour les cyclistes et les piétons.",
-            en="Motor traffic regularly drives faster than the limit or than is safe for cyclists "
-            "and pedestrians.",
-        ),
-        sdm_sub_category="hazardOnRoad",
-        sdm_exact=False,
-        open311_group="traffic_behaviour",
-        keywords=("speeding", "speed", "snelheid", "vitesse"),
-    ),
-    CategoryInfo(
-        code=HazardCategory.MISSING_BIKE_LANE,
-        label=LocalizedText(
-            nl="Ontbrekend of te smal fietspad",
-            fr="Piste cyclable absente ou trop étroite",
-            en="Missing or too narrow bike lane",
-        ),
-        description=LocalizedText(
-            nl="Geen fietsinfrastructuur waar die nodig is, of een fietspad of fietsstrook die te smal "
-            "is om veilig te fietsen.",
-            fr="Pas d'aménagement cyclable là où il est nécessaire, ou une piste ou bande cyclable trop "
-            "étroite pour rouler en sécurité.",
-            en="No cycling infrastructure where it is needed, or a lane or path too narrow to ride safely.",
-        ),
-        sdm_sub_category="hazardOnRoad",
-        sdm_exact=False,
-        open311_group="infrastructure",
-        keywords=("bike lane", "cycle path", "fietspad", "fietsstrook", "piste cyclable", "bande cyclable"),
-    ),
-    CategoryInfo(
-        code=HazardCategory.BLOCKED_BIKE_LANE,
-        label=LocalizedText(
-            nl="Fietspad versperd (parkeren, werken)",
-            fr="Piste cyclable encombrée (stationnement, travaux)",
-            en="Bike lane blocked (parking, works)",
-        ),
-        description=LocalizedText(
-            nl="Geparkeerde voertuigen, afvalcontainers, borden of werken versperren het fietspad of "
-            "voetpad, waardoor mensen tussen het verkeer moeten.",
-            fr="Des véhicules en stationnement, des conteneurs, des panneaux ou des travaux encombrent la "
-            "piste cyclable ou le trottoir et obligent à rejoindre la circulation.",
-            en="Parked vehicles, bins, signs or works obstruct the bike lane or footpath, forcing people "
-            "into traffic.",
-        ),
-        sdm_sub_category="hazardOnRoad",
-        sdm_exact=False,
-        open311_group="obstruction",
-        keywords=(
-            "blocked",
-            "parking",
-            "obstruction",
-            "versperd",
-            "foutparkeren",
-            "encombré",
-            "stationnement",
-        ),
-    ),
-    CategoryInfo(
-        code=HazardCategory.ROAD_SURFACE,
-        label=LocalizedText(
-            nl="Slecht wegdek / put in de weg",
-            fr="Revêtement dégradé / nid-de-poule",
-            en="Poor road surface / pothole",
-        ),
-        description=LocalizedText(
-            nl="Putten, scheuren, los grind, opgedrukte boomwortels of een glad wegdek waardoor je "
-            "kunt vallen.",
-            fr="Nids-de-poule, fissures, gravillons, racines soulevées ou revêtement glissant pouvant "
-            "provoquer une chute.",
-            en="Potholes, cracks, loose gravel, raised tree roots or a slippery surface that can make "
-            "someone fall.",
-        ),
-        sdm_sub_category="pothole",
-        sdm_exact=True,
-        open311_group="maintenance",
-        keywords=("pothole", "surface", "put", "wegdek", "nid-de-poule", "revêtement"),
-    ),
-    CategoryInfo(
-        code=HazardCategory.POOR_VISIBILITY,
-        label=LocalizedText(
-            nl="Slechte zichtbaarheid of verlichting",
-            fr="Mauvaise visibilité ou éclairage insuffisant",
-            en="Poor visibility or lighting",
-        ),
-        description=LocalizedText(
-            nl="Dode hoeken, overwoekerde hagen, geparkeerde bestelwagens of ontbrekende "
-            "straatverlichting waardoor weggebruikers elkaar niet zien.",
-            fr="Angles morts, haies envahissantes, camionnettes garées ou éclairage public manquant qui "
-            "empêchent les usagers de se voir.",
-            en="Blind corners, overgrown hedges, parked vans or missing street lighting that hide road "
-            "users from each other.",
-        ),
-        sdm_sub_category="hazardOnRoad",
-        sdm_exact=False,
-        open311_group="infrastructure",
-        keywords=("visibility", "lighting", "zichtbaarheid", "verlichting", "visibilité", "éclairage"),
-    ),
-    CategoryInfo(
-        code=HazardCategory.SCHOOL_GATE,
-        label=LocalizedText(
-            nl="Gevaarlijk verkeer aan de schoolpoort",
-            fr="Circulation dangereuse aux abords de l'école",
-            en="Dangerous school-gate traffic",
-        ),
-        description=LocalizedText(
-            nl="Brengen en halen met de auto, dubbel parkeren of manoeuvrerende auto's aan de schoolpoort "
-            "die kinderen in gevaar brengen.",
-            fr="Dépose-minute, stationnement en double file ou voitures qui manœuvrent devant l'école et "
-            "mettent les enfants en danger.",
-            en="Drop-off and pick-up traffic, double parking or manoeuvring cars at the school gate that "
-            "endanger children.",
-        ),
-        sdm_sub_category="hazardOnRoad",
-        sdm_exact=False,
-        open311_group="traffic_behaviour",
-        keywords=("school", "school gate", "schoolpoort", "school street", "schoolstraat", "école"),
-    ),
-    CategoryInfo(
-        code=HazardCategory.CONSTRUCTION,
-        label=LocalizedText(
-            nl="Werf of wegenwerken", fr="Chantier ou travaux de voirie", en="Construction works"
-        ),
-        description=LocalizedText(
-            nl="Wegenwerken of een bouwwerf die de inrichting verandert of fietsers en voetgangers langs "
-            "een onveilige omleiding stuurt.",
-            fr="Travaux de voirie ou chantier qui modifient l'aménagement ou imposent aux cyclistes et "
-            "piétons une déviation dangereuse.",
-            en="Road works or a building site that changes the layout or sends cyclists and pedestrians "
-            "onto an unsafe detour.",
-        ),
-        sdm_sub_category="roadWorks",
-        sdm_exact=True,
-        open311_group="obstruction",
-        keywords=(
-            "road works",
-            "construction",
-            "detour",
-            "wegenwerken",
-            "werf",
-            "omleiding",
-            "chantier",
-            "travaux",
-        ),
-    ),
-    CategoryInfo(
-        code=HazardCategory.OTHER,
-        label=LocalizedText(nl="Andere", fr="Autre", en="Other"),
-        description=LocalizedText(
-            nl="Een andere gevaarlijke situatie; beschrijf ze kort.",
-            fr="Toute autre situation dangereuse ; décrivez-la brièvement.",
-            en="Any other dangerous situation; please describe it briefly.",
-        ),
-        sdm_sub_category="hazardOnRoad",
-        sdm_exact=False,
-        open311_group="other",
-        keywords=("other", "andere", "autre"),
-    ),
-)
-
-CATEGORIES: Final[Mapping[HazardCategory, CategoryInfo]] = MappingProxyType({c.code: c for c in _CATALOGUE})
-"""The catalogue in display order (the order of `HazardCategory`)."""
-
-SDM_TRAFFIC_SUB_CATEGORIES: Final[frozenset[str]] = frozenset(
-    {
-        "trafficJam",
-        "carAccident",
-        "carWrongDirection",
-        "carStopped",
-        "pothole",
-        "roadClosed",
-        "roadWorks",
-        "hazardOnRoad",
-        "injuredBiker",
-        "pedestrianOnRoad",
-        "bikerOnRoad",
-        "tramApproaching",
-        "crowdRisk",
-    }
-)
-"""The traffic values of the SDM Alert `subCategory` enum (dataModel.Alert), to keep our mapping honest."""
-
-_SDM_SEVERITY: Final[Mapping[int, str]] = MappingProxyType({1: "low", 2: "medium", 3: "high"})
-
-
-def category_info(category: HazardCategory) -> CategoryInfo:
-    return CATEGORIES[category]
-
-
 def parse_category(value: str, *, field: str = "category") -> HazardCategory:
     """Turn a wire value into a category, naming the valid codes when it is not one."""
     try:
@@ -442,11 +154,6 @@ def hazard_severity(report_severities: Iterable[int]) -> int:
     return ordered[len(ordered) // 2]
 
 
-def sdm_severity(severity: int) -> str:
-    """Our 1..3 onto the SDM Alert `severity` enum; `informational` and `critical` stay unused."""
-    return _SDM_SEVERITY[validate_severity(severity)]
-
-
 # --- status workflow ----------------------------------------------------------------------------------
 
 ALLOWED_TRANSITIONS: Final[Mapping[HazardStatus, frozenset[HazardStatus]]] = MappingProxyType(
@@ -470,6 +177,17 @@ ACTIVE_STATUSES: Final[frozenset[HazardStatus]] = frozenset(
     {HazardStatus.OPEN, HazardStatus.ACKNOWLEDGED, HazardStatus.PLANNED}
 )
 """Hazards a new report may join, that users may confirm, and that weigh in the danger score."""
+
+TAKEN_UP: Final[frozenset[HazardStatus]] = frozenset(
+    {HazardStatus.ACKNOWLEDGED, HazardStatus.PLANNED, HazardStatus.RESOLVED}
+)
+"""Statuses in which a planner has acknowledged a hazard: its reporters earn their report points."""
+
+PUBLISHED_STATUSES: Final[frozenset[HazardStatus]] = frozenset(
+    {HazardStatus.OPEN, HazardStatus.ACKNOWLEDGED, HazardStatus.PLANNED, HazardStatus.RESOLVED}
+)
+"""Rejected hazards are not alerts: a planner found nothing there, so they leave the open data."""
+PUBLISHED_VALUES: Final = frozenset(s.value for s in PUBLISHED_STATUSES)
 
 
 def is_active(status: HazardStatus) -> bool:
@@ -503,6 +221,37 @@ def open311_status(status: HazardStatus) -> Open311Status:
 def statuses_for_open311(status: Open311Status) -> frozenset[HazardStatus]:
     """The inverse, for filtering `requests.json?status=open|closed`."""
     return frozenset(s for s in HazardStatus if open311_status(s) is status)
+
+
+# --- a report before it is filed --------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ReportDraft:
+    """One report before it is filed; `lat`/`lon` are WGS84 degrees, named explicitly."""
+
+    lat: float
+    lon: float
+    category: str
+    severity: int
+    description: str | None = None
+    observed_at: datetime | None = None
+    ride_id: uuid.UUID | None = None
+    ride_offset_s: int | None = None
+
+
+def observed_minute(observed_at: datetime | None, now: datetime) -> datetime:
+    """When it was seen, to the minute: exact times of a child's whereabouts are not needed."""
+    moment = observed_at or now
+    if moment.tzinfo is None:
+        raise InvalidHazardInput("observedAt", "Give observedAt with a time zone (RFC 3339).")
+    if moment > now + MAX_CLOCK_SKEW or moment < now - MAX_OBSERVED_AGE:
+        raise InvalidHazardInput(
+            "observedAt",
+            f"observedAt must lie within the last {MAX_OBSERVED_AGE.days} days, not in the future.",
+            code="observed-at-out-of-range",
+        )
+    return moment.replace(second=0, microsecond=0)
 
 
 # --- free text ----------------------------------------------------------------------------------------

@@ -1,8 +1,8 @@
-"""Hazard use cases: file reports, confirm or dispute, triage, read, and forget a user.
+"""Hazard use cases: file reports, confirm or dispute, triage, and forget a user's or a ride's reports.
 
-The rules are in `domain.hazard_rules` (categories, severity, workflow, text,
-caps) and `geo.clustering` (which hazard a report joins); this module applies
-them to the database. No HTTP here.
+The rules are in `domain.hazards.rules` (codes, severity, workflow, text,
+caps) and `geo.clustering` (which hazard a report joins); the statements that
+read and recount are in `domain.hazards.store`. No HTTP here.
 
 Concurrency, in one place:
 - Filing takes a transaction-scoped advisory lock per reporter (the daily cap
@@ -21,7 +21,7 @@ import hashlib
 import uuid
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -32,17 +32,18 @@ from sqlmodel import col
 from domain.accounts.tables import User
 from domain.core import idempotency
 from domain.core.enums import Role
-from domain.core.errors import Conflict, NotFound
+from domain.core.errors import Conflict
+from domain.hazards import store
 from domain.hazards.rules import (
-    ACTIVE_STATUSES,
-    DAILY_REPORT_CAP,
-    REPORT_CAP_WINDOW,
+    PUBLISHED_VALUES,
+    TAKEN_UP,
     HazardCategory,
     HazardStatus,
     InvalidHazardInput,
+    ReportDraft,
     ensure_accepts_confirmations,
     ensure_can_confirm,
-    ensure_report_quota,
+    observed_minute,
     parse_category,
     sanitize_description,
     sanitize_public_note,
@@ -57,57 +58,14 @@ from domain.hazards.tables import (
     HazardStatusChange,
     HazardTombstone,
 )
-from domain.opendata.rules import PUBLISHED_STATUSES
 from gamification.points import service as gamification
 from geo.clustering import (
     DEFAULT_RESOLUTION,
-    HazardCandidate,
     InvalidPoint,
     cluster_report,
     report_cell,
     search_cells,
 )
-
-MAX_OBSERVED_AGE = timedelta(days=30)
-MAX_CLOCK_SKEW = timedelta(minutes=5)
-TAKEN_UP = frozenset({HazardStatus.ACKNOWLEDGED, HazardStatus.PLANNED, HazardStatus.RESOLVED})
-"""Statuses in which a planner has acknowledged a hazard: its reporters earn their report points."""
-
-
-_PUBLISHED = frozenset(s.value for s in PUBLISHED_STATUSES)
-
-
-@dataclass(frozen=True, slots=True)
-class ReportDraft:
-    """One report before it is filed; `lat`/`lon` are WGS84 degrees, named explicitly."""
-
-    lat: float
-    lon: float
-    category: str
-    severity: int
-    description: str | None = None
-    observed_at: datetime | None = None
-    ride_id: uuid.UUID | None = None
-    ride_offset_s: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class BBox:
-    min_lon: float
-    min_lat: float
-    max_lon: float
-    max_lat: float
-
-
-@dataclass(frozen=True, slots=True)
-class HazardFilter:
-    bbox: BBox | None = None
-    categories: Collection[HazardCategory] = ()
-    statuses: Collection[HazardStatus] = ()
-    created_from: datetime | None = None
-    created_to: datetime | None = None
-    ids: Collection[uuid.UUID] = ()
-
 
 # --- filing -------------------------------------------------------------------------------------------
 
@@ -119,20 +77,6 @@ def _lock_key(*parts: str) -> int:
 async def _advisory_locks(session: AsyncSession, keys: Collection[int]) -> None:
     for key in sorted(set(keys)):
         await session.execute(sa.select(sa.func.pg_advisory_xact_lock(key)))
-
-
-def _observed_minute(observed_at: datetime | None, now: datetime) -> datetime:
-    """When it was seen, to the minute: exact times of a child's whereabouts are not needed."""
-    moment = observed_at or now
-    if moment.tzinfo is None:
-        raise InvalidHazardInput("observedAt", "Give observedAt with a time zone (RFC 3339).")
-    if moment > now + MAX_CLOCK_SKEW or moment < now - MAX_OBSERVED_AGE:
-        raise InvalidHazardInput(
-            "observedAt",
-            f"observedAt must lie within the last {MAX_OBSERVED_AGE.days} days, not in the future.",
-            code="observed-at-out-of-range",
-        )
-    return moment.replace(second=0, microsecond=0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,84 +102,15 @@ def _check(draft: ReportDraft, now: datetime, resolution: int) -> _Checked:
         category,
         cell,
         sanitize_description(draft.description),
-        _observed_minute(draft.observed_at, now),
+        observed_minute(draft.observed_at, now),
     )
-
-
-async def _ensure_quota(session: AsyncSession, user_id: uuid.UUID, now: datetime, adding: int) -> None:
-    count, oldest = (
-        await session.execute(
-            sa.select(sa.func.count(), sa.func.min(col(HazardReport.created_at))).where(
-                col(HazardReport.user_id) == user_id, col(HazardReport.created_at) > now - REPORT_CAP_WINDOW
-            )
-        )
-    ).one()
-    ensure_report_quota(int(count) + adding - 1, oldest, now=now, cap=DAILY_REPORT_CAP)
-
-
-async def _candidates(
-    session: AsyncSession, category: HazardCategory, cells: Collection[str]
-) -> list[HazardCandidate]:
-    rows = await session.execute(
-        sa.select(col(Hazard.id), col(Hazard.cell), col(Hazard.lat), col(Hazard.lon)).where(
-            col(Hazard.category) == category.value,
-            col(Hazard.cell).in_(cells),
-            col(Hazard.status).in_([s.value for s in ACTIVE_STATUSES]),
-        )
-    )
-    return [HazardCandidate(r.id, category.value, r.cell, r.lat, r.lon) for r in rows]
-
-
-async def _locked_hazard(session: AsyncSession, hazard_id: uuid.UUID) -> Hazard:
-    hazard = (
-        await session.execute(
-            sa.select(Hazard)
-            .where(col(Hazard.id) == hazard_id)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        )
-    ).scalar_one_or_none()
-    if hazard is None:
-        raise NotFound("No hazard has this id.", code="hazard-not-found")
-    return hazard
-
-
-_RECOUNT = sa.text(
-    """
-    UPDATE hazard SET
-      report_count = (SELECT count(*) FROM hazard_report r WHERE r.hazard_id = hazard.id),
-      severity = COALESCE((SELECT percentile_disc(0.5) WITHIN GROUP (ORDER BY r.severity DESC)
-                           FROM hazard_report r WHERE r.hazard_id = hazard.id), hazard.severity),
-      confirmation_count = (SELECT count(*) FROM hazard_confirmation c
-                            WHERE c.hazard_id = hazard.id AND c.still_there),
-      dispute_count = (SELECT count(*) FROM hazard_confirmation c
-                       WHERE c.hazard_id = hazard.id AND NOT c.still_there),
-      last_confirmed_at = GREATEST(
-        (SELECT max(r.created_at) FROM hazard_report r WHERE r.hazard_id = hazard.id),
-        (SELECT max(c.created_at) FROM hazard_confirmation c
-         WHERE c.hazard_id = hazard.id AND c.still_there)),
-      updated_at = :now
-    WHERE hazard.id = ANY(:ids)
-    """
-)
-
-
-async def recount(session: AsyncSession, hazard_ids: Collection[uuid.UUID], now: datetime) -> None:
-    """Counts, severity (upper median of the reports) and freshness from the rows themselves.
-
-    Callers hold the hazard rows' locks (FOR UPDATE), so this statement's snapshot sees every committed row.
-    """
-    await session.execute(_RECOUNT, {"ids": list(hazard_ids), "now": now})
-
-
-_recount = recount
 
 
 async def _file_one(
     session: AsyncSession, user_id: uuid.UUID, checked: _Checked, now: datetime, resolution: int
 ) -> tuple[HazardReport, Hazard]:
     draft = checked.draft
-    candidates = await _candidates(session, checked.category, search_cells(checked.cell))
+    candidates = await store.candidates(session, checked.category, search_cells(checked.cell))
     decision = cluster_report(draft.lat, draft.lon, checked.category.value, candidates, resolution=resolution)
     if decision.hazard_id is None:
         hazard = Hazard(
@@ -250,7 +125,7 @@ async def _file_one(
         session.add(hazard)
         await session.flush()
     else:
-        hazard = await _locked_hazard(session, decision.hazard_id)
+        hazard = await store.locked_hazard(session, decision.hazard_id)
     report = HazardReport(
         hazard_id=hazard.id,
         user_id=user_id,
@@ -264,7 +139,7 @@ async def _file_one(
     )
     session.add(report)
     await session.flush()
-    await _recount(session, [hazard.id], now)
+    await store.recount(session, [hazard.id], now)
     await session.refresh(hazard)
     return report, hazard
 
@@ -290,7 +165,7 @@ async def file_reports(
         _lock_key("hazard-cell", c.category.value, cell) for c in checked for cell in search_cells(c.cell)
     }
     await _advisory_locks(session, {_lock_key("hazard-reporter", str(user.id))})
-    await _ensure_quota(session, user.id, now, adding=len(checked))
+    await store.ensure_quota(session, user.id, now, adding=len(checked))
     await _advisory_locks(session, cell_keys)
     return [await _file_one(session, user.id, c, now, resolution) for c in checked]
 
@@ -373,7 +248,7 @@ async def confirm(
     session: AsyncSession, user_id: uuid.UUID, hazard_id: uuid.UUID, *, still_there: bool, now: datetime
 ) -> Hazard:
     """Confirm (`still_there`) or dispute an active hazard, once per user; commits."""
-    hazard = await _locked_hazard(session, hazard_id)
+    hazard = await store.locked_hazard(session, hazard_id)
     ensure_accepts_confirmations(HazardStatus(hazard.status))
     reporters = await session.execute(
         sa.select(col(HazardReport.user_id)).where(col(HazardReport.hazard_id) == hazard_id).distinct()
@@ -390,7 +265,7 @@ async def confirm(
     )
     if added.scalar_one_or_none() is None:
         raise Conflict("You already confirmed or disputed this hazard.", code="already-confirmed")
-    await _recount(session, [hazard_id], now)
+    await store.recount(session, [hazard_id], now)
     # gamification: the confirmer's small points and, for "still there", the reporters' (same transaction)
     await gamification.award_confirmation(session, user_id, confirmation_id, now=now)
     if still_there:
@@ -416,7 +291,7 @@ async def triage(
     a note speaks about the status it came with.
     """
     note = sanitize_public_note(public_note)
-    hazard = await _locked_hazard(session, hazard_id)
+    hazard = await store.locked_hazard(session, hazard_id)
     if status is not None:
         current = HazardStatus(hazard.status)
         validate_transition(current, status)
@@ -439,67 +314,6 @@ async def triage(
     hazard.updated_at = now
     await session.commit()
     return hazard
-
-
-# --- reading ------------------------------------------------------------------------------------------
-
-
-async def get_hazard(session: AsyncSession, hazard_id: uuid.UUID) -> Hazard:
-    hazard = await session.get(Hazard, hazard_id)
-    if hazard is None:
-        raise NotFound("No hazard has this id.", code="hazard-not-found")
-    return hazard
-
-
-async def list_hazards(
-    session: AsyncSession,
-    where: HazardFilter,
-    *,
-    limit: int,
-    after: tuple[datetime, uuid.UUID] | None = None,
-) -> list[Hazard]:
-    """Newest first, ties broken by id: a stable order for keyset pagination (`after` = last item's key)."""
-    query = sa.select(Hazard)
-    if where.bbox is not None:
-        box = where.bbox
-        query = query.where(
-            col(Hazard.lat).between(box.min_lat, box.max_lat),
-            col(Hazard.lon).between(box.min_lon, box.max_lon),
-        )
-    if where.categories:
-        query = query.where(col(Hazard.category).in_([c.value for c in where.categories]))
-    if where.statuses:
-        query = query.where(col(Hazard.status).in_([s.value for s in where.statuses]))
-    if where.created_from is not None:
-        query = query.where(col(Hazard.created_at) >= where.created_from)
-    if where.created_to is not None:
-        query = query.where(col(Hazard.created_at) <= where.created_to)
-    if where.ids:
-        query = query.where(col(Hazard.id).in_(list(where.ids)))
-    if after is not None:
-        query = query.where(sa.tuple_(col(Hazard.created_at), col(Hazard.id)) < sa.tuple_(*after))
-    query = query.order_by(col(Hazard.created_at).desc(), col(Hazard.id).desc()).limit(limit)
-    return list((await session.execute(query)).scalars())
-
-
-async def status_history(session: AsyncSession, hazard_id: uuid.UUID) -> list[HazardStatusChange]:
-    rows = await session.execute(
-        sa.select(HazardStatusChange)
-        .where(col(HazardStatusChange.hazard_id) == hazard_id)
-        .order_by(col(HazardStatusChange.changed_at), col(HazardStatusChange.id))
-    )
-    return list(rows.scalars())
-
-
-async def reports_of(session: AsyncSession, hazard_id: uuid.UUID) -> list[HazardReport]:
-    """A hazard's reports, oldest first, for planners' triage (the API strips who filed them)."""
-    await get_hazard(session, hazard_id)
-    rows = await session.execute(
-        sa.select(HazardReport)
-        .where(col(HazardReport.hazard_id) == hazard_id)
-        .order_by(col(HazardReport.created_at), col(HazardReport.id))
-    )
-    return list(rows.scalars())
 
 
 # --- erasure ------------------------------------------------------------------------------------------
@@ -526,13 +340,13 @@ async def _forget(
     await session.execute(sa.delete(HazardReport).where(reports))
     if confirmations is not None:
         await session.execute(sa.delete(HazardConfirmation).where(confirmations))
-    await recount(session, ids, now)
+    await store.recount(session, ids, now)
     gone = await session.execute(
         sa.delete(Hazard)
         .where(col(Hazard.id).in_(ids), col(Hazard.report_count) == 0)
         .returning(col(Hazard.id), col(Hazard.status))
     )
-    published = [{"hazard_id": row.id, "deleted_at": now} for row in gone if row.status in _PUBLISHED]
+    published = [{"hazard_id": row.id, "deleted_at": now} for row in gone if row.status in PUBLISHED_VALUES]
     if published:
         # the broker still holds these as Alerts: the push after this request deletes them there
         await session.execute(insert(HazardTombstone).values(published).on_conflict_do_nothing())

@@ -27,14 +27,8 @@ from typing import Any, Final
 
 import h3
 
-from domain.hazards.rules import (
-    CATEGORIES,
-    SDM_ALERT_CATEGORY,
-    SDM_OWN_CODE_ATTRIBUTE,
-    HazardCategory,
-    HazardStatus,
-    sdm_severity,
-)
+from domain.hazards.categories import CATEGORIES, SDM_ALERT_CATEGORY, SDM_OWN_CODE_ATTRIBUTE, sdm_severity
+from domain.hazards.rules import HazardCategory, HazardStatus
 
 ALERT: Final = "Alert"
 CELL_STATISTIC: Final = "SafeRoutesCellStatistic"
@@ -60,10 +54,6 @@ CELL_TERMS: Final = (
 _RELATIONSHIPS: Final = frozenset({"alertSource"})
 _DATETIMES: Final = frozenset({"dateIssued", "validFrom", "validTo", "dateModified", "dateCreated"})
 _DATETIMES_CELL: Final = frozenset({"dateObservedFrom", "dateObservedTo"})
-PUBLISHED_STATUSES: Final = frozenset(
-    {HazardStatus.OPEN, HazardStatus.ACKNOWLEDGED, HazardStatus.PLANNED, HazardStatus.RESOLVED}
-)
-"""Rejected hazards are not alerts: a planner found nothing there, so they leave the open data."""
 
 
 class NotAnEntityId(ValueError):
@@ -259,7 +249,6 @@ __all__ = [
     "CELL_STATISTIC",
     "CORE_CONTEXT",
     "ENTITY_TYPES",
-    "PUBLISHED_STATUSES",
     "SDM_CONTEXT",
     "CellStatistic",
     "NotAnEntityId",

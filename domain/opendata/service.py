@@ -21,7 +21,8 @@ from typing import Any, Final
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from domain.hazards.rules import CATEGORIES, HazardCategory, sdm_severity
+from domain.hazards.categories import CATEGORIES, sdm_severity
+from domain.hazards.rules import HazardCategory
 from domain.opendata import store as open_data
 from domain.opendata.rules import CellStatistic, PublicHazard
 from domain.opendata.store import CellWindow

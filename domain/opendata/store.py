@@ -24,8 +24,9 @@ from sqlmodel import col
 
 from domain.danger.rules import CellInputs, danger_score
 from domain.danger.store import active_hazards, cell_stats_statement, to_stats
+from domain.hazards.rules import PUBLISHED_STATUSES
 from domain.hazards.tables import Hazard, HazardTombstone
-from domain.opendata.rules import PUBLISHED_STATUSES, CellStatistic, PublicHazard
+from domain.opendata.rules import CellStatistic, PublicHazard
 
 _PUBLISHED = [s.value for s in PUBLISHED_STATUSES]
 

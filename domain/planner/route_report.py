@@ -37,7 +37,7 @@ from domain.schools.tables import ClassMembership, School, SchoolClass
 from geo.cells import BBox
 from geo.export import ExportValue, csv_cells, geojson_cells
 from geo.points import haversine_m
-from privacy.consent.service import effective_consent_subquery
+from privacy.consent.store import effective_consent_subquery
 
 SCHOOL_RADIUS_M: Final = 500.0
 ROUTE_COLUMNS: Final = (

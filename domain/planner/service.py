@@ -48,7 +48,7 @@ from domain.planner.tables import ExportKind
 from domain.rides.tables import CellTransition
 from geo.cells import BBox, cell_in_bbox, check_resolution, parse_bbox
 from geo.export import ExportValue, csv_cells, csv_flows, geojson_cells, geojson_flows
-from privacy.consent.service import effective_consent_subquery
+from privacy.consent.store import effective_consent_subquery
 
 MAX_WINDOW_DAYS: Final = 400
 FETCH_ROWS: Final = 2_000

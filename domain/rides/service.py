@@ -35,16 +35,25 @@ from domain.core import sql as pg
 from domain.core.enums import ConsentPurpose
 from domain.core.errors import ConsentRequired, NotFound
 from domain.hazards import service as hazard_service
+from domain.hazards.rules import ReportCapReached
 from domain.rides import store as ride_store
-from domain.rides.incidents import Dropped, Incident, check_incidents, file_incidents
-from domain.rides.rules import PipelineParams, ProcessedRide, process_trace
+from domain.rides.rules import (
+    Checked,
+    Dropped,
+    DropReason,
+    Incident,
+    PipelineParams,
+    ProcessedRide,
+    check_incidents,
+    process_trace,
+)
 from domain.rides.tables import EXPOSURE_MODES, Ride, RideCell
 from gamification.anticheat.rules import Verdict
 from gamification.badges.rules import Badge
 from gamification.points import service as gamification
 from geo.errors import TraceError
 from geo.points import TracePoint
-from privacy.consent import service as consent
+from privacy.consent.rules import is_child, purpose_states
 from privacy.trimming.rules import DEFAULT_MAX_RADIUS_M, DEFAULT_MIN_RADIUS_M, ride_trim_radius_m
 from privacy.zones.rules import PrivacyZone
 
@@ -139,10 +148,10 @@ async def uploader(session: AsyncSession, user: User, *, today: date) -> Uploade
         for r in rows
         if r["id"] is not None
     ]
-    states = consent.purpose_states(records, child=consent.is_child(user.birth_year, today))
+    states = purpose_states(records, child=is_child(user.birth_year, today))
     if not states[ConsentPurpose.RIDE_TRACKING].effective:
         raise ConsentRequired(
-            ConsentPurpose.RIDE_TRACKING.value, guardian_needed=consent.is_child(user.birth_year, today)
+            ConsentPurpose.RIDE_TRACKING.value, guardian_needed=is_child(user.birth_year, today)
         )
     zones = tuple(PrivacyZone(r["lat"], r["lon"], r["radius_m"]) for r in rows if r["id"] is None)
     return Uploader(user, states[ConsentPurpose.HAZARD_REPORTING].effective, zones)
@@ -175,6 +184,22 @@ def _ride_row(
         flagged=not verdict.ok,
         flags=verdict.flag_names,
     )
+
+
+async def file_incidents(
+    session: AsyncSession, user: User, checked: Checked, *, now: datetime, resolution: int
+) -> tuple[int, tuple[Dropped, ...]]:
+    """File the incidents to keep in the caller's transaction; returns (filed, all dropped)."""
+    if not checked.to_file:
+        return 0, checked.dropped
+    drafts = [draft for _, draft in checked.to_file]
+    try:
+        await hazard_service.file_reports(session, user, drafts, now=now, resolution=resolution)
+    except ReportCapReached:
+        # raised before anything is written, so the transaction is intact
+        capped = tuple(Dropped(i, DropReason.REPORT_CAP) for i, _ in checked.to_file)
+        return 0, tuple(sorted(checked.dropped + capped, key=lambda d: d.index))
+    return len(drafts), checked.dropped
 
 
 async def ingest(

@@ -1,4 +1,4 @@
-"""Rides as stored: a summary, a cell sequence, per-user aggregates, and the privacy zones.
+"""Rides as stored: a summary, a cell sequence and per-user aggregates.
 
 Minimisation is structural: no table here has a column that could hold a raw
 GPS fix. A ride is kept as H3 cells (BIGINT, the compact form of an H3 index)
@@ -12,9 +12,6 @@ The aggregates are kept per user and per UTC day rather than as bare totals:
   effective *at export time* by joining, instead of trusting a snapshot;
 - planners can pick a time window.
 Motorised rides are stored for their owner but add no exposure.
-
-A privacy zone's centre is the user's own data (they typed it): it is shown
-only to them, included in their export and erased with the account.
 """
 
 from __future__ import annotations
@@ -29,7 +26,6 @@ from sqlmodel import Field, SQLModel
 from domain.core.columns import id_field, timestamp, user_fk
 from geo.classify import TravelMode
 
-MAX_PRIVACY_ZONES = 10
 EXPOSURE_MODES = (TravelMode.WALK, TravelMode.BIKE)
 
 _ALL_MODES = ", ".join(f"'{m.value}'" for m in TravelMode)
@@ -131,16 +127,3 @@ class CellTransition(SQLModel, table=True):
     mode: str = Field(max_length=8, primary_key=True)
     user_id: uuid.UUID = Field(sa_column=_cascading_user_pk())
     traversals: int
-
-
-class PrivacyZoneRecord(SQLModel, table=True):
-    """A circle where none of the user's traces are kept (home, school, work)."""
-
-    __tablename__ = "privacy_zone"
-
-    id: uuid.UUID = id_field()
-    user_id: uuid.UUID = user_fk()
-    lat: float
-    lon: float
-    radius_m: float
-    created_at: datetime = timestamp()

@@ -20,16 +20,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 
-import sqlalchemy as sa
-
 from domain.core.errors import DomainError
-from domain.rides.tables import Ride
 
 MIN_HAZARD_SUPPORT: Final = 2
 """Reports plus stillThere confirmations an active hazard needs before it surcharges routes."""
-
-ix_ride_created_at = sa.Index("ix_ride_created_at", Ride.__table__.c.created_at)  # type: ignore[attr-defined]
-"""Lets a worker count the rides since its graph was built with an index range scan."""
 
 
 class RoutingUnavailable(DomainError):

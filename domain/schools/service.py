@@ -18,13 +18,14 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from domain.accounts.tables import ConsentRecord, User
+from domain.accounts.tables import User
 from domain.core.codes import JOIN_CODE_LENGTH, CodeHasher, IssuedCode, new_code
 from domain.core.enums import ConsentGiver, Role
 from domain.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from domain.schools.tables import ClassJoinCode, ClassMembership, School, SchoolClass, SchoolStaff
-from privacy.consent import service as consent
+from privacy.consent.rules import is_child, purpose_states
 from privacy.guardians import service as guardian
+from privacy.tables import ConsentRecord
 
 JOIN_CODE_TTL = timedelta(days=30)
 HASH_PURPOSE = "join"
@@ -191,7 +192,7 @@ async def issue_guardian_code(
 
 
 async def _guardian_counts(session: AsyncSession, members: list[User], today: date) -> tuple[int, int]:
-    children = [m for m in members if consent.is_child(m.birth_year, today)]
+    children = [m for m in members if is_child(m.birth_year, today)]
     if not children:
         return 0, 0
     records = (
@@ -205,7 +206,7 @@ async def _guardian_counts(session: AsyncSession, members: list[User], today: da
     given = sum(
         any(
             s.effective and s.given_by is ConsentGiver.GUARDIAN
-            for s in consent.purpose_states(by_user[c.id], child=True).values()
+            for s in purpose_states(by_user[c.id], child=True).values()
         )
         for c in children
     )

@@ -1,4 +1,4 @@
-"""Schools, their teachers, classes, join codes, memberships and guardian codes.
+"""Schools, their teachers, classes, join codes and memberships (guardian codes: `privacy.tables`).
 
 A school and its location are public (planners route children to it). Everything
 that ties a person to a school — staff link, membership, guardian code —
@@ -17,7 +17,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from domain.core.columns import id_field, timestamp, user_fk
+from domain.core.columns import id_field, timestamp
 
 SCHOOL_NAME_MAX = 120
 CLASS_NAME_MAX = 64
@@ -107,23 +107,3 @@ class ClassMembership(SQLModel, table=True):
         )
     )
     joined_at: datetime = timestamp()
-
-
-class GuardianCode(SQLModel, table=True):
-    """The code a child hands to a guardian.
-
-    Before `used_at` it lets an anonymous guardian consent, once, until
-    `expires_at`. After that first consent it stays valid, for guardian
-    management only (such as erasing the child's account), until a newer code
-    replaces it (`revoked_at`) or the child's account is erased.
-    """
-
-    __tablename__ = "guardian_code"
-
-    id: uuid.UUID = id_field()
-    child_id: uuid.UUID = user_fk()
-    code_hash: str = Field(max_length=CODE_HASH_LENGTH, unique=True)
-    created_at: datetime = timestamp()
-    expires_at: datetime = timestamp(default_now=False)
-    used_at: datetime | None = timestamp(nullable=True, default_now=False)
-    revoked_at: datetime | None = timestamp(nullable=True, default_now=False)

@@ -23,7 +23,7 @@ from typing import Any, Final, Literal, TypeVar
 
 import h3
 
-from domain.hazards.rules import LocalizedText
+from domain.hazards.categories import LocalizedText
 
 Metric = Literal["total_km", "bike_km", "walk_km", "rides", "active_days", "confirmations_given"]
 TimeWindow = tuple[time, time]

@@ -58,7 +58,7 @@ from gamification.leaderboards.store import (
 from gamification.points.rules import DEFAULT_RULES, AwardReason, PointRules, challenge_points
 from gamification.streaks import local_date
 from gamification.tables import Challenge, PointsEntry
-from privacy.consent.service import effective_consent_subquery
+from privacy.consent.store import effective_consent_subquery
 
 Scope = Literal["class", "school", "city"]
 MAX_WINDOW: Final = timedelta(days=366)

@@ -34,7 +34,7 @@ from domain.accounts.tables import User
 from domain.core.enums import ConsentPurpose
 from gamification.leaderboards.rules import Period
 from gamification.streaks import local_date
-from privacy.consent.service import consent_effective_for
+from privacy.consent.store import consent_effective_for
 
 STORED_MIN_TRIP_M: Final = 300
 """The minimum trip the challenge_total triggers count (migration 0009): PointRules' default."""

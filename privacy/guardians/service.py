@@ -20,12 +20,13 @@ from enum import StrEnum
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from domain.accounts.tables import ConsentRecord, User
+from domain.accounts.tables import User
 from domain.core.codes import GUARDIAN_CODE_LENGTH, CodeHasher, IssuedCode, new_code
 from domain.core.enums import ConsentGiver, ConsentPurpose
 from domain.core.errors import Conflict, InvalidInput
-from domain.schools.tables import GuardianCode
 from privacy.consent import service as consent
+from privacy.consent.rules import is_child
+from privacy.tables import ConsentRecord, GuardianCode
 
 GUARDIAN_CODE_TTL = timedelta(days=14)
 HASH_PURPOSE = "guardian"
@@ -58,7 +59,7 @@ async def has_guardian(session: AsyncSession, child_id: uuid.UUID) -> bool:
 
 async def issue_code(session: AsyncSession, codes: CodeHasher, child: User, *, now: datetime) -> IssuedCode:
     """A new guardian code for a child; every older code of the child dies. Flushes, does not commit."""
-    if not consent.is_child(child.birth_year, now.date()):
+    if not is_child(child.birth_year, now.date()):
         raise Conflict("Only accounts of children under 13 need a guardian code.", code="guardian-not-needed")
     await session.execute(sa.update(GuardianCode).where(_live(child.id)).values(revoked_at=now))
     code = new_code(GUARDIAN_CODE_LENGTH)
@@ -79,7 +80,7 @@ async def code_for_new_member(
     session: AsyncSession, codes: CodeHasher, user: User, *, now: datetime
 ) -> IssuedCode | None:
     """A child joining a class gets a code unless a guardian has already consented."""
-    if not consent.is_child(user.birth_year, now.date()) or await has_guardian(session, user.id):
+    if not is_child(user.birth_year, now.date()) or await has_guardian(session, user.id):
         return None
     return await issue_code(session, codes, user, now=now)
 

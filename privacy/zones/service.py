@@ -15,7 +15,7 @@ from sqlmodel import col
 
 from domain.core.errors import Conflict, NotFound
 from domain.rides.store import lock_user_rides
-from domain.rides.tables import MAX_PRIVACY_ZONES, PrivacyZoneRecord
+from privacy.tables import MAX_PRIVACY_ZONES, PrivacyZoneRecord
 from privacy.zones.rules import make_zone
 
 

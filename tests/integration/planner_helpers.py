@@ -13,10 +13,11 @@ from datetime import UTC, date, datetime, timedelta
 import h3
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from domain.accounts.tables import ConsentRecord, User
+from domain.accounts.tables import User
 from domain.hazards.tables import Hazard, HazardReport
 from domain.rides.tables import CellExposure, CellTransition, Ride, RideCell
 from domain.schools.tables import ClassMembership, School, SchoolClass
+from privacy.tables import ConsentRecord
 
 MECHELEN = (51.0259, 4.4776)
 CELL = h3.latlng_to_cell(*MECHELEN, 10)

@@ -9,11 +9,13 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from domain.accounts.tables import ConsentRecord, User
+from domain.accounts.tables import User
 from domain.core.enums import ConsentPurpose
 from domain.danger import store as danger_service
 from geo.cells import parse_bbox
-from privacy.consent.service import effective_consent_subquery, is_child, purpose_states
+from privacy.consent.rules import is_child, purpose_states
+from privacy.consent.store import effective_consent_subquery
+from privacy.tables import ConsentRecord
 from tests.integration.planner_helpers import CELL, NOW, TODAY, Seed, neighbours, sibling_cells
 
 pytestmark = pytest.mark.asyncio

@@ -7,25 +7,28 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from domain.core.errors import Conflict, Forbidden, InvalidInput, TooManyRequests
+from domain.hazards.categories import (
+    CATEGORIES,
+    LANGUAGES,
+    SDM_TRAFFIC_SUB_CATEGORIES,
+    Language,
+    category_info,
+    sdm_severity,
+)
 from domain.hazards.rules import (
     ACTIVE_STATUSES,
-    CATEGORIES,
     DAILY_REPORT_CAP,
-    LANGUAGES,
     MAX_DESCRIPTION_LENGTH,
     MAX_PUBLIC_NOTE_LENGTH,
-    SDM_TRAFFIC_SUB_CATEGORIES,
     HazardCategory,
     HazardClosed,
     HazardStatus,
     InvalidHazardInput,
     InvalidTransition,
-    Language,
     Open311Status,
     OwnReportConfirmation,
     ReportCapReached,
     category_for_service_code,
-    category_info,
     ensure_accepts_confirmations,
     ensure_can_confirm,
     ensure_report_quota,
@@ -36,7 +39,6 @@ from domain.hazards.rules import (
     parse_status,
     sanitize_description,
     sanitize_public_note,
-    sdm_severity,
     statuses_for_open311,
     validate_severity,
     validate_transition,

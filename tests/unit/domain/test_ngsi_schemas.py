@@ -17,7 +17,8 @@ import pytest
 from jsonschema import Draft7Validator, FormatChecker
 from referencing import Registry, Resource
 
-from domain.hazards.rules import CATEGORIES, SDM_TRAFFIC_SUB_CATEGORIES, HazardCategory, HazardStatus
+from domain.hazards.categories import CATEGORIES, SDM_TRAFFIC_SUB_CATEGORIES
+from domain.hazards.rules import PUBLISHED_STATUSES, HazardCategory, HazardStatus
 from domain.opendata import rules as ngsi
 
 SDM = Path(__file__).resolve().parents[2] / "data" / "sdm"
@@ -97,7 +98,7 @@ def test_every_hazard_category_is_a_valid_traffic_alert(
 
 
 @pytest.mark.parametrize("severity", [1, 2, 3])
-@pytest.mark.parametrize("status", sorted(ngsi.PUBLISHED_STATUSES))
+@pytest.mark.parametrize("status", sorted(PUBLISHED_STATUSES))
 def test_alerts_of_every_severity_and_published_status_validate(
     alert_schema: Draft7Validator, severity: int, status: HazardStatus
 ) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 import h3
 import pytest
 
-from domain.hazards.rules import LANGUAGES
+from domain.hazards.categories import LANGUAGES
 from gamification.badges.rules import (
     CATALOGUE,
     Badge,

@@ -5,9 +5,9 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, date, datetime, timedelta
 
-from domain.accounts.tables import ConsentRecord
 from domain.core.enums import ConsentGiver, ConsentPurpose
-from privacy.consent.service import is_child, purpose_states
+from privacy.consent.rules import is_child, purpose_states
+from privacy.tables import ConsentRecord
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
