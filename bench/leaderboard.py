@@ -47,6 +47,7 @@ from api.database import make_engine, make_sessionmaker
 from bench.scratch import scratch_database
 from domain.accounts.tables import User
 from gamification.challenges import service as challenges
+from gamification.leaderboards.service import leaderboards
 from gamification.streaks import CITY_TZ
 from gamification.tables import Challenge
 
@@ -224,7 +225,7 @@ async def main(runs: int, *, reuse: bool, fresh_connections: bool) -> None:
 
         def board(scope: str, period: str, scope_id: object = None) -> Callable[[], Awaitable[object]]:
             return lambda: run(
-                lambda s: challenges.leaderboards(
+                lambda s: leaderboards(
                     s,
                     admin_view,
                     scope=scope,

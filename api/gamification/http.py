@@ -32,9 +32,11 @@ from domain.accounts.tables import User
 from domain.core.columns import utcnow
 from domain.core.enums import Role
 from gamification.badges.rules import CATALOGUE
+from gamification.badges.service import badges_of
 from gamification.challenges import service as challenges
-from gamification.challenges.service import Scope
-from gamification.leaderboards.rules import Period
+from gamification.challenges.rules import ChallengeDraft
+from gamification.leaderboards.rules import Period, Scope
+from gamification.leaderboards.service import leaderboards
 from gamification.points import service as gamification
 
 ChallengeId = Annotated[uuid.UUID, PathParameter(description="the challenge id")]
@@ -71,7 +73,7 @@ class PointsController(Controller):
     async def badges(
         self, db_session: NamedDependency[AsyncSession], caller: NamedDependency[Caller]
     ) -> list[EarnedBadge]:
-        return [earned_badge(b, at) for b, at in await gamification.badges_of(db_session, caller.id)]
+        return [earned_badge(b, at) for b, at in await badges_of(db_session, caller.id)]
 
 
 @get("/badges", tags=["gamification"], summary="The badge catalogue with each rule's figures")
@@ -92,7 +94,7 @@ async def leaderboard(
     period: PeriodQuery = "week",
     scope_id: ScopeIdQuery = None,
 ) -> LeaderboardOut:
-    board = await challenges.leaderboards(
+    board = await leaderboards(
         db_session, current_user, scope=board_scope, period=period, scope_id=scope_id, now=utcnow()
     )
     return leaderboard_out(board, period=period)
@@ -114,7 +116,7 @@ class ChallengesController(Controller):
         current_user: NamedDependency[User],
         data: JSONBody[ChallengeCreate],
     ) -> ChallengeOut:
-        draft = challenges.ChallengeDraft(
+        draft = ChallengeDraft(
             scope=data.scope,
             metric=data.metric,
             starts_at=data.starts_at,

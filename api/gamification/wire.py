@@ -24,14 +24,16 @@ from gamification.badges.rules import (
     Streak,
     Threshold,
 )
-from gamification.challenges.service import Board, ChallengeBoard, Scope
+from gamification.challenges.service import ChallengeBoard
 from gamification.leaderboards.rules import (
     ChallengeMetric,
     IndividualStanding,
     Period,
     Progress,
+    Scope,
     TeamStanding,
 )
+from gamification.leaderboards.service import Board
 from gamification.tables import Challenge, PointsEntry
 
 

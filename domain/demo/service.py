@@ -41,6 +41,7 @@ from domain.rides.rules import Incident
 from domain.rides.service import RideParams, Upload
 from domain.schools import service as school_service
 from gamification.challenges import service as challenges
+from gamification.challenges.rules import ChallengeDraft
 from gamification.leaderboards.rules import ChallengeMetric
 from geo.errors import TraceError
 from geo.simulator import Mode, StreetGrid, simulate_ride, street_grid
@@ -332,10 +333,10 @@ class DemoSeeder:
 
     async def challenges(self, city: _City) -> None:
         start = self._now - timedelta(days=14)
-        drafts: list[tuple[User, challenges.ChallengeDraft]] = [
+        drafts: list[tuple[User, ChallengeDraft]] = [
             (
                 city.admin,
-                challenges.ChallengeDraft(
+                ChallengeDraft(
                     scope="city",
                     metric=ChallengeMetric.DISTANCE,
                     starts_at=start,
@@ -346,7 +347,7 @@ class DemoSeeder:
             ),
             (
                 city.teachers[0],
-                challenges.ChallengeDraft(
+                ChallengeDraft(
                     scope="school",
                     scope_id=city.schools[0],
                     metric=ChallengeMetric.TRIPS,

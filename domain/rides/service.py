@@ -49,6 +49,7 @@ from domain.rides.rules import (
 )
 from domain.rides.tables import EXPOSURE_MODES, Ride, RideCell
 from gamification.anticheat.rules import Verdict
+from gamification.anticheat.service import judge_ride
 from gamification.badges.rules import Badge
 from gamification.points import service as gamification
 from geo.errors import TraceError
@@ -249,7 +250,7 @@ async def ingest(
     )
     if stored is not None:
         return stored
-    judged = await gamification.judge_ride(session, user.id, ride_id, processed)
+    judged = await judge_ride(session, user.id, ride_id, processed)
     ride = _ride_row(ride_id, user.id, processed, judged.verdict, len(checked.to_file), now)
     await ride_store.write_ride(session, ride, processed, exposure=ride.mode in _EXPOSURE_VALUES)
     resolution = params.pipeline.resolution

@@ -30,6 +30,7 @@ from geo.classify import TravelMode
 
 Basis = Literal["per_member", "total"]
 Period = Literal["week", "month"]
+Scope = Literal["class", "school", "city"]
 RANK_DECIMALS = 2
 """Values equal at the shown precision share a rank; float noise must not split a tie."""
 

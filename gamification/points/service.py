@@ -1,4 +1,4 @@
-"""Points and badges applied to the database: awards inside their cause's transaction, and reads.
+"""Points applied to the database: awards inside their cause's transaction, the ledger, and forgetting a ride.
 
 Every award is one ``INSERT ... ON CONFLICT DO NOTHING`` on the ledger's
 unique ``(user, reason, source)`` (badges: on ``(user, code)``), run by the
@@ -19,7 +19,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-import h3
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -29,23 +28,24 @@ from domain.core import sql as pg
 from domain.rides.rules import ProcessedRide
 from domain.rides.tables import Ride
 from gamification.anticheat.rules import (
-    DEFAULT_ANTICHEAT,
-    AntiCheatRules,
     Verdict,
-    assess_ride,
-    fingerprint_of,
-    trace_summary,
 )
+from gamification.anticheat.service import Judgement
 from gamification.badges import store as stats
 from gamification.badges.rules import (
     CATALOGUE,
     EXPLORER_RESOLUTIONS,
     Badge,
-    ReportsConfirmed,
-    Threshold,
     areas_of,
     evaluate,
     open_explorer_resolutions,
+)
+from gamification.badges.service import (
+    evaluate_open,
+    grant,
+    is_confirmation_badge,
+    is_report_badge,
+    is_ride_badge,
 )
 from gamification.points.rules import (
     DEFAULT_RULES,
@@ -59,7 +59,7 @@ from gamification.points.rules import (
     streak_bonus,
 )
 from gamification.streaks import local_date, streaks
-from gamification.tables import BadgeAward, ExplorerArea, PointsEntry
+from gamification.tables import ExplorerArea, PointsEntry
 from geo.classify import TravelMode
 
 _ONE_DAY = timedelta(days=1)
@@ -176,196 +176,7 @@ async def forget_ride(session: AsyncSession, user_id: uuid.UUID, ride_id: uuid.U
         await session.execute(_FORGET_RIDE_AREAS, params)
 
 
-# --- badges ------------------------------------------------------------------------------------------
-
-
-def _ride_badge(b: Badge) -> bool:
-    return not isinstance(b.rule, ReportsConfirmed) and not _confirmation_badge(b)
-
-
-def _confirmation_badge(b: Badge) -> bool:
-    return isinstance(b.rule, Threshold) and b.rule.metric == "confirmations_given"
-
-
-def _report_badge(b: Badge) -> bool:
-    return isinstance(b.rule, ReportsConfirmed)
-
-
-async def held_codes(session: AsyncSession, user_id: uuid.UUID) -> set[str]:
-    rows = await session.execute(sa.select(col(BadgeAward.code)).where(col(BadgeAward.user_id) == user_id))
-    return set(rows.scalars())
-
-
-async def badges_of(session: AsyncSession, user_id: uuid.UUID) -> list[tuple[Badge, datetime]]:
-    """The user's badges in catalogue order, with when each was earned (retired codes are left out)."""
-    rows = await session.execute(
-        sa.select(col(BadgeAward.code), col(BadgeAward.awarded_at)).where(col(BadgeAward.user_id) == user_id)
-    )
-    earned = {row.code: row.awarded_at for row in rows}
-    return [(b, earned[b.code]) for b in CATALOGUE if b.code in earned]
-
-
-async def _grant(
-    session: AsyncSession, user_id: uuid.UUID, badges: Sequence[Badge], now: datetime
-) -> tuple[Badge, ...]:
-    if not badges:
-        return ()
-    written = await session.execute(
-        insert(BadgeAward)
-        .values([{"user_id": user_id, "code": b.code, "awarded_at": now} for b in badges])
-        .on_conflict_do_nothing()
-        .returning(col(BadgeAward.code))
-    )
-    new = set(written.scalars())
-    return tuple(b for b in badges if b.code in new)
-
-
-async def _evaluate(
-    session: AsyncSession,
-    user_id: uuid.UUID,
-    relevant: Sequence[Badge],
-    *,
-    now: datetime,
-    resolution: int,
-    days: set[date] | None = None,
-    rules: PointRules = DEFAULT_RULES,
-) -> tuple[Badge, ...]:
-    held = await held_codes(session, user_id)
-    open_badges = [b for b in relevant if b.code not in held]
-    if not open_badges:
-        return ()
-    snapshot = await stats.user_stats(
-        session, user_id, open_badges, resolution=resolution, days=days, rules=rules
-    )
-    return await _grant(session, user_id, evaluate(snapshot, held, open_badges), now)
-
-
 # --- rides -------------------------------------------------------------------------------------------
-
-
-_JUDGE = pg.sql(
-    f"""
-    WITH recent AS (
-      SELECT id, started_at, duration_s, fingerprint FROM ride
-      WHERE user_id = :user_id AND started_at >= :since AND started_at < :until
-    ),
-    candidate AS (
-      SELECT r.* FROM recent r CROSS JOIN LATERAL (
-        SELECT count(*) AS n, count(mine.cell) AS shared
-        FROM (SELECT DISTINCT cell FROM ride_cell WHERE ride_id = r.id) v
-        LEFT JOIN unnest(CAST(:cells AS bigint[])) AS mine(cell) ON mine.cell = v.cell
-      ) o
-      WHERE o.n > 0 AND o.shared::float8 / NULLIF(o.n + :n - o.shared, 0) >= :jaccard
-    ),
-    standing AS (
-      SELECT
-        (SELECT coalesce(sum(amount), 0) FROM points_entry
-         WHERE user_id = :user_id AND reason = 'ride' AND day = :day) AS points_today,
-        ARRAY({stats.ACTIVE_DAYS_SQL}) AS days,
-        ARRAY(SELECT code FROM badge_award WHERE user_id = :user_id) AS held,
-        school.lat AS school_lat, school.lon AS school_lon
-      FROM (SELECT 1) AS one LEFT JOIN ({stats.SCHOOL_SQL}) AS school ON true
-    )
-    SELECT twin.id AS same_fingerprint, standing.*,
-           k.id, k.started_at, k.duration_s, k.fingerprint, f.cell, f.offset_s
-    FROM (SELECT (SELECT id FROM ride WHERE fingerprint = :fingerprint LIMIT 1) AS id) twin
-    CROSS JOIN standing
-    LEFT JOIN (
-      candidate k CROSS JOIN LATERAL (
-        SELECT cell, min(offset_s) AS offset_s FROM ride_cell WHERE ride_id = k.id GROUP BY cell
-      ) f
-    ) ON true
-    ORDER BY k.started_at, k.id
-    """  # noqa: S608 - constant fragments
-)
-"""A stored ride with this fingerprint (any user's), the near-duplicate candidates with their
-cells, and, on every row, the user's standing.
-
-Each of the user's rides around this one is reduced to its distinct cells,
-counted against this ride's cells with a hash join (work linear in the cells,
-not cells times ours); only the few past the Jaccard floor have their cells
-(first entry offset per cell) read. The standing is what a qualifying ride
-is paid against: its local day's ride points, the active days, the badges
-held and the school a school badge looks at; read under the ride lock, it
-stays exact until the ride is paid.
-"""
-
-
-@dataclass(frozen=True, slots=True)
-class Standing:
-    """The user's figures before this ride (see `_JUDGE`)."""
-
-    points_today: int
-    days: frozenset[date]
-    held: frozenset[str]
-    school: stats.School | None
-
-
-@dataclass(frozen=True, slots=True)
-class Judgement:
-    verdict: Verdict
-    standing: Standing
-    rules: PointRules
-    """The point rules the standing was read under (what counts as a trip): the ride is paid by them."""
-
-
-async def judge_ride(
-    session: AsyncSession,
-    user_id: uuid.UUID,
-    ride_id: uuid.UUID,
-    processed: ProcessedRide,
-    *,
-    rules: AntiCheatRules = DEFAULT_ANTICHEAT,
-    point_rules: PointRules = DEFAULT_RULES,
-) -> Judgement:
-    """The anti-cheat verdict on a ride about to be stored, against the rides stored before it,
-    and the standing `award_ride` pays it against, in one statement.
-
-    Call it under the user's ride lock, before writing the ride: the ride row
-    is then written once, verdict included.
-    """
-    cells = sorted({h3.str_to_int(v.cell) for s in processed.segments for v in s})
-    end = processed.started_at + timedelta(seconds=processed.duration_s)
-    rows = await pg.fetch(
-        session,
-        _JUDGE,
-        user_id=user_id,
-        day=local_date(processed.started_at),
-        min_trip_m=point_rules.min_trip_m,
-        fingerprint=fingerprint_of(processed),
-        since=processed.started_at - rules.recent_window,
-        until=end + rules.recent_window,
-        cells=cells,
-        n=len(cells),
-        jaccard=rules.near_duplicate_jaccard,
-    )
-    by_ride: dict[uuid.UUID, list[tuple[int, float]]] = {}
-    heads: dict[uuid.UUID, tuple[datetime, int, str | None]] = {}
-    for row in rows:
-        if row["id"] is not None:
-            by_ride.setdefault(row["id"], []).append((row["cell"], row["offset_s"]))
-            heads[row["id"]] = (row["started_at"], row["duration_s"], row["fingerprint"])
-    recent = [
-        trace_summary(
-            started_at=heads[rid][0],
-            duration_s=heads[rid][1],
-            visits=visits,
-            fingerprint=heads[rid][2] or "",
-            ride_id=rid,
-        )
-        for rid, visits in by_ride.items()
-    ]
-    first = rows[0]
-    verdict = assess_ride(
-        processed, ride_id=ride_id, recent=recent, same_fingerprint=first["same_fingerprint"], rules=rules
-    )
-    standing = Standing(
-        points_today=int(first["points_today"]),
-        days=frozenset(first["days"]),
-        held=frozenset(first["held"]),
-        school=stats.school_of(first["school_lat"], first["school_lon"]),
-    )
-    return Judgement(verdict, standing, point_rules)
 
 
 _PAY = pg.sql(
@@ -467,7 +278,7 @@ async def award_ride(
     exploring = open_explorer_resolutions(held)
     cells = (v.cell for segment in processed.segments for v in segment)
     written = await _pay(session, ride, entries, now, areas_of(cells, exploring))
-    open_badges = [b for b in CATALOGUE if _ride_badge(b) and b.code not in held]
+    open_badges = [b for b in CATALOGUE if is_ride_badge(b) and b.code not in held]
     earned: tuple[Badge, ...] = ()
     if open_badges:
         snapshot = await stats.user_stats(
@@ -479,7 +290,7 @@ async def award_ride(
             school=standing.school,
             rules=rules,
         )
-        earned = await _grant(session, ride.user_id, evaluate(snapshot, held, open_badges), now)
+        earned = await grant(session, ride.user_id, evaluate(snapshot, held, open_badges), now)
         still_exploring = open_explorer_resolutions(held | {b.code for b in earned})
         if still_exploring != exploring:
             await _forget_explored(session, ride.user_id, keep=still_exploring)
@@ -531,10 +342,10 @@ async def _award_reporters(
     """Each reporter's first report on the hazard earns once: filing it five times earns no more."""
     params = {"hazard_id": hazard_id, "except_user": except_user or uuid.UUID(int=0)}
     today = local_date(now)
-    relevant = [b for b in CATALOGUE if _report_badge(b)]
+    relevant = [b for b in CATALOGUE if is_report_badge(b)]
     for report_id, reporter in (await session.execute(_FIRST_REPORTS, params)).all():
         if await award(session, reporter, amount, reason, str(report_id), day=today, now=now):
-            await _evaluate(session, reporter, relevant, now=now, resolution=resolution)
+            await evaluate_open(session, reporter, relevant, now=now, resolution=resolution)
 
 
 async def award_report_confirmed(
@@ -600,6 +411,6 @@ async def award_confirmation(
     points = await award(
         session, user_id, amount, AwardReason.CONFIRMATION, str(confirmation_id), day=today, now=now
     )
-    relevant = [b for b in CATALOGUE if _confirmation_badge(b)]
-    await _evaluate(session, user_id, relevant, now=now, resolution=resolution)
+    relevant = [b for b in CATALOGUE if is_confirmation_badge(b)]
+    await evaluate_open(session, user_id, relevant, now=now, resolution=resolution)
     return points

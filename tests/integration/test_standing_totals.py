@@ -18,6 +18,7 @@ from domain.accounts.tables import User
 from gamification.badges.store import qualifying_sql
 from gamification.challenges import service as challenges
 from gamification.leaderboards.rules import ChallengeMetric
+from gamification.leaderboards.service import Board
 from gamification.leaderboards.store import STORED_MIN_TRIP_M
 from gamification.points.rules import DEFAULT_RULES
 from gamification.streaks import CITY_TZ
@@ -342,7 +343,7 @@ async def test_a_city_counting_shorter_trips_reads_the_raw_rides_and_both_paths_
             session, viewer, challenge_id, now=BASE, rules=shorter
         )
 
-    def shape(board: challenges.Board) -> tuple[Any, ...]:
+    def shape(board: Board) -> tuple[Any, ...]:
         teams = [(t.team_id, t.rank, t.members, t.active_members, round(t.total, 9)) for t in board.teams]
         people = [(p.rank, p.nickname, round(p.value, 9)) for p in board.individuals]
         return teams, people, board.members, board.active, round(board.total, 9)
