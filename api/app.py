@@ -17,8 +17,7 @@ from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from litestar.types import ControllerRouterHandler
 
-from api.accounts.http import AuthController
-from api.accounts.me import MeController
+from api.accounts.http import AuthController, MeController
 from api.database import autocommit, head_revision, make_engine, make_sessionmaker, resolve_url
 from api.deps import provide_caller, provide_current_user, provide_db_session, provide_settings
 from api.gamification.http import ChallengesController, PointsController, badge_catalogue, leaderboard
@@ -31,11 +30,17 @@ from api.opendata.push import BrokerPusher, push_middleware
 from api.ops import OpsController
 from api.planner.http import PlannerController
 from api.planner.map import planner_map, static_files
-from api.privacy.http import GuardianErasureController, MyDataController
+from api.privacy.http import (
+    ConsentsController,
+    GuardianController,
+    GuardianErasureController,
+    MyDataController,
+    PrivacyZonesController,
+)
 from api.problems import EXCEPTION_HANDLERS
-from api.rides.http import PrivacyZonesController, RidesController
+from api.rides.http import RidesController
 from api.routing.http import RoutesController
-from api.schools.http import ClassesController, GuardianController, SchoolsController
+from api.schools.http import ClassesController, SchoolsController
 from api.security import BearerAuthentication
 from api.settings import Settings, load_settings
 from domain.accounts.rules import Passwords, TokenIssuer
@@ -49,16 +54,17 @@ ROUTE_HANDLERS: Sequence[ControllerRouterHandler] = [
     OpsController,
     AuthController,
     MeController,
+    ConsentsController,
+    PrivacyZonesController,
     MyDataController,
+    GuardianController,
     GuardianErasureController,
     HazardController,
     hazard_categories,
     Open311Controller,
     RidesController,
-    PrivacyZonesController,
     SchoolsController,
     ClassesController,
-    GuardianController,
     PointsController,
     badge_catalogue,
     ChallengesController,

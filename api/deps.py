@@ -7,12 +7,13 @@ from typing import Any
 
 from litestar import Request
 from litestar.datastructures import State
-from litestar.di import NamedDependency
+from litestar.di import NamedDependency, Provide
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.security import Caller, caller_of
 from api.settings import Settings
 from domain.accounts.tables import User
+from domain.core.codes import CodeHasher
 
 
 async def provide_db_session(state: State) -> AsyncGenerator[AsyncSession, None]:
@@ -39,3 +40,20 @@ async def provide_current_user(
     and a handler that changes it writes the change in its own transaction.
     """
     return await db_session.merge(caller_of(request).user, load=False)
+
+
+def provide_codes(state: State) -> CodeHasher:
+    settings: Settings = state.settings
+    return CodeHasher(settings.secret_key)
+
+
+CODES = {"codes": Provide(provide_codes, sync_to_thread=False)}
+
+
+def client_address(request: Request[Any, Any, Any], settings: Settings) -> str:
+    """The caller's address; a forwarding header is believed only behind a trusted proxy."""
+    if settings.trust_forwarded_for:
+        forwarded = request.headers.get("x-forwarded-for")
+        if forwarded:
+            return forwarded.split(",")[-1].strip()
+    return request.client.host if request.client else "unknown"

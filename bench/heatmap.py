@@ -43,8 +43,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from api.database import make_sessionmaker
 from bench.pipeline import best_of
 from bench.scratch import scratch_database
-from domain.planner.service import Actor, build_query, open_export
-from domain.planner.tables import ExportKind
+from domain.planner.rules import ExportKind, build_query
+from domain.planner.service import Actor, open_export
 from geo.export import geojson_cells
 
 Props = dict[str, float | int]

@@ -1,83 +1,62 @@
-"""Registration, login, token rotation and logout (POST /auth/…)."""
+"""Accounts over HTTP: registration, login, token rotation and logout (/auth/…), and the profile (/me)."""
 
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import Any
 
 import msgspec
-from litestar import Controller, Request, post
+from litestar import Controller, Request, delete, get, patch, post
 from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.params import JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.accounts.me import Profile, profile_of
+from api.accounts.wire import (
+    LoginRequest,
+    Profile,
+    ProfilePatch,
+    RefreshRequest,
+    RegisterRequest,
+    Session,
+    Tokens,
+)
+from api.deps import client_address
+from api.privacy.wire import consent_summaries
 from api.security import authenticated
 from api.settings import Settings
-from api.wire import BirthYear, Nickname, Out, Strict
 from domain.accounts import service as auth
 from domain.accounts.rules import handle_key
 from domain.accounts.service import AuthConfig, TokenPair
 from domain.accounts.tables import User
+from domain.core.columns import utcnow
 from domain.core.ratelimit import RateLimiter
-
-Handle = Annotated[
-    str,
-    msgspec.Meta(
-        min_length=3,
-        max_length=32,
-        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
-        description="3 to 32 letters, digits, '.', '_' or '-'; unique regardless of case",
-    ),
-]
-Password = Annotated[str, msgspec.Meta(min_length=8, max_length=256)]
-
-
-class RegisterRequest(Strict):
-    handle: Handle
-    password: Password
-    birth_year: BirthYear | None = None
-    nickname: Nickname | None = None
-
-
-class LoginRequest(Strict):
-    handle: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
-    password: Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
-
-
-class RefreshRequest(Strict):
-    refresh_token: Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
-
-
-class Tokens(Out):
-    access_token: str
-    refresh_token: str
-    expires_in: int
-    token_type: str = "Bearer"  # noqa: S105 - the OAuth token type, not a secret
-
-
-class Session(Out):
-    user: Profile
-    access_token: str
-    refresh_token: str
-    expires_in: int
-    token_type: str = "Bearer"  # noqa: S105 - the OAuth token type, not a secret
-
-
-def client_address(request: Request[Any, Any, Any], settings: Settings) -> str:
-    """The caller's address; a forwarding header is believed only behind a trusted proxy."""
-    if settings.trust_forwarded_for:
-        forwarded = request.headers.get("x-forwarded-for")
-        if forwarded:
-            return forwarded.split(",")[-1].strip()
-    return request.client.host if request.client else "unknown"
+from gamification.points import service as gamification
+from privacy.consent import service as consent
+from privacy.consent.rules import is_child
+from privacy.selfservice import service as self_service
 
 
 def _tokens(pair: TokenPair) -> Tokens:
     return Tokens(
         access_token=pair.access_token, refresh_token=pair.refresh_token, expires_in=pair.expires_in
+    )
+
+
+async def profile_of(session: AsyncSession, user: User) -> Profile:
+    today = utcnow().date()
+    states = await consent.states_for(session, user, today=today)
+    return Profile(
+        id=user.id,
+        handle=user.handle,
+        nickname=user.nickname,
+        roles=[user.role],
+        birth_year=user.birth_year,
+        is_child=is_child(user.birth_year, today),
+        created_at=user.created_at,
+        consents=consent_summaries(states),
+        points_total=await gamification.points_total(session, user.id),
     )
 
 
@@ -165,3 +144,39 @@ class AuthController(Controller):
         data: JSONBody[RefreshRequest],
     ) -> None:
         await auth.logout(db_session, current_user, refresh_token=data.refresh_token)
+
+
+class MeController(Controller):
+    path = "/me"
+    tags = ["me"]
+    guards = [authenticated]
+
+    @get("/", summary="My profile, role and consent summary")
+    async def read(
+        self, db_session: NamedDependency[AsyncSession], current_user: NamedDependency[User]
+    ) -> Profile:
+        return await profile_of(db_session, current_user)
+
+    @delete("/", status_code=HTTP_204_NO_CONTENT, summary="Erase my account and everything tied to it")
+    async def erase(
+        self, db_session: NamedDependency[AsyncSession], current_user: NamedDependency[User]
+    ) -> None:
+        """GDPR art. 17, in one transaction; see `privacy.self_service.erase`."""
+        await self_service.erase(db_session, current_user.id, now=utcnow())
+        await db_session.commit()
+
+    @patch("/", summary="Change my nickname, or declare my birth year once")
+    async def update(
+        self,
+        db_session: NamedDependency[AsyncSession],
+        current_user: NamedDependency[User],
+        data: JSONBody[ProfilePatch],
+    ) -> Profile:
+        user = await auth.update_profile(
+            db_session,
+            current_user,
+            nickname=None if data.nickname is msgspec.UNSET else data.nickname,
+            birth_year=None if isinstance(data.birth_year, msgspec.UnsetType) else data.birth_year,
+            set_birth_year=data.birth_year is not msgspec.UNSET,
+        )
+        return await profile_of(db_session, user)

@@ -20,9 +20,9 @@ from api.database import make_engine, make_sessionmaker
 from api.settings import Settings
 from domain.core.columns import utcnow
 from domain.core.errors import DomainError, InvalidInput
-from domain.planner.rules import HeatmapMetric
-from domain.planner.service import Actor, ExportFormat, build_query, count_rows, open_export, parse_time
-from domain.planner.tables import CLI_ACTOR, ExportKind
+from domain.planner.rules import CLI_ACTOR, ExportFormat, ExportKind, HeatmapMetric, build_query, parse_time
+from domain.planner.service import Actor, open_export
+from domain.planner.store import count_rows
 from geo.errors import FieldError
 
 CLI_MAX_AREA_KM2: Final = 20_000.0

@@ -34,10 +34,9 @@ from domain.core.columns import utcnow
 from domain.core.enums import Role
 from domain.core.errors import InvalidInput
 from domain.planner import service as export_service
-from domain.planner import tables as exports
 from domain.planner.route_report import SCHOOL_RADIUS_M, report_bytes, route_report
-from domain.planner.service import Actor, ExportFormat, ExportQuery, build_query, parse_time
-from domain.planner.tables import ExportKind
+from domain.planner.rules import ExportFormat, ExportKind, ExportQuery, build_query, parse_time
+from domain.planner.service import Actor, list_audit, record
 
 PLANNER = requires_role(Role.PLANNER)
 PLANNER_OR_ADMIN = requires_role(Role.PLANNER, Role.ADMIN)
@@ -124,7 +123,7 @@ class PlannerController(Controller):
         now, k = utcnow(), settings.k_anonymity
         report = await route_report(db_session, school_id, k=k, now=now, resolution=settings.h3_resolution)
         params = {"schoolId": str(school_id), "radiusM": SCHOOL_RADIUS_M, "k": k, "format": chosen.value}
-        await exports.record(
+        await record(
             state.sessionmaker,
             actor_id=caller.id,
             actor_role=caller.role.value,
@@ -143,7 +142,7 @@ class PlannerController(Controller):
     async def exports_log(
         self, db_session: NamedDependency[AsyncSession], limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None
     ) -> Page[ExportOut]:
-        rows = await exports.list_audit(db_session, limit=limit + 1, before=decode_time_id_cursor(cursor))
+        rows = await list_audit(db_session, limit=limit + 1, before=decode_time_id_cursor(cursor))
         more = len(rows) > limit
         rows = rows[:limit]
         next_cursor = encode_cursor(rows[-1].started_at.isoformat(), rows[-1].id) if more else None

@@ -17,7 +17,7 @@ from litestar.params import QueryParameter
 from litestar.response import Stream
 
 from api.wire import Out
-from domain.planner.service import ExportFormat
+from domain.planner.rules import ExportFormat
 from domain.planner.tables import ExportAudit
 
 Metric = Annotated[str, QueryParameter(max_length=16, description="danger, exposure or hazards")]

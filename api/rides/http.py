@@ -1,4 +1,4 @@
-"""Rides over HTTP (POST/GET/DELETE /rides) and the privacy zones that shape them (/me/privacy-zones)."""
+"""Rides over HTTP: POST/GET/DELETE /rides."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import msgspec
 from litestar import Controller, Request, Response, delete, get, post
 from litestar.datastructures import State
 from litestar.di import NamedDependency
-from litestar.params import JSONBody, PathParameter
+from litestar.params import PathParameter
 from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,23 +20,18 @@ from api.rides.wire import (
     RideDetail,
     RideSummary,
     RideUploadOperation,
-    ZoneCreate,
-    ZoneOut,
     created_body,
     parse_upload,
     ride_detail,
     ride_summary,
-    zone_out,
 )
 from api.security import Caller, authenticated, throttled
 from domain.core import idempotency
 from domain.core.columns import utcnow
 from domain.rides import service as ride_service
 from domain.rides.rules import PipelineParams
-from privacy.zones import service as zone_service
 
 RideId = Annotated[uuid.UUID, PathParameter(description="the ride id")]
-ZoneId = Annotated[uuid.UUID, PathParameter(description="the privacy zone id")]
 
 
 class RidesController(Controller):
@@ -109,33 +104,3 @@ class RidesController(Controller):
         self, db_session: NamedDependency[AsyncSession], caller: NamedDependency[Caller], ride_id: RideId
     ) -> None:
         await ride_service.delete_ride(db_session, caller.id, ride_id, now=utcnow())
-
-
-class PrivacyZonesController(Controller):
-    path = "/me/privacy-zones"
-    tags = ["me"]
-    guards = [authenticated]
-
-    @get("/", summary="My privacy zones: circles where none of my traces are kept")
-    async def list_zones(
-        self, db_session: NamedDependency[AsyncSession], caller: NamedDependency[Caller]
-    ) -> list[ZoneOut]:
-        return [zone_out(z) for z in await zone_service.list_zones(db_session, caller.id)]
-
-    @post("/", status_code=HTTP_201_CREATED, summary="Add a privacy zone (at most 10)")
-    async def add(
-        self,
-        db_session: NamedDependency[AsyncSession],
-        caller: NamedDependency[Caller],
-        data: JSONBody[ZoneCreate],
-    ) -> ZoneOut:
-        zone = await zone_service.add_zone(
-            db_session, caller.id, lat=data.lat, lon=data.lon, radius_m=data.radius_m, now=utcnow()
-        )
-        return zone_out(zone)
-
-    @delete("/{zone_id:uuid}", status_code=HTTP_204_NO_CONTENT, summary="Delete one of my privacy zones")
-    async def remove(
-        self, db_session: NamedDependency[AsyncSession], caller: NamedDependency[Caller], zone_id: ZoneId
-    ) -> None:
-        await zone_service.delete_zone(db_session, caller.id, zone_id)

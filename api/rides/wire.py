@@ -26,7 +26,6 @@ from domain.rides.tables import Ride
 from geo.gpx import parse_gpx
 from geo.points import TracePoint
 from geo.snapping import cell_path_geometry
-from privacy.tables import PrivacyZoneRecord
 
 MAX_RIDE_BYTES = 5_000_000
 """20 000 points (the point limit) are ~1.6 MB of JSON and ~3 MB of GPX."""
@@ -98,20 +97,6 @@ class RidePath(Out):
 
 class RideDetail(RideSummary):
     path: RidePath
-
-
-class ZoneCreate(Strict):
-    lat: float
-    lon: float
-    radius_m: Annotated[float, msgspec.Meta(description="50 to 2000 metres")]
-
-
-class ZoneOut(Out):
-    id: uuid.UUID
-    lat: float
-    lon: float
-    radius_m: float
-    created_at: datetime
 
 
 _decoder = msgspec.json.Decoder(RideUpload)
@@ -212,10 +197,6 @@ def ride_detail(ride: Ride, segments: list[list[str]]) -> RideDetail:
         properties={"rideId": str(ride.id), "resolution": ride.resolution, "cells": segments},
     )
     return RideDetail(**summary_fields(ride), path=path)
-
-
-def zone_out(zone: PrivacyZoneRecord) -> ZoneOut:
-    return ZoneOut(id=zone.id, lat=zone.lat, lon=zone.lon, radius_m=zone.radius_m, created_at=zone.created_at)
 
 
 def _number(description: str) -> Schema:

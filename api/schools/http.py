@@ -1,76 +1,45 @@
-"""Schools, classes, join codes and guardian consent over HTTP (docs/schools.md)."""
+"""Schools, classes and join codes over HTTP (docs/schools.md); guardian consent is in `api.privacy`."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import Annotated
 
-from litestar import Controller, Request, delete, get, post
+from litestar import Controller, delete, get, post
 from litestar.datastructures import State
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 from litestar.params import JSONBody, PathParameter
 from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.accounts.http import client_address
+from api.deps import CODES
 from api.schools.wire import (
     ClassCreate,
     ClassCreated,
     ClassOut,
-    GuardianCodeOut,
-    GuardianConsentOut,
-    GuardianConsentRequest,
     JoinCodeOut,
     Joined,
     JoinRequest,
     SchoolCreate,
     SchoolOut,
     class_out,
-    guardian_consent_out,
     joined_out,
     school_out,
 )
 from api.security import authenticated, requires_role, throttled
-from api.settings import Settings
 from domain.accounts.tables import User
-from domain.core.codes import CodeHasher, normalize
+from domain.core.codes import CodeHasher
 from domain.core.columns import utcnow
 from domain.core.enums import Role
-from domain.core.ratelimit import RateLimiter
 from domain.schools import service as school_service
-from privacy.guardians import service as guardian
 
 SchoolId = Annotated[uuid.UUID, PathParameter(description="the school id")]
 ClassId = Annotated[uuid.UUID, PathParameter(description="the class id")]
 
 JOIN_ATTEMPTS = 10
 """Join attempts per user per quarter hour: join codes are short, so guessing must stay slow."""
-GUARDIAN_ATTEMPTS_PER_ADDRESS = 20
-GUARDIAN_ATTEMPTS_PER_CODE = 5
-GUARDIAN_CODES_PER_CHILD = 5
 STAFF = requires_role(Role.TEACHER, Role.ADMIN)
-
-
-def provide_codes(state: State) -> CodeHasher:
-    settings: Settings = state.settings
-    return CodeHasher(settings.secret_key)
-
-
-CODES = {"codes": Provide(provide_codes, sync_to_thread=False)}
-
-
-async def limit_guardian_code_attempts(
-    state: State, request: Request[Any, Any, Any], code: str, action: str
-) -> None:
-    """A guardian code is typed without an account: count the attempts per client address and per
-    code (each `action` its own budget), so codes cannot be guessed or one code hammered."""
-    limiter: RateLimiter = state.rate_limiter
-    settings: Settings = state.settings
-    hour = timedelta(hours=1)
-    address = client_address(request, settings)
-    await limiter.hit(f"{action}-addr:{address}", limit=GUARDIAN_ATTEMPTS_PER_ADDRESS, window=hour)
-    await limiter.hit(f"{action}-code:{normalize(code)}", limit=GUARDIAN_ATTEMPTS_PER_CODE, window=hour)
 
 
 class SchoolsController(Controller):
@@ -177,55 +146,3 @@ class ClassesController(Controller):
         class_id: ClassId,
     ) -> None:
         await school_service.revoke_join_code(db_session, current_user, class_id, now=utcnow())
-
-
-class GuardianController(Controller):
-    path = "/"
-    tags = ["guardians"]
-    dependencies = CODES
-
-    @post(
-        "/guardian-consents",
-        status_code=HTTP_201_CREATED,
-        summary="A guardian consents for a child under 13 with the child's guardian code (no account)",
-    )
-    async def consent(
-        self,
-        request: Request[Any, Any, Any],
-        state: State,
-        db_session: NamedDependency[AsyncSession],
-        codes: NamedDependency[CodeHasher],
-        data: JSONBody[GuardianConsentRequest],
-    ) -> GuardianConsentOut:
-        settings: Settings = state.settings
-        await limit_guardian_code_attempts(state, request, data.code, "guardian")
-        given = await guardian.consent_with_code(
-            db_session,
-            codes,
-            code=data.code,
-            relationship=data.relationship,
-            purposes=data.purposes,
-            policy_version=data.policy_version or settings.privacy_policy_version,
-            current_policy_version=settings.privacy_policy_version,
-            now=utcnow(),
-        )
-        return guardian_consent_out(given)
-
-    @post(
-        "/me/guardian-code",
-        status_code=HTTP_201_CREATED,
-        guards=[
-            authenticated,
-            throttled("guardian-issue", limit=GUARDIAN_CODES_PER_CHILD, window=timedelta(hours=1)),
-        ],
-        summary="A new guardian code for my guardian (under 13); any older code stops working",
-    )
-    async def new_code(
-        self,
-        state: State,
-        db_session: NamedDependency[AsyncSession],
-        current_user: NamedDependency[User],
-        codes: NamedDependency[CodeHasher],
-    ) -> GuardianCodeOut:
-        issued = await school_service.issue_guardian_code(db_session, codes, current_user, now=utcnow())
-        return GuardianCodeOut(guardian_code=issued.code, expires_at=issued.expires_at)

@@ -13,10 +13,8 @@ from typing import Annotated
 import msgspec
 
 from api.wire import Out, Strict
-from domain.core.enums import ConsentGiver, ConsentPurpose
 from domain.schools import service as school_service
 from domain.schools.tables import CLASS_NAME_MAX, SCHOOL_NAME_MAX, School
-from privacy.guardians.service import GuardianConsent, GuardianRelationship
 
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=SCHOOL_NAME_MAX, pattern=r"\S")]
 ClassName = Annotated[str, msgspec.Meta(min_length=1, max_length=CLASS_NAME_MAX, pattern=r"\S")]
@@ -85,27 +83,6 @@ class ClassOut(Out):
     join_code_expires_at: datetime | None
 
 
-class GuardianConsentRequest(Strict):
-    code: Code
-    relationship: GuardianRelationship
-    purposes: Annotated[list[ConsentPurpose], msgspec.Meta(min_length=1, max_length=len(ConsentPurpose))]
-    policy_version: Annotated[str, msgspec.Meta(min_length=1, max_length=32)] | None = None
-
-
-class GuardianConsentOut(Out):
-    child_nickname: str
-    relationship: str
-    given_by: str
-    policy_version: str
-    purposes: list[str]
-    recorded_at: datetime
-
-
-class GuardianCodeOut(Out):
-    guardian_code: str
-    expires_at: datetime
-
-
 def school_out(school: School) -> SchoolOut:
     return SchoolOut(
         id=school.id, name=school.name, lat=school.lat, lon=school.lon, created_at=school.created_at
@@ -136,16 +113,4 @@ def class_out(view: school_service.ClassView) -> ClassOut:
         guardian_consent_given=view.guardian_consent_given,
         join_code_active=view.join_code_expires_at is not None,
         join_code_expires_at=view.join_code_expires_at,
-    )
-
-
-def guardian_consent_out(given: GuardianConsent) -> GuardianConsentOut:
-    first = given.records[0]
-    return GuardianConsentOut(
-        child_nickname=given.child_nickname,
-        relationship=given.relationship.value,
-        given_by=ConsentGiver.GUARDIAN.value,
-        policy_version=first.policy_version,
-        purposes=[r.purpose for r in given.records],
-        recorded_at=first.recorded_at,
     )

@@ -31,7 +31,7 @@ from domain.core.enums import ConsentPurpose
 from domain.core.errors import NotFound
 from domain.danger.rules import CellInputs, danger_score
 from domain.danger.store import cell_inputs, table_of
-from domain.planner.service import ExportFormat
+from domain.planner.rules import ExportFormat
 from domain.rides.tables import EXPOSURE_MODES, Ride, RideCell
 from domain.schools.tables import ClassMembership, School, SchoolClass
 from geo.cells import BBox

@@ -26,14 +26,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Protocol, TypeVar
+from typing import Final, Protocol, TypeVar
 
 import h3
 
+from domain.core.errors import InvalidInput
 from domain.danger.rules import DEFAULT_PARAMS, CellInputs, DangerParams, HazardInput, danger_score
 from domain.hazards.rules import ACTIVE_STATUSES
+from geo.cells import BBox, check_resolution, parse_bbox
+from geo.export import ExportValue
 
 PropertyValue = int | float | str | bool | None
 
@@ -208,3 +211,162 @@ __all__ = [
     "heatmap_rows",
     "k_anonymous",
 ]
+
+
+# --- the export request -----------------------------------------------------------------------------
+
+
+class ExportKind(StrEnum):
+    HEATMAP = "heatmap"
+    FLOWS = "flows"
+    ROUTE_REPORT = "route-report"
+
+
+class ExportStatus(StrEnum):
+    STARTED = "started"
+    COMPLETED = "completed"
+    ABORTED = "aborted"
+
+
+CLI_ACTOR = "cli"
+
+
+MAX_WINDOW_DAYS: Final = 400
+
+EXPOSURE_COLUMNS: Final = ("rides", "nearMisses", "contributors")
+HAZARD_COLUMNS: Final = ("hazards", "maxSeverity", "reports", "confirmations", "disputes", "contributors")
+DANGER_COLUMNS: Final = (
+    "danger",
+    "hazardEvidence",
+    "exposureFactor",
+    "nearMissEvidence",
+    "hazards",
+    "maxSeverity",
+    "reports",
+    "confirmations",
+    "disputes",
+    "nearMisses",
+    "rides",
+    "contributors",
+)
+FLOW_COLUMNS: Final = ("count", "contributors")
+
+
+class ExportFormat(StrEnum):
+    GEOJSON = "geojson"
+    CSV = "csv"
+
+    @property
+    def media_type(self) -> str:
+        return "application/geo+json" if self is ExportFormat.GEOJSON else "text/csv; charset=utf-8"
+
+    @property
+    def extension(self) -> str:
+        return "geojson" if self is ExportFormat.GEOJSON else "csv"
+
+
+@dataclass(frozen=True, slots=True)
+class ExportQuery:
+    """A checked export request. ``since``/``until`` are already truncated to their UTC day."""
+
+    kind: ExportKind
+    metric: HeatmapMetric
+    resolution: int
+    bbox: BBox | None
+    since: datetime | None
+    until: datetime | None
+    format: ExportFormat
+
+    def parameters(self, k: int) -> dict[str, ExportValue]:
+        """What the audit log and the GeoJSON metadata say about the export (no personal data)."""
+        box = self.bbox
+        params: dict[str, ExportValue] = {
+            "metric": self.metric.value if self.kind is ExportKind.HEATMAP else None,
+            "resolution": self.resolution,
+            "bbox": None if box is None else f"{box.min_lon},{box.min_lat},{box.max_lon},{box.max_lat}",
+            "fromDay": None if self.since is None else self.since.date().isoformat(),
+            "toDay": None if self.until is None else self.until.date().isoformat(),
+            "format": self.format.value,
+            "k": k,
+        }
+        if self.kind is ExportKind.FLOWS:
+            del params["metric"]
+        return params
+
+    def filename(self, now: datetime) -> str:
+        what = self.metric.value if self.kind is ExportKind.HEATMAP else "flows"
+        stamp = now.astimezone(UTC).strftime("%Y%m%dT%H00Z")
+        return f"saferoutes-{what}-res{self.resolution}-{stamp}.{self.format.extension}"
+
+
+def _day_start(moment: datetime, field: str) -> datetime:
+    if moment.tzinfo is None:
+        raise InvalidInput(field, "Give a time zone (RFC 3339, e.g. 2026-06-01T00:00:00Z).")
+    day = moment.astimezone(UTC).date()
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
+def parse_time(text: str | None, field: str) -> datetime | None:
+    """An RFC 3339 time with its offset (``2026-06-01T00:00:00Z``); a date alone means its UTC midnight."""
+    if text is None or text == "":
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidInput(field, "Give an RFC 3339 time, e.g. 2026-06-01T00:00:00Z.") from None
+    return moment if moment.tzinfo is not None or "T" in text else moment.replace(tzinfo=UTC)
+
+
+def build_query(
+    kind: ExportKind,
+    *,
+    metric: str = HeatmapMetric.DANGER.value,
+    resolution: int = 10,
+    bbox: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    format: str = ExportFormat.GEOJSON.value,
+    max_area_km2: float | None = None,
+) -> ExportQuery:
+    """Check every parameter; an error names the query parameter (metric, res, bbox, from, to)."""
+    try:
+        chosen_metric = HeatmapMetric(metric)
+    except ValueError:
+        raise InvalidInput("metric", "Choose danger, exposure or hazards.") from None
+    try:
+        chosen_format = ExportFormat(format)
+    except ValueError:
+        raise InvalidInput("format", "Choose geojson or csv.") from None
+    check_resolution(resolution)
+    box = None
+    if bbox is not None:
+        box = parse_bbox(bbox) if max_area_km2 is None else parse_bbox(bbox, max_area_km2=max_area_km2)
+    start = None if since is None else _day_start(since, "from")
+    end = None if until is None else _day_start(until, "to")
+    if start is not None and end is not None:
+        if start > end:
+            raise InvalidInput("from", "'from' must not be after 'to'.")
+        if end - start >= timedelta(days=MAX_WINDOW_DAYS):
+            raise InvalidInput("to", f"A time window may cover at most {MAX_WINDOW_DAYS} days.")
+    return ExportQuery(kind, chosen_metric, resolution, box, start, end, chosen_format)
+
+
+def cell_properties(metric: HeatmapMetric, inputs: CellInputs, now: datetime) -> dict[str, ExportValue]:
+    """The metric's values for one cell; counts and scores only, the names of ``*_COLUMNS``."""
+    score = danger_score(inputs, now)
+    if metric is HeatmapMetric.DANGER:
+        return dict(score.properties())
+    if metric is HeatmapMetric.EXPOSURE:
+        return {"rides": inputs.rides, "nearMisses": inputs.near_misses, "contributors": inputs.contributors}
+    props = score.properties()
+    return {name: props[name] for name in HAZARD_COLUMNS}
+
+
+def columns_of(query: ExportQuery) -> tuple[str, ...]:
+    if query.kind is ExportKind.FLOWS:
+        return FLOW_COLUMNS
+    return {
+        HeatmapMetric.DANGER: DANGER_COLUMNS,
+        HeatmapMetric.EXPOSURE: EXPOSURE_COLUMNS,
+        HeatmapMetric.HAZARDS: HAZARD_COLUMNS,
+    }[query.metric]

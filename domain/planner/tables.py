@@ -16,32 +16,16 @@ command line have no account: ``actor_role`` is ``cli``.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlmodel import Field, SQLModel, col
+from sqlmodel import Field, SQLModel
 
-from domain.core.columns import id_field, timestamp, utcnow
-
-
-class ExportKind(StrEnum):
-    HEATMAP = "heatmap"
-    FLOWS = "flows"
-    ROUTE_REPORT = "route-report"
-
-
-class ExportStatus(StrEnum):
-    STARTED = "started"
-    COMPLETED = "completed"
-    ABORTED = "aborted"
-
-
-CLI_ACTOR = "cli"
+from domain.core.columns import id_field, timestamp
+from domain.planner.rules import ExportKind, ExportStatus
 
 
 def _in(values: type[StrEnum]) -> str:
@@ -72,84 +56,3 @@ class ExportAudit(SQLModel, table=True):
     cell_count: int | None = Field(default=None)
     started_at: datetime = timestamp()
     finished_at: datetime | None = timestamp(nullable=True, default_now=False)
-
-
-async def start(
-    sessionmaker: async_sessionmaker[AsyncSession],
-    *,
-    actor_id: uuid.UUID | None,
-    actor_role: str,
-    kind: ExportKind,
-    parameters: Mapping[str, Any],
-) -> uuid.UUID:
-    """Record, in its own committed transaction, that an export is about to leave."""
-    async with sessionmaker() as session:
-        row = ExportAudit(
-            actor_id=actor_id, actor_role=actor_role, kind=kind.value, parameters=dict(parameters)
-        )
-        session.add(row)
-        await session.commit()
-        return row.id
-
-
-async def finish(
-    sessionmaker: async_sessionmaker[AsyncSession], audit_id: uuid.UUID, *, cells: int, completed: bool
-) -> None:
-    """Close an audit row with the number of cells actually sent."""
-    status = ExportStatus.COMPLETED if completed else ExportStatus.ABORTED
-    async with sessionmaker() as session:
-        await session.execute(
-            sa.update(ExportAudit)
-            .where(col(ExportAudit.id) == audit_id)
-            .values(status=status.value, cell_count=cells, finished_at=utcnow())
-        )
-        await session.commit()
-
-
-async def record(
-    sessionmaker: async_sessionmaker[AsyncSession],
-    *,
-    actor_id: uuid.UUID | None,
-    actor_role: str,
-    kind: ExportKind,
-    parameters: Mapping[str, Any],
-    cells: int,
-) -> None:
-    """Audit an export built in memory before sending (a small one): complete from the start."""
-    async with sessionmaker() as session:
-        now = utcnow()
-        session.add(
-            ExportAudit(
-                actor_id=actor_id,
-                actor_role=actor_role,
-                kind=kind.value,
-                parameters=dict(parameters),
-                status=ExportStatus.COMPLETED.value,
-                cell_count=cells,
-                started_at=now,
-                finished_at=now,
-            )
-        )
-        await session.commit()
-
-
-async def list_audit(
-    session: AsyncSession, *, limit: int, before: tuple[datetime, uuid.UUID] | None = None
-) -> Sequence[ExportAudit]:
-    """Newest first, keyset-paginated on (started_at, id)."""
-    stmt = sa.select(ExportAudit).order_by(col(ExportAudit.started_at).desc(), col(ExportAudit.id).desc())
-    if before is not None:
-        stmt = stmt.where(sa.tuple_(col(ExportAudit.started_at), col(ExportAudit.id)) < sa.tuple_(*before))
-    return (await session.execute(stmt.limit(limit))).scalars().all()
-
-
-__all__ = [
-    "CLI_ACTOR",
-    "ExportAudit",
-    "ExportKind",
-    "ExportStatus",
-    "finish",
-    "list_audit",
-    "record",
-    "start",
-]

@@ -131,8 +131,8 @@ async def test_an_export_cut_short_is_audited_as_aborted(client: Client, clean_d
     from api.settings import Settings
     from domain.core.columns import utcnow
     from domain.planner import service as export_service
-    from domain.planner.service import Actor, build_query
-    from domain.planner.tables import ExportKind
+    from domain.planner.rules import ExportKind, build_query
+    from domain.planner.service import Actor
 
     await _crowd(clean_db, sibling_cells(8))
     settings: Settings = client.app.state.settings
