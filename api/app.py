@@ -26,7 +26,6 @@ from api.hazards.open311 import Open311Controller
 from api.observability import configure_logging, request_id_middleware
 from api.openapi import install as complete_openapi
 from api.opendata.http import NgsiController, ngsi_context
-from api.opendata.push import BrokerPusher, push_middleware
 from api.ops import OpsController
 from api.planner.http import PlannerController
 from api.planner.map import planner_map, static_files
@@ -45,7 +44,9 @@ from api.security import BearerAuthentication
 from api.settings import Settings, load_settings
 from domain.accounts.rules import Passwords, TokenIssuer
 from domain.accounts.service import AuthConfig
+from domain.bootstrap import build_bus
 from domain.core.ratelimit import RateLimiter
+from domain.opendata.broker import BrokerPusher
 from domain.routing.service import GraphCache
 
 log = logging.getLogger("saferoutes")
@@ -112,6 +113,7 @@ def create_app(
         pusher = BrokerPusher(
             settings.ngsi_broker_url, make_sessionmaker(engine), source=settings.ngsi_alert_source
         )
+    bus = build_bus(pusher=pusher)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncGenerator[None, None]:
@@ -132,8 +134,8 @@ def create_app(
             {
                 "settings": settings,
                 "engine": engine,
-                "sessionmaker": make_sessionmaker(engine),
-                "read_sessionmaker": make_sessionmaker(autocommit(engine)),
+                "sessionmaker": make_sessionmaker(engine, bus),
+                "read_sessionmaker": make_sessionmaker(autocommit(engine), bus),
                 "tokens": tokens,
                 "auth": auth_config,
                 "rate_limiter": RateLimiter(engine, settings.secret_key),
@@ -169,8 +171,6 @@ def create_app(
         logging_config=None,
     )
     complete_openapi(app)
-    if pusher is not None:
-        app.asgi_handler = push_middleware(app.asgi_handler, pusher)
     # Outermost, so that unrouted requests and errors answered by Litestar's own
     # exception layer also get a request id and an access-log line.
     app.asgi_handler = request_id_middleware(app.asgi_handler)

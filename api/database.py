@@ -22,6 +22,8 @@ from sqlalchemy.pool import NullPool
 
 from alembic import command
 from api.settings import Settings
+from domain.bootstrap import build_bus
+from domain.core.bus import BUS_KEY, Bus
 
 log = logging.getLogger("saferoutes.database")
 
@@ -98,8 +100,9 @@ def autocommit(engine: AsyncEngine) -> AsyncEngine:
     return engine.execution_options(isolation_level="AUTOCOMMIT")
 
 
-def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[Any]:
-    return async_sessionmaker(engine, expire_on_commit=False)
+def make_sessionmaker(engine: AsyncEngine, bus: Bus | None = None) -> async_sessionmaker[Any]:
+    """Sessions that carry the message bus (`domain.core.bus`); by default one without a broker push."""
+    return async_sessionmaker(engine, expire_on_commit=False, info={BUS_KEY: bus or build_bus()})
 
 
 def alembic_config() -> Config:

@@ -45,7 +45,8 @@ from api.database import make_engine, make_sessionmaker, migrate, to_async_url
 from domain.accounts.tables import User
 from domain.routing.service import GraphCache, find_route
 from geo.points import haversine_m
-from geo.routing import PROFILES, Profile, RoutingError, RoutingGraph, compare, route, snap
+from geo.routing.graph import PROFILES, Profile, RoutingError, RoutingGraph
+from geo.routing.search import compare, route, snap
 from geo.simulator import MECHELEN, street_grid
 
 Aggregates = tuple[list[tuple[str, str, int]], dict[str, float], dict[str, int], list[str]]

@@ -12,10 +12,10 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 
 from api.database import make_engine, make_sessionmaker
-from api.opendata.push import BrokerPusher, full_sync
 from api.opendata.wire import window
 from api.settings import Settings
 from domain.core.columns import utcnow
+from domain.opendata.broker import BrokerPusher, full_sync
 from domain.opendata.service import dump, parse_day
 
 

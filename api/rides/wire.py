@@ -23,6 +23,7 @@ from api.wire import Out, Strict
 from domain.rides.rules import Incident
 from domain.rides.service import Ingested, Upload
 from domain.rides.tables import Ride
+from gamification.badges.rules import Badge
 from geo.gpx import parse_gpx
 from geo.points import TracePoint
 from geo.snapping import cell_path_geometry
@@ -184,7 +185,7 @@ def created_body(result: Ingested) -> dict[str, Any]:
         **summary_fields(result.ride),
         incidents_dropped=dropped,
         points_awarded=result.points_awarded,
-        badges_earned=[badge_out(b) for b in result.badges_earned],
+        badges_earned=[badge_out(b) for b in result.badges_earned if isinstance(b, Badge)],
     )
     body: dict[str, Any] = msgspec.to_builtins(created)
     return body

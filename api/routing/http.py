@@ -25,7 +25,7 @@ from api.wire import Out
 from domain.core.errors import InvalidInput
 from domain.routing.rules import RoutingUnavailable
 from domain.routing.service import GraphCache, find_route
-from geo.routing import PROFILES, OutsideServiceArea, RoutingError, UnknownProfile, Unreachable
+from geo.routing.graph import PROFILES, OutsideServiceArea, RoutingError, UnknownProfile, Unreachable
 
 _NUMBER = r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)"
 _POSITION = re.compile(rf"^\s*(?P<lat>{_NUMBER})\s*,\s*(?P<lon>{_NUMBER})\s*$")

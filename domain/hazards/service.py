@@ -17,9 +17,8 @@ Concurrency, in one place:
 
 from __future__ import annotations
 
-import hashlib
 import uuid
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -31,9 +30,12 @@ from sqlmodel import col
 
 from domain.accounts.tables import User
 from domain.core import idempotency
+from domain.core.bus import publish
 from domain.core.enums import Role
 from domain.core.errors import Conflict
+from domain.core.locks import hold, lock_key
 from domain.hazards import store
+from domain.hazards.events import HazardConfirmed, HazardsChanged, HazardTakenUp
 from domain.hazards.rules import (
     PUBLISHED_VALUES,
     TAKEN_UP,
@@ -58,7 +60,6 @@ from domain.hazards.tables import (
     HazardStatusChange,
     HazardTombstone,
 )
-from gamification.points import service as gamification
 from geo.clustering import (
     DEFAULT_RESOLUTION,
     InvalidPoint,
@@ -68,15 +69,6 @@ from geo.clustering import (
 )
 
 # --- filing -------------------------------------------------------------------------------------------
-
-
-def _lock_key(*parts: str) -> int:
-    return int.from_bytes(hashlib.sha256(":".join(parts).encode()).digest()[:8], "big", signed=True)
-
-
-async def _advisory_locks(session: AsyncSession, keys: Collection[int]) -> None:
-    for key in sorted(set(keys)):
-        await session.execute(sa.select(sa.func.pg_advisory_xact_lock(key)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,12 +154,14 @@ async def file_reports(
     if not checked:
         return []
     cell_keys = {
-        _lock_key("hazard-cell", c.category.value, cell) for c in checked for cell in search_cells(c.cell)
+        lock_key("hazard-cell", c.category.value, cell) for c in checked for cell in search_cells(c.cell)
     }
-    await _advisory_locks(session, {_lock_key("hazard-reporter", str(user.id))})
+    await hold(session, {lock_key("hazard-reporter", str(user.id))})
     await store.ensure_quota(session, user.id, now, adding=len(checked))
-    await _advisory_locks(session, cell_keys)
-    return [await _file_one(session, user.id, c, now, resolution) for c in checked]
+    await hold(session, cell_keys)
+    filed = [await _file_one(session, user.id, c, now, resolution) for c in checked]
+    await publish(session, HazardsChanged(now))
+    return filed
 
 
 async def file_report(
@@ -266,10 +260,8 @@ async def confirm(
     if added.scalar_one_or_none() is None:
         raise Conflict("You already confirmed or disputed this hazard.", code="already-confirmed")
     await store.recount(session, [hazard_id], now)
-    # gamification: the confirmer's small points and, for "still there", the reporters' (same transaction)
-    await gamification.award_confirmation(session, user_id, confirmation_id, now=now)
-    if still_there:
-        await gamification.award_report_confirmed(session, hazard_id, confirmer_id=user_id, now=now)
+    await publish(session, HazardConfirmed(hazard_id, confirmation_id, user_id, still_there, now))
+    await publish(session, HazardsChanged(now))
     await session.commit()
     await session.refresh(hazard)
     return hazard
@@ -307,11 +299,11 @@ async def triage(
             )
         )
         hazard.status = status.value
-        # gamification: a planner taking the hazard up makes its reports useful (same transaction)
         if status in TAKEN_UP:
-            await gamification.award_report_acknowledged(session, hazard_id, now=now)
+            await publish(session, HazardTakenUp(hazard_id, now))
     hazard.public_note = note
     hazard.updated_at = now
+    await publish(session, HazardsChanged(now))
     await session.commit()
     return hazard
 
@@ -348,8 +340,9 @@ async def _forget(
     )
     published = [{"hazard_id": row.id, "deleted_at": now} for row in gone if row.status in PUBLISHED_VALUES]
     if published:
-        # the broker still holds these as Alerts: the push after this request deletes them there
+        # the broker still holds these as Alerts: the push after the commit deletes them there
         await session.execute(insert(HazardTombstone).values(published).on_conflict_do_nothing())
+    await publish(session, HazardsChanged(now))
 
 
 async def erase_contributions(session: AsyncSession, user_id: uuid.UUID, *, now: datetime) -> None:

@@ -5,9 +5,9 @@ connection back -> run the pure pipeline (`geo.pipeline`) in a worker thread,
 so one upload does not stall the event loop -> then, in one transaction
 committed once: lock the user's ride writes and claim the Idempotency-Key in
 one round trip (a concurrent duplicate waits, then replays this answer) -> judge
-the ride against the user's stored rides (anti-cheat) -> store the summary with
+the ride against the user's stored rides (`JudgeRide`, anti-cheat) -> store the summary with
 its verdict, the cell sequence and the aggregates in one statement -> file the
-incidents -> award its points and badges (`gamification.service`) -> store the
+incidents -> ask what it earned (`RewardRide`, answered by gamification) -> store the
 answer under the key -> commit.
 The raw points never leave this function's memory: only cells are written,
 and errors name fields, never positions.
@@ -32,11 +32,14 @@ from sqlmodel import col
 from domain.accounts.tables import User
 from domain.core import idempotency
 from domain.core import sql as pg
+from domain.core.bus import ask, publish
 from domain.core.enums import ConsentPurpose
 from domain.core.errors import ConsentRequired, NotFound
+from domain.core.locks import lock_user_rides, rides_key
 from domain.hazards import service as hazard_service
 from domain.hazards.rules import ReportCapReached
 from domain.rides import store as ride_store
+from domain.rides.events import JudgeRide, RewardRide, RideDeleted, Verdict
 from domain.rides.rules import (
     Checked,
     Dropped,
@@ -48,10 +51,6 @@ from domain.rides.rules import (
     process_trace,
 )
 from domain.rides.tables import EXPOSURE_MODES, Ride, RideCell
-from gamification.anticheat.rules import Verdict
-from gamification.anticheat.service import judge_ride
-from gamification.badges.rules import Badge
-from gamification.points import service as gamification
 from geo.errors import TraceError
 from geo.points import TracePoint
 from privacy.consent.rules import is_child, purpose_states
@@ -86,7 +85,8 @@ class Ingested:
     ride: Ride
     dropped_incidents: tuple[Dropped, ...]
     points_awarded: int = 0
-    badges_earned: tuple[Badge, ...] = ()
+    badges_earned: tuple[object, ...] = ()
+    """Gamification's badges (rides do not know their type: see `domain.rides.events.Reward`)."""
 
 
 @functools.cache
@@ -246,11 +246,11 @@ async def ingest(
         key=key,
         fingerprint=fingerprint,
         now=now,
-        lock=ride_store.lock_key(user.id),  # lock_user_rides, in the claim's round trip
+        lock=rides_key(user.id),  # lock_user_rides, in the claim's round trip
     )
     if stored is not None:
         return stored
-    judged = await judge_ride(session, user.id, ride_id, processed)
+    judged = await ask(session, JudgeRide(user.id, ride_id, processed))
     ride = _ride_row(ride_id, user.id, processed, judged.verdict, len(checked.to_file), now)
     await ride_store.write_ride(session, ride, processed, exposure=ride.mode in _EXPOSURE_VALUES)
     resolution = params.pipeline.resolution
@@ -258,9 +258,9 @@ async def ingest(
     if filed != ride.incidents_filed:
         ride.incidents_filed = filed
         await session.execute(sa.update(Ride).where(col(Ride.id) == ride_id).values(incidents_filed=filed))
-    # gamification: awards in this same transaction, exactly once per ride (docs/gamification.md)
-    award = await gamification.award_ride(session, ride, processed, judged, now=now)
-    body = render(Ingested(ride, dropped, award.points, award.badges))
+    # what it earned, in this same transaction, exactly once per ride (docs/gamification.md)
+    reward = await ask(session, RewardRide(ride, processed, judged, now))
+    body = render(Ingested(ride, dropped, reward.points, tuple(reward.badges)))
     await idempotency.complete(
         session, user_id=user.id, scope=IDEMPOTENCY_SCOPE, key=key, status_code=status_code, body=body
     )
@@ -308,12 +308,12 @@ async def delete_ride(
     session: AsyncSession, user_id: uuid.UUID, ride_id: uuid.UUID, *, now: datetime
 ) -> None:
     """Delete an own ride, its cells and incident reports; aggregates, hazards and points follow; commits."""
-    await ride_store.lock_user_rides(session, user_id)
+    await lock_user_rides(session, user_id)
     ride = await get_ride(session, user_id, ride_id)
     if ride.mode in _EXPOSURE_VALUES:
         day = ride.started_at.date()
         await ride_store.remove_aggregates(session, user_id, ride.id, day=day, mode=ride.mode)
-    await gamification.forget_ride(session, user_id, ride.id)
+    await publish(session, RideDeleted(user_id, ride.id, now))
     await hazard_service.forget_ride_reports(session, ride.id, now=now)
     await session.execute(sa.delete(Ride).where(col(Ride.id) == ride.id))
     await session.commit()

@@ -12,7 +12,6 @@ are sorted anyway, so they could not deadlock even without it.
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from collections import Counter
 from datetime import date
@@ -92,20 +91,6 @@ _REMOVE_TRANSITIONS = sa.text(
       AND x.user_id = :user_id AND x.traversals > p.n
     """
 )
-
-
-def lock_key(user_id: uuid.UUID) -> int:
-    """The advisory lock that serialises one user's ride writes (`lock_user_rides`)."""
-    digest = hashlib.sha256(b"saferoutes/rides\x00" + user_id.bytes).digest()
-    return int.from_bytes(digest[:8], "big", signed=True)
-
-
-_LOCK = pg.sql("SELECT pg_advisory_xact_lock(:key)")
-
-
-async def lock_user_rides(session: AsyncSession, user_id: uuid.UUID) -> None:
-    """Serialise one user's ride writes (uploads, deletes) until the transaction ends."""
-    await pg.execute(session, _LOCK, key=lock_key(user_id))
 
 
 async def write_ride(session: AsyncSession, ride: Ride, processed: ProcessedRide, *, exposure: bool) -> None:

@@ -27,7 +27,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from domain.core.columns import utcnow
 from domain.routing.rules import RoutingUnavailable, Stamp
 from domain.routing.store import build_graph, load_inputs, read_stamp, rides_since
-from geo.routing import PROFILES, RouteComparison, RoutingGraph, UnknownProfile, compare
+from geo.routing.graph import PROFILES, RoutingGraph, UnknownProfile
+from geo.routing.search import RouteComparison, compare
 
 log = logging.getLogger("saferoutes.routing")
 

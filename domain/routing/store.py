@@ -20,7 +20,7 @@ from domain.danger.store import danger_scores
 from domain.hazards.rules import ACTIVE_STATUSES
 from domain.rides.tables import EXPOSURE_MODES
 from domain.routing.rules import MIN_HAZARD_SUPPORT, Stamp
-from geo.routing import RoutingGraph
+from geo.routing.graph import RoutingGraph
 
 _RES_SHIFT: Final = 52
 _MODES = [m.value for m in EXPOSURE_MODES]

@@ -13,7 +13,6 @@ confirmations take :func:`_lock_confirmations`. Nothing here imports Litestar.
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from domain.core import sql as pg
+from domain.core.locks import hold, lock_key
 from domain.rides.rules import ProcessedRide
 from domain.rides.tables import Ride
 from gamification.anticheat.rules import (
@@ -309,15 +309,9 @@ async def _forget_explored(session: AsyncSession, user_id: uuid.UUID, *, keep: S
 # --- hazard reports and confirmations ----------------------------------------------------------------
 
 
-def _lock_key(*parts: str) -> int:
-    return int.from_bytes(hashlib.sha256("\x00".join(parts).encode()).digest()[:8], "big", signed=True)
-
-
 async def _lock_confirmations(session: AsyncSession, user_id: uuid.UUID) -> None:
     """Serialise one user's confirmation awards until the transaction ends, so the daily cap is exact."""
-    await session.execute(
-        sa.select(sa.func.pg_advisory_xact_lock(_lock_key("points-confirmation", str(user_id))))
-    )
+    await hold(session, [lock_key("points-confirmation", str(user_id))])
 
 
 _FIRST_REPORTS = sa.text(

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from domain.core.errors import Conflict, NotFound
-from domain.rides.store import lock_user_rides
+from domain.core.locks import lock_user_rides
 from privacy.tables import MAX_PRIVACY_ZONES, PrivacyZoneRecord
 from privacy.zones.rules import make_zone
 

@@ -17,8 +17,8 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.database import make_sessionmaker
-from api.opendata.push import BrokerPusher, full_sync
 from domain.core.columns import utcnow
+from domain.opendata.broker import BrokerPusher, full_sync
 from privacy.retention import service as retention
 from tests.integration.conftest import Register, free_port
 from tests.integration.hazard_helpers import REPORTING, body, filed, staff

@@ -12,7 +12,8 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from geo.routing import RoutingGraph, compare
+from geo.routing.graph import RoutingGraph
+from geo.routing.search import compare
 from tests.integration.conftest import Account, Register
 from tests.integration.route_helpers import (
     DETOUR,

@@ -9,16 +9,8 @@ from datetime import UTC, datetime
 import h3
 import pytest
 
-from geo.routing import (
-    PROFILES,
-    OutsideServiceArea,
-    RoutingGraph,
-    UnknownProfile,
-    Unreachable,
-    compare,
-    route,
-    snap,
-)
+from geo.routing.graph import PROFILES, OutsideServiceArea, RoutingGraph, UnknownProfile, Unreachable
+from geo.routing.search import compare, route, snap
 from geo.simulator import MECHELEN
 
 BRUGES = (51.209, 3.225)

@@ -1,11 +1,12 @@
 """Push hazard changes to the city's NGSI-LD context broker (``SAFEROUTES_NGSI_BROKER_URL``).
 
-After a successful write that may change hazards (a report, a ride with
-incidents, a confirmation, a triage, an erasure) has been answered, the worker
-that served it reads the hazards updated since the request began and sends
-them to ``{broker}/ngsi-ld/v1/entityOperations/upsert`` (rejected ones to
-``.../delete``): outside the request's transaction, after the response, best
-effort, one retry, one log line. Upserts are idempotent, so a hazard that two
+When a use case changes hazards (a report, a ride with incidents, a
+confirmation, a triage, an erasure) it publishes `HazardsChanged`; the
+bootstrap (`domain.bootstrap`) then schedules, once that transaction has
+committed, a read of the hazards updated since and sends them to
+``{broker}/ngsi-ld/v1/entityOperations/upsert`` (rejected ones to
+``.../delete``): outside the transaction, after the commit, best effort, one
+retry, one log line. Upserts are idempotent, so a hazard that two
 workers both push is harmless; nothing is kept in one worker's memory.
 
 A published hazard deleted with its last report (its reporter erased their
@@ -25,16 +26,13 @@ from datetime import datetime, timedelta
 from typing import Any, Final
 
 import httpx
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from domain.core.columns import utcnow
 from domain.opendata import rules as ngsi
 from domain.opendata import store as open_data
 
 log = logging.getLogger("saferoutes.ngsi")
 
-WATCHED: Final = ("/hazards", "/rides", "/open311/v2/requests", "/me")
 BATCH: Final = 100
 RETRY_DELAY_S: Final = 1.0
 _SLACK: Final = timedelta(seconds=1)
@@ -118,29 +116,6 @@ class BrokerPusher:
         await self._client.aclose()
 
 
-def push_middleware(app: ASGIApp, pusher: BrokerPusher) -> ASGIApp:
-    """After a successful write under :data:`WATCHED` is answered, schedule a push of what changed."""
-
-    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-        path = str(scope.get("path", "")) if str(scope["type"]) == "http" else ""
-        if scope.get("method", "GET") in ("GET", "HEAD", "OPTIONS") or not path.startswith(WATCHED):
-            await app(scope, receive, send)
-            return
-        started, status = utcnow(), 500
-
-        async def watch(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = int(message["status"])
-            await send(message)
-
-        await app(scope, receive, watch)
-        if status < 400:
-            pusher.schedule(started)
-
-    return middleware
-
-
 async def full_sync(pusher: BrokerPusher, sessionmaker: async_sessionmaker[AsyncSession]) -> bool:
     """Upsert every published hazard and delete those deleted with their last report in the
     tombstones' 30 days (the CLI's resync after an outage)."""
@@ -151,4 +126,4 @@ async def full_sync(pusher: BrokerPusher, sessionmaker: async_sessionmaker[Async
     return await pusher.send(hazards, gone)
 
 
-__all__ = ["WATCHED", "BrokerPusher", "full_sync", "push_middleware"]
+__all__ = ["BrokerPusher", "full_sync"]
