@@ -8,18 +8,29 @@ processing). The upload's statements are therefore written here as SQL with
 the session's own connection and transaction, so they commit or roll back
 with everything else the use case did.
 
-Results are asyncpg records: ``row["column"]`` or ``row[0]``. JSON goes in as
-text (the SQLAlchemy dialect installed the codecs when it connected). Driver
-errors come out as SQLAlchemy's ``DBAPIError``, as from the ORM.
+This is the one way hot SQL runs (docs/architecture.md): everything else is
+SQLAlchemy Core or ORM, with ``sa.text`` where Core cannot say it. Only public
+APIs are used: SQLAlchemy's asyncpg adapter begins its transaction with its
+own first statement, so the transaction's first statement here goes through
+``AsyncConnection.exec_driver_sql`` (the same two round trips, BEGIN and the
+statement); once ``asyncpg.Connection.is_in_transaction()``, statements go
+straight to asyncpg.
+
+Results read like asyncpg records: ``row["column"]``, ``row[0]``, unpacking.
+JSON goes in as text (the SQLAlchemy dialect installed the codecs when it
+connected). Driver errors come out as SQLAlchemy's ``DBAPIError``, as from the
+ORM.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, cast
 
 import asyncpg
+import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
@@ -58,32 +69,31 @@ def sql(text: str) -> Sql:
     return Sql(_NAMED.sub(number, text), tuple(names))
 
 
-async def driver(session: Db) -> Any:
-    """The asyncpg connection under `session`, inside the session's transaction.
-
-    SQLAlchemy's asyncpg adapter defers its BEGIN to its own first statement,
-    so a statement sent here first would run, and commit, on its own. Unless
-    the connection is in autocommit, the transaction is therefore begun now,
-    through the adapter, which then commits or rolls it back as usual.
-    """
-    return (await _connections(session))[1]
-
-
-async def _connections(session: Db) -> tuple[AsyncConnection, Any]:
+async def _connections(session: Db) -> tuple[AsyncConnection, Any, bool]:
+    """The SQLAlchemy connection, its asyncpg connection, and whether a raw statement may run now:
+    in autocommit, or once the session's transaction has begun."""
     connection = await session.connection() if isinstance(session, AsyncSession) else session
-    pooled = await connection.get_raw_connection()
-    raw: Any = pooled.driver_connection
+    raw: Any = (await connection.get_raw_connection()).driver_connection
     options = connection.sync_connection.get_execution_options() if connection.sync_connection else {}
-    autocommit = options.get("isolation_level") == "AUTOCOMMIT"
-    if not autocommit and not raw.is_in_transaction():
-        start = getattr(pooled.dbapi_connection, "_start_transaction", None)
-        if start is None or getattr(pooled.dbapi_connection, "_transaction", "missing") is not None:
-            raise RuntimeError("SQLAlchemy's asyncpg adapter changed: domain.pg cannot begin its transaction")
-        try:
-            await start()
-        except Exception as exc:  # the adapter's DB-API error, before SQLAlchemy could wrap it
-            raise await _failed(connection, raw, "BEGIN", exc) from exc
-    return connection, raw
+    return connection, raw, options.get("isolation_level") == "AUTOCOMMIT" or raw.is_in_transaction()
+
+
+class Record:
+    """A row read through SQLAlchemy, read like an asyncpg record: ``row["column"]`` or ``row[0]``."""
+
+    __slots__ = ("_row",)
+
+    def __init__(self, row: sa.Row[Any]) -> None:
+        self._row = row
+
+    def __getitem__(self, key: str | int) -> Any:
+        return self._row._mapping[key] if isinstance(key, str) else self._row[key]
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._row)
+
+    def __len__(self) -> int:
+        return len(self._row)
 
 
 _DRIVER_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError, OSError)
@@ -105,9 +115,19 @@ async def _failed(connection: AsyncConnection, raw: Any, text: str, exc: Excepti
 
 
 async def _run(session: Db, method: str, statement: Sql, params: dict[str, Any]) -> Any:
-    connection, raw = await _connections(session)
+    connection, raw, ready = await _connections(session)
+    args = statement.args(params)
+    if not ready:
+        # The transaction's first statement: SQLAlchemy's asyncpg adapter defers its BEGIN to its own
+        # first statement, so this one goes through SQLAlchemy (same round trips: BEGIN, then it).
+        result = await connection.exec_driver_sql(statement.text, tuple(args))
+        if method == "execute":
+            result.close()
+            return None
+        rows = [Record(row) for row in result.all()]
+        return rows if method == "fetch" else (rows[0] if rows else None)
     try:
-        return await getattr(raw, method)(statement.text, *statement.args(params))
+        return await getattr(raw, method)(statement.text, *args)
     except _DRIVER_ERRORS as exc:
         raise await _failed(connection, raw, statement.text, exc) from exc
 
