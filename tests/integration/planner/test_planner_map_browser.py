@@ -31,7 +31,7 @@ from domain.demo.service import DEMO_PASSWORD, DemoSize, seed_city
 from tests.integration.conftest import free_port
 from tests.tooling import require_or_skip
 
-ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 

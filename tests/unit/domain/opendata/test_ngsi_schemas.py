@@ -21,7 +21,7 @@ from domain.hazards.categories import CATEGORIES, SDM_TRAFFIC_SUB_CATEGORIES
 from domain.hazards.rules import PUBLISHED_STATUSES, HazardCategory, HazardStatus
 from domain.opendata import rules as ngsi
 
-SDM = Path(__file__).resolve().parents[2] / "data" / "sdm"
+SDM = Path(__file__).resolve().parents[3] / "data" / "sdm"
 CREATED = datetime(2026, 3, 2, 7, 45, 12, tzinfo=UTC)
 UPDATED = datetime(2026, 3, 9, 16, 5, 0, tzinfo=UTC)
 SOURCE = "urn:ngsi-ld:SafeRoutes:citizen-reports"
