@@ -13,7 +13,7 @@ upload keeps them, then times, per commuter (p50 / p95 over ``--runs``):
 
 - baseline: the statement that answered before migration 0011, a distinct
   count of parent cells over every stored cell of the rider's rides;
-- stored: ``gamification.stats.user_stats`` for the explorer badge, as an
+- stored: ``gamification.badges.store.user_stats`` for the explorer badge, as an
   upload calls it (a count of the rider's ``explorer_area`` rows).
 
 Prints figures and the ratio stored / baseline of the p50s, measured in the

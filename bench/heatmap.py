@@ -12,7 +12,7 @@ stays flat from 10k to 100k cells (the baseline's grows with the export).
 Then the real path (skip it with ``--no-database``): the same number of cells
 of per-user daily aggregates (5 consenting contributors each) are seeded with
 one ``INSERT … SELECT unnest`` into a scratch database (``DATABASE_URL``, or an
-embedded server in a temporary folder), and ``domain.export_service.open_export``
+embedded server in a temporary folder), and ``domain.planner.service.open_export``
 (audit row, consent join, k rule, server-side cursor, danger score, streaming
 GeoJSON) is timed against a baseline of the same rows: the bare aggregate
 query fetched at once, ``h3.cell_to_boundary`` and one ``json.dumps``.

@@ -6,7 +6,7 @@ guardian's), 1 000 000 ledger entries over the last year and 400 000 rides over
 the last 120 days are seeded with ``generate_series`` into a scratch database
 (``DATABASE_URL``, whose tables are emptied first, or an embedded server). The
 seed goes through the real triggers, which keep the running totals the
-standings read (``gamification.totals``, migrations 0008 and 0009); creating
+standings read (``gamification.leaderboards.store``, migrations 0008 and 0009); creating
 the two challenges fills their per-participant totals from the seeded rides.
 
 Timed, through the service functions the API calls (p50 / p95 over ``--runs``):

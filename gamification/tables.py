@@ -191,7 +191,7 @@ class PointsPeriodTotal(SQLModel, table=True):
 class ChallengeTotal(SQLModel, table=True):
     """One participant's figures in one challenge: qualifying rides in its window, kept by triggers.
 
-    Qualifying as ``gamification.stats.qualifying_sql`` with the default
+    Qualifying as ``gamification.badges.store.qualifying_sql`` with the default
     ``min_trip_m`` (300 m). ``value`` is the figure of the challenge's metric
     (km, trips, or active local days). Only members of the challenge's scope
     have rows. Migration 0009 holds the triggers: a ride's INSERT, DELETE or

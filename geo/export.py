@@ -18,7 +18,7 @@ Rules every export follows, whoever calls it:
   in time than the planner's hour;
 - property names that look like personal identifiers (user, ride or report
   ids, handles, nicknames) are refused: a tripwire behind the real guarantee,
-  which is that the rows built by :mod:`geo.aggregation` carry counts only.
+  which is that the rows built by :mod:`domain.planner.rules` carry counts only.
 
 Cells crossing the antimeridian are not split (RFC 7946 §3.1.9): bboxes that
 cross it are refused by :func:`geo.cells.parse_bbox`, and SafeRoutes serves

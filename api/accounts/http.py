@@ -161,7 +161,7 @@ class MeController(Controller):
     async def erase(
         self, db_session: NamedDependency[AsyncSession], current_user: NamedDependency[User]
     ) -> None:
-        """GDPR art. 17, in one transaction; see `privacy.self_service.erase`."""
+        """GDPR art. 17, in one transaction; see `privacy.selfservice.service.erase`."""
         await self_service.erase(db_session, current_user.id, now=utcnow())
         await db_session.commit()
 

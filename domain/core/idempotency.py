@@ -45,7 +45,7 @@ class IdempotencyRecord(SQLModel, table=True):
     expires_at: datetime = timestamp(default_now=False, index=True)
 
 
-# Every upload runs these two: plain SQL on the session's asyncpg connection (see domain.pg).
+# Every upload runs these two: plain SQL on the session's asyncpg connection (see domain.core.sql).
 _CLAIM = pg.sql(
     """
     WITH locked AS (SELECT pg_advisory_xact_lock(:lock) WHERE CAST(:lock AS bigint) IS NOT NULL)

@@ -80,7 +80,7 @@ class HazardTombstone(SQLModel, table=True):
     """A published hazard deleted with its last report (an erased account, a deleted ride), and when.
 
     Only the id, so that the NGSI-LD broker can be told to delete its Alert
-    (``api.ngsi_push``); retention removes tombstones after 30 days.
+    (``domain.opendata.broker``); retention removes tombstones after 30 days.
     """
 
     __tablename__ = "hazard_tombstone"

@@ -1,7 +1,7 @@
 """The daily open-data dump: hazards and k-anonymous cell statistics as CSV and GeoJSON files.
 
 Four files for the city's open-data portal, the same content as the NGSI-LD
-API (:mod:`domain.open_data`) in the formats portals and GIS tools read:
+API (:mod:`domain.opendata.store`) in the formats portals and GIS tools read:
 ``hazards.csv``, ``hazards.geojson`` (points), ``cells.csv``, ``cells.geojson``
 (hexagons, via the planner export encoders of :mod:`geo.export`). Times are
 truncated to the hour, positions are ``[lon, lat]``; no file names a person.

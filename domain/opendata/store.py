@@ -2,7 +2,7 @@
 
 Hazards: every hazard the public already sees, bar rejected ones (a planner
 found nothing there). Cell statistics reuse the planner export query
-(:func:`domain.danger_service.cell_stats_statement`): contributions with
+(:func:`domain.danger.store.cell_stats_statement`): contributions with
 effective ``research_sharing`` consent only, and only cells with at least k
 distinct contributors, filtered in SQL so that smaller cells never leave
 PostgreSQL. The window is ``window_days`` UTC days ending with ``until``'s day.

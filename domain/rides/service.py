@@ -1,7 +1,7 @@
 """Ride use cases: ingest an upload, list, read and delete rides. No HTTP here.
 
 Ingest: read the uploader, their consents and privacy zones, and give the
-connection back -> run the pure pipeline (`geo.pipeline`) in a worker thread,
+connection back -> run the pure pipeline (`domain.rides.rules`) in a worker thread,
 so one upload does not stall the event loop -> then, in one transaction
 committed once: lock the user's ride writes and claim the Idempotency-Key in
 one round trip (a concurrent duplicate waits, then replays this answer) -> judge

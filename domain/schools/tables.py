@@ -5,7 +5,7 @@ that ties a person to a school — staff link, membership, guardian code —
 references `app_user` with ON DELETE CASCADE, so erasing an account removes it.
 A class outlives the teacher who created it (`created_by` is set to NULL), so one
 teacher's erasure does not throw a whole class out. Codes are stored as keyed
-hashes only (`domain.codes`); the plain code is shown once, when it is made.
+hashes only (`domain.core.codes`); the plain code is shown once, when it is made.
 See docs/schools.md.
 """
 

@@ -2,7 +2,7 @@
 
 Points make cheating worth a try, and children compare scores. The checks run
 on what the pipeline keeps (the cell path with per-cell timing and speed, see
-:class:`geo.pipeline.ProcessedRide`), so they can be re-run on any stored ride,
+:class:`domain.rides.rules.ProcessedRide`), so they can be re-run on any stored ride,
 and on the uploaded fixes when they are still at hand:
 
 - too fast for the mode: the 95th percentile or the maximum of the per-cell

@@ -10,7 +10,7 @@ The service layer fills :class:`UserStats` with a few aggregates after each
 event (ride, report confirmed, confirmation given) and calls :func:`evaluate`
 with the codes the user already holds; :func:`stats_needs` says which early-bird
 windows and area resolutions the catalogue asks it to count. Every figure
-counts qualifying trips only (:func:`gamification.rules.is_qualifying_trip`).
+counts qualifying trips only (:func:`gamification.points.rules.is_qualifying_trip`).
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ holds the explorer badge never pays for counting areas again, and an event
 that cannot change a figure (a confirmation cannot change kilometres) does not
 ask for it. Whatever is asked for comes back from one statement, built once
 per combination of figures. Every ride figure counts qualifying trips only,
-with the same predicate as :func:`gamification.rules.is_qualifying_trip`, in SQL.
+with the same predicate as :func:`gamification.points.rules.is_qualifying_trip`, in SQL.
 """
 
 from __future__ import annotations

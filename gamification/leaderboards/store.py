@@ -15,7 +15,7 @@ roster asks:
 
 Team sizes still come from ``class_membership`` (city: citizens in no class
 are the citizens minus the class members; only citizens join a class, see
-``domain.school_service.join_class``). The stored challenge rows count rides
+``domain.schools.service.join_class``). The stored challenge rows count rides
 of at least the default ``PointRules.min_trip_m`` (:data:`STORED_MIN_TRIP_M`);
 a caller with another minimum reads the raw rides (``gamification.challenges``).
 """

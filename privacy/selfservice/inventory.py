@@ -192,7 +192,9 @@ def uncovered(metadata: sa.MetaData, inventory: Iterable[PersonalTable] = INVENT
         entry = entries.get(name)
         expected = Erase.CASCADE if name in owned else Erase.UNLINK
         if entry is None:
-            problems.append(f"{name} holds personal data but is missing from privacy.inventory.INVENTORY")
+            problems.append(
+                f"{name} holds personal data but is missing from privacy.selfservice.inventory.INVENTORY"
+            )
         elif entry.erase is not expected:
             problems.append(f"{name}: inventory says erase={entry.erase}, the schema does {expected}")
     for name in sorted(set(entries) - owned - linked):

@@ -113,7 +113,7 @@ async def erase(session: AsyncSession, user_id: uuid.UUID, *, now: datetime) -> 
     Hazard counts are fixed first (the cascade alone would leave them stale);
     hazards that others reported or confirmed stay, with no link to the eraser.
     Everything else follows the foreign keys: CASCADE for what the user owns,
-    SET NULL for shared facts (see `privacy.inventory`). Access tokens die with
+    SET NULL for shared facts (see `privacy.selfservice.inventory`). Access tokens die with
     the account row, because every request re-reads it.
     """
     user = await session.get(User, user_id, with_for_update=True)

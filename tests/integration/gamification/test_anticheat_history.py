@@ -1,4 +1,4 @@
-"""Near-duplicate detection in SQL against a long history of similar rides (gamification.service._ASSESS)."""
+"""Near-duplicate detection in SQL against a long history of similar rides (gamification.anticheat.service._JUDGE)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`domain.pg.sql`: named parameters become asyncpg's numbered ones, casts stay as they are."""
+"""`domain.core.sql.sql`: named parameters become asyncpg's numbered ones, casts stay as they are."""
 
 import pytest
 
