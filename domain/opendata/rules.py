@@ -4,7 +4,7 @@ The open-data face of SafeRoutes (docs/open-data.md) follows OASC MIM1 (the
 NGSI-LD context information API) and MIM2 (Smart Data Models):
 
 - a hazard is an SDM ``Alert``: ``category`` always ``traffic``, ``subCategory``
-  from :data:`domain.hazard_rules.CATEGORIES`, our own code in
+  from :data:`domain.hazards.categories.CATEGORIES`, our own code in
   ``data.hazardCategory``. The ``description`` is built from the category
   label and the public counts, never from a reporter's text;
 - a k-anonymous cell statistic is a ``SafeRoutesCellStatistic``, our own,

@@ -1,4 +1,4 @@
-"""Near-duplicate detection in SQL against a long history of similar rides (gamification.anticheat.service._JUDGE)."""
+"""Near-duplicate detection in SQL against a long history of similar rides (anticheat.service._JUDGE)."""
 
 from __future__ import annotations
 

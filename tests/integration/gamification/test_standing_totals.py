@@ -1,5 +1,5 @@
 """The stored running totals always equal a fresh aggregate of the rows they summarise, and a challenge's
-standings read through them equal the raw query's (migrations 0008 and 0009, gamification.leaderboards.store)."""
+standings read through them equal the raw query's (migrations 0008 and 0009, leaderboards/store.py)."""
 
 from __future__ import annotations
 
