@@ -1,5 +1,2 @@
-"""Privacy rules as pure functions and policies: consent, trimming of ride ends, privacy zones.
-
-Import the modules directly (`privacy.consent`, `privacy.trimming`, `privacy.zones`):
-`geo` and `privacy` use each other, so this package eagerly imports nothing.
-"""
+"""Privacy as a capability of its own: consent, guardians, trimming, zones, self-service export and
+erasure, retention, and the tables privacy owns (``tables.py``)."""

@@ -1,0 +1,1 @@
+"""Open data over HTTP: the read-only NGSI-LD context API (/ngsi-ld/v1)."""

@@ -1,0 +1,1 @@
+"""Planner exports over HTTP (/planner/*) and the planners' offline map page (/planner/map)."""

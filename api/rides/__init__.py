@@ -1,0 +1,1 @@
+"""Rides over HTTP: /rides (upload as JSON or GPX, list, read, delete)."""

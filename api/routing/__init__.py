@@ -1,0 +1,1 @@
+"""Safe routes over HTTP: GET /routes/safe."""

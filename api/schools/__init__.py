@@ -1,0 +1,1 @@
+"""Schools and classes over HTTP: /schools, /classes (join codes, a teacher's view)."""

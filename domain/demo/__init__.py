@@ -1,0 +1,1 @@
+"""The simulated demo city, seeded through the same use cases as the API (``saferoutes demo``)."""

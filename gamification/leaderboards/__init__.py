@@ -1,0 +1,2 @@
+"""Leaderboards: fair ranking and period windows (rules), the running totals (store), who sees what
+(service)."""

@@ -1,0 +1,1 @@
+"""Points: the point rules and caps (rules) and the exactly-once ledger and awards (service)."""

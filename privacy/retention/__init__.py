@@ -1,0 +1,1 @@
+"""Storage limitation: what the retention job removes, and when (service)."""
