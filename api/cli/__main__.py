@@ -2,4 +2,4 @@
 
 from api.cli.main import main
 
-main()
+raise SystemExit(main())
