@@ -88,9 +88,7 @@ async def run(url: str, transactions: int, statements: int) -> None:
     await conn.close()
     await engine.dispose()
     base = statistics.median(figures["baseline"])
-    print(
-        f"{per_round * 5} transactions of {statements} statements each, CPU per transaction (median of 5 rounds)"
-    )
+    print(f"{per_round * 5} transactions of {statements} statements, CPU per transaction (median of 5)")
     for name, values in figures.items():
         cpu = statistics.median(values)
         print(f"  {name:8s} {cpu * 1e6:8.1f} µs   ratio to bare asyncpg {cpu / base:5.2f}")
