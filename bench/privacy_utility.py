@@ -13,7 +13,10 @@ snapping to res-10 cells). Hazards cluster at hotspots as in the demo, and 4 %
 of bike rides report a near miss, which also files a (public) hazard report.
 
 Then the exact per-person, per-cell aggregates (what ``cell_exposure`` holds)
-go through ``privacy.release.rules`` (bound, release, coarsen), and the
+go through ``privacy.release.rules`` at the release (base) resolution: bound,
+release, coarsen to res 9 by summing released children; when the base is
+coarser than a resolution shown, a released cell's figures are shared evenly
+among its street cells (public geometry, so still post-processing). The
 danger score of every cell is computed from the exact and from the released
 figures. Hazards are public facts and the same on both sides; exposure and
 near misses come from the release (cells not shown have none). Released near
@@ -26,6 +29,20 @@ correlation of the danger score over the cells shown, mean absolute error of
 the danger score over all cells with evidence and of the rides over the
 cells shown, and the share of ridden cells shown. Two baselines frame them:
 "hazards only" (nothing released) and "exact k=5" (today's rule, not private).
+The top-20 overlap mostly measures the public hazards (the "hazards only"
+baseline already reaches 0.85 for the demo, 0.95 for 3,000 people); the mean
+absolute error of the danger score shows what the released exposure adds.
+
+Recommended at epsilon = 1 a month, delta = 1e-6 (measured, 10 releases each):
+
+- the demo's size (300 people, 3,000 rides): release at res 8, N=8, C=32,
+  split 2/1/0 (the defaults). Res 10 and 9 show nothing at this size (tau is
+  ~90-180 people, the busiest res-9 cell has ~110). Res 10: top-20 0.89,
+  Spearman 0.94, MAE danger 1.31 (hazards only 1.97); res 9: top-20 0.87,
+  MAE danger 2.9 (hazards only 6.7).
+- 3,000 people, 30,000 rides: ``--base 9 --max-cells 32 --max-passes 16``.
+  Res 10: top-20 0.95, Spearman 0.98, MAE danger 1.69 (hazards only 7.4),
+  73 % of ridden cells shown; res 9: top-20 1.00, MAE danger 2.1, 64 % shown.
 """
 
 from __future__ import annotations
