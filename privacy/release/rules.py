@@ -161,8 +161,9 @@ class Calibration:
 class Contribution(Generic[K]):
     """One person's figures for one key in the release period, before or after bounding.
 
-    ``person`` is a pseudonymous key (the user id as text); it never leaves
-    this module. After :func:`bound_contributions`, ``passes`` is 0 when the key
+    ``person`` is a pseudonymous key, the user id as ``str(uuid)`` (what
+    ``user_id::text`` gives in PostgreSQL, so SQL ranks keys the same way); it
+    never leaves this module. After :func:`bound_contributions`, ``passes`` is 0 when the key
     was not among the person's N kept keys (the row then only carries a near
     miss) and ``near_misses`` is 0 or 1.
     """
