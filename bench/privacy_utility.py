@@ -65,24 +65,15 @@ from scipy.stats import spearmanr
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from domain.hazard_rules import HazardStatus
+from domain.danger.rules import CellInputs, HazardInput, danger_score
+from domain.hazards.rules import HazardStatus
+from domain.rides.rules import process_trace
 from geo.classify import TravelMode
-from geo.danger import CellInputs, HazardInput, danger_score
 from geo.errors import TraceError
-from geo.pipeline import process_trace
 from geo.points import EARTH_RADIUS_M, TracePoint
 from geo.simulator import MECHELEN, StreetGrid, street_grid
-from privacy.release.rules import (
-    Contribution,
-    FigureSplit,
-    Released,
-    ReleaseParams,
-    aggregate,
-    bound_contributions,
-    calibrate,
-    coarsen_cells,
-    release_cells,
-)
+from privacy.release.mechanism import FigureSplit, Released, ReleaseParams, calibrate, release_cells
+from privacy.release.rules import Contribution, aggregate, bound_contributions, coarsen_cells
 
 NOW = datetime(2026, 2, 1, tzinfo=UTC)
 DAYS = 28
