@@ -102,10 +102,9 @@ def create_app(
     route_graphs = GraphCache(
         make_sessionmaker(engine),
         resolution=settings.h3_resolution,
-        k=settings.k_anonymity,
+        policy=settings.release_policy(),
         max_age_s=settings.routing_max_age_s,
         check_s=settings.routing_check_s,
-        rebuild_rides=settings.routing_rebuild_rides,
     )
 
     pusher = None

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from privacy.release.rules import ReleasePolicy
+
 DEFAULT_SECRET_KEY = "dev-insecure-secret-change-me-please-0123456789"  # noqa: S105 - refused in production
 MIN_SECRET_LENGTH = 32
 
@@ -33,7 +35,16 @@ class Settings:
     access_token_ttl_s: int = 15 * 60
     refresh_token_ttl_s: int = 30 * 24 * 3600
     privacy_policy_version: str = "2026-01"
-    k_anonymity: int = 5
+    # Every figure of people that leaves the system is a differentially private release
+    # (docs/privacy.md): each release's epsilon and delta, its base resolution and per-person
+    # bounds (cells per person, passes per cell), and the epsilon all releases touching one
+    # calendar month may add up to.
+    privacy_epsilon: float = 1.0
+    privacy_delta: float = 1e-6
+    privacy_budget: float = 4.0
+    release_resolution: int = 8
+    release_max_cells: int = 8
+    release_max_passes: int = 32
     retention_days: int = 365
     h3_resolution: int = 10
     max_body_bytes: int = 1_000_000
@@ -50,21 +61,46 @@ class Settings:
     redis_url: str | None = None
     argon2_time_cost: int = 3
     argon2_memory_kib: int = 64 * 1024
-    # Safe routes: a worker's routing graph is never older than routing_max_age_s;
-    # it reads the data's stamp at most every routing_check_s and rebuilds once
-    # routing_rebuild_rides new rides arrived or any hazard changed (docs/routing.md).
+    # Safe routes: a worker's routing graph is never older than routing_max_age_s; it reads
+    # the data's stamp at most every routing_check_s and rebuilds once a hazard changed or a
+    # new month was released (docs/routing.md).
     routing_max_age_s: int = 300
     routing_check_s: int = 30
-    routing_rebuild_rides: int = 100
-    # Open data (docs/open-data.md): NGSI-LD entities and daily dumps; cell statistics at this
-    # resolution over this many days; hazard changes pushed to the broker when its URL is set.
-    open_data_resolution: int = 9
-    open_data_window_days: int = 30
+    # Open data (docs/open-data.md): NGSI-LD entities and daily dumps; cell statistics of the
+    # last whole month at this resolution (the release's or coarser); hazard changes pushed to
+    # the broker when its URL is set.
+    open_data_resolution: int = 8
     ngsi_broker_url: str | None = None
     ngsi_alert_source: str = "urn:ngsi-ld:SafeRoutes:citizen-reports"
     log_level: str = "INFO"
     # Whether responses reveal internal errors; never in production.
     debug: bool = False
+
+    def release_policy(self) -> ReleasePolicy:
+        return ReleasePolicy(
+            epsilon=self.privacy_epsilon,
+            delta=self.privacy_delta,
+            resolution=self.release_resolution,
+            max_cells=self.release_max_cells,
+            max_passes=self.release_max_passes,
+            budget_epsilon=self.privacy_budget,
+        )
+
+    def _validate_privacy(self) -> None:
+        if not (0 < self.privacy_epsilon <= 10 and 0 < self.privacy_delta < 1e-3):
+            raise SettingsError(
+                "SAFEROUTES_PRIVACY_EPSILON must be in (0, 10], SAFEROUTES_PRIVACY_DELTA in (0, 0.001)"
+            )
+        if self.privacy_budget < self.privacy_epsilon:
+            raise SettingsError("SAFEROUTES_PRIVACY_BUDGET must be at least SAFEROUTES_PRIVACY_EPSILON")
+        if not 7 <= self.release_resolution <= self.h3_resolution:
+            raise SettingsError(
+                "SAFEROUTES_RELEASE_RESOLUTION must be between 7 and SAFEROUTES_H3_RESOLUTION"
+            )
+        if not (1 <= self.release_max_cells <= 1000 and 1 <= self.release_max_passes <= 1000):
+            raise SettingsError(
+                "SAFEROUTES_RELEASE_MAX_CELLS and SAFEROUTES_RELEASE_MAX_PASSES must be 1 to 1000"
+            )
 
     @property
     def is_production(self) -> bool:
@@ -86,22 +122,16 @@ class Settings:
             raise SettingsError("SAFEROUTES_REFRESH_TOKEN_TTL must be positive")
         if not 7 <= self.h3_resolution <= 12:
             raise SettingsError("SAFEROUTES_H3_RESOLUTION must be between 7 and 12")
-        if self.k_anonymity < 2:
-            raise SettingsError("SAFEROUTES_K_ANONYMITY must be at least 2")
+        self._validate_privacy()
         if self.retention_days < 1:
             raise SettingsError("SAFEROUTES_RETENTION_DAYS must be at least 1")
-        if self.routing_max_age_s < 1 or self.routing_check_s < 0 or self.routing_rebuild_rides < 1:
+        if self.routing_max_age_s < 1 or self.routing_check_s < 0:
             raise SettingsError(
-                "SAFEROUTES_ROUTING_MAX_AGE_S and SAFEROUTES_ROUTING_REBUILD_RIDES must be at least 1, "
-                "SAFEROUTES_ROUTING_CHECK_S at least 0"
+                "SAFEROUTES_ROUTING_MAX_AGE_S must be at least 1, SAFEROUTES_ROUTING_CHECK_S at least 0"
             )
-        if (
-            not 7 <= self.open_data_resolution <= self.h3_resolution
-            or not 1 <= self.open_data_window_days <= 400
-        ):
+        if not 7 <= self.open_data_resolution <= self.release_resolution:
             raise SettingsError(
-                "SAFEROUTES_OPEN_DATA_RESOLUTION must be between 7 and SAFEROUTES_H3_RESOLUTION, "
-                "SAFEROUTES_OPEN_DATA_WINDOW_DAYS between 1 and 400"
+                "SAFEROUTES_OPEN_DATA_RESOLUTION must be between 7 and SAFEROUTES_RELEASE_RESOLUTION"
             )
         if self.ngsi_broker_url is not None and not self.ngsi_broker_url.startswith(("http://", "https://")):
             raise SettingsError("SAFEROUTES_NGSI_BROKER_URL must be an http(s) URL")
@@ -120,6 +150,19 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         return int(raw)
     except ValueError as exc:
         raise SettingsError(f"{name} must be an integer, got {raw!r}") from exc
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{name} must be a number, got {raw!r}") from exc
+    if value != value or value in (float("inf"), float("-inf")):
+        raise SettingsError(f"{name} must be a finite number, got {raw!r}")
+    return value
 
 
 def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
@@ -150,7 +193,12 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         access_token_ttl_s=_int(env, "SAFEROUTES_ACCESS_TOKEN_TTL", defaults.access_token_ttl_s),
         refresh_token_ttl_s=_int(env, "SAFEROUTES_REFRESH_TOKEN_TTL", defaults.refresh_token_ttl_s),
         privacy_policy_version=env.get("SAFEROUTES_POLICY_VERSION") or defaults.privacy_policy_version,
-        k_anonymity=_int(env, "SAFEROUTES_K_ANONYMITY", defaults.k_anonymity),
+        privacy_epsilon=_float(env, "SAFEROUTES_PRIVACY_EPSILON", defaults.privacy_epsilon),
+        privacy_delta=_float(env, "SAFEROUTES_PRIVACY_DELTA", defaults.privacy_delta),
+        privacy_budget=_float(env, "SAFEROUTES_PRIVACY_BUDGET", defaults.privacy_budget),
+        release_resolution=_int(env, "SAFEROUTES_RELEASE_RESOLUTION", defaults.release_resolution),
+        release_max_cells=_int(env, "SAFEROUTES_RELEASE_MAX_CELLS", defaults.release_max_cells),
+        release_max_passes=_int(env, "SAFEROUTES_RELEASE_MAX_PASSES", defaults.release_max_passes),
         retention_days=_int(env, "SAFEROUTES_RETENTION_DAYS", defaults.retention_days),
         h3_resolution=_int(env, "SAFEROUTES_H3_RESOLUTION", defaults.h3_resolution),
         max_body_bytes=_int(env, "SAFEROUTES_MAX_BODY_BYTES", defaults.max_body_bytes),
@@ -166,9 +214,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         argon2_memory_kib=_int(env, "SAFEROUTES_ARGON2_MEMORY_KIB", defaults.argon2_memory_kib),
         routing_max_age_s=_int(env, "SAFEROUTES_ROUTING_MAX_AGE_S", defaults.routing_max_age_s),
         routing_check_s=_int(env, "SAFEROUTES_ROUTING_CHECK_S", defaults.routing_check_s),
-        routing_rebuild_rides=_int(env, "SAFEROUTES_ROUTING_REBUILD_RIDES", defaults.routing_rebuild_rides),
         open_data_resolution=_int(env, "SAFEROUTES_OPEN_DATA_RESOLUTION", defaults.open_data_resolution),
-        open_data_window_days=_int(env, "SAFEROUTES_OPEN_DATA_WINDOW_DAYS", defaults.open_data_window_days),
         ngsi_broker_url=(env.get("SAFEROUTES_NGSI_BROKER_URL") or "").rstrip("/") or None,
         ngsi_alert_source=env.get("SAFEROUTES_NGSI_ALERT_SOURCE") or defaults.ngsi_alert_source,
         log_level=env.get("SAFEROUTES_LOG_LEVEL") or defaults.log_level,

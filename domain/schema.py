@@ -17,6 +17,7 @@ import domain.rides.tables
 import domain.routing.tables
 import domain.schools.tables
 import gamification.tables
+import privacy.release.tables
 import privacy.tables
 
 metadata = SQLModel.metadata

@@ -22,7 +22,6 @@ from domain.core.columns import utcnow
 from domain.core.errors import DomainError, InvalidInput
 from domain.planner.rules import CLI_ACTOR, ExportFormat, ExportKind, HeatmapMetric, build_query, parse_time
 from domain.planner.service import Actor, open_export
-from domain.planner.store import count_rows
 from geo.errors import FieldError
 
 CLI_MAX_AREA_KM2: Final = 20_000.0
@@ -61,10 +60,14 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> argp
     export.add_argument(
         "--metric", choices=[m.value for m in HeatmapMetric], default=HeatmapMetric.DANGER.value
     )
-    export.add_argument("--res", type=int, default=10, help="H3 resolution, 7 to 10")
+    export.add_argument(
+        "--res", type=int, default=None, help="H3 resolution, 7 to 10 (default: the release's)"
+    )
     export.add_argument("--bbox", help="minLon,minLat,maxLon,maxLat (WGS84)")
-    export.add_argument("--from", dest="since", help="RFC 3339; truncated to its UTC day")
-    export.add_argument("--to", dest="until", help="RFC 3339; its UTC day is included")
+    export.add_argument(
+        "--from", dest="since", help="RFC 3339, truncated to its UTC day (default: last month)"
+    )
+    export.add_argument("--to", dest="until", help="RFC 3339; its UTC day is included and must be over")
     export.add_argument(
         "--format", choices=[f.value for f in ExportFormat], default=ExportFormat.GEOJSON.value
     )
@@ -78,10 +81,12 @@ async def run_export(
     settings: Settings, url: str, args: argparse.Namespace, err: TextIO | None = None
 ) -> int:
     err = err or sys.stderr
+    policy, now = settings.release_policy(), utcnow()
     query = build_query(
         ExportKind(args.kind),
+        today=now.date(),
         metric=args.metric,
-        resolution=args.res,
+        resolution=policy.resolution if args.res is None else args.res,
         bbox=args.bbox,
         since=parse_time(args.since, "from"),
         until=parse_time(args.until, "to"),
@@ -90,12 +95,9 @@ async def run_export(
     )
     engine = make_engine(url, null_pool=True)
     sessionmaker = make_sessionmaker(engine)
-    now, k = utcnow(), settings.k_anonymity
     part = args.output.with_name(args.output.name + ".part")
+    bar: ProgressBar | None = None
     try:
-        async with sessionmaker() as session:
-            total = await count_rows(session, query, k=k, now=now)
-        bar = None if args.quiet else ProgressBar(total, err)
         sent = 0
 
         def progress(done: int) -> None:
@@ -104,11 +106,12 @@ async def run_export(
             if bar is not None:
                 bar.update(done)
 
-        chunks = await open_export(
-            sessionmaker, query, actor=Actor(None, CLI_ACTOR), k=k, now=now, progress=progress
+        opened = await open_export(
+            sessionmaker, query, actor=Actor(None, CLI_ACTOR), policy=policy, now=now, progress=progress
         )
+        bar = None if args.quiet else ProgressBar(opened.rows, err)
         with part.open("wb") as out:
-            async for chunk in chunks:
+            async for chunk in opened.chunks:
                 out.write(chunk)
         part.replace(args.output)
         if bar is not None:

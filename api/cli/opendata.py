@@ -16,7 +16,7 @@ from api.opendata.wire import window
 from api.settings import Settings
 from domain.core.columns import utcnow
 from domain.opendata.broker import BrokerPusher, full_sync
-from domain.opendata.service import dump, parse_day
+from domain.opendata.service import dump, parse_month
 
 
 def progress_bar(quiet: bool) -> Progress:
@@ -37,7 +37,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     dump_parser.add_argument(
         "--out", type=Path, required=True, metavar="DIR", help="folder for the four files"
     )
-    dump_parser.add_argument("--date", help="last UTC day of the window, YYYY-MM-DD (default: today)")
+    dump_parser.add_argument("--month", help="the month, YYYY-MM, once it is over (default: the last one)")
     dump_parser.add_argument("--quiet", action="store_true", help="no progress bar")
     dump_parser.set_defaults(open_data_command="dump")
     push = sub.add_parser("ngsi-push", help="send every published hazard to SAFEROUTES_NGSI_BROKER_URL")
@@ -46,7 +46,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 
 async def _dump(settings: Settings, url: str, args: argparse.Namespace) -> int:
     now = utcnow()
-    span = dataclasses.replace(window(settings), until=parse_day(args.date, now.date()))
+    span = dataclasses.replace(window(settings), month=parse_month(args.month, now.date()))
     args.out.mkdir(parents=True, exist_ok=True)
     engine = make_engine(url, null_pool=True)
     tasks: dict[str, TaskID] = {}
@@ -64,8 +64,8 @@ async def _dump(settings: Settings, url: str, args: argparse.Namespace) -> int:
         await engine.dispose()
     names = ", ".join(p.name for p in result.files)
     print(
-        f"Wrote {result.hazards} hazards and {result.cells} cells (k={span.k}, window "
-        f"{span.since_time.date()}..{span.until}) to {args.out}: {names}",
+        f"Wrote {result.hazards} hazards and {result.cells} cells (month {span.month.label()}, "
+        f"a differentially private release) to {args.out}: {names}",
         file=sys.stderr,
     )
     return 0
@@ -93,8 +93,8 @@ def cmd_open_data(settings: Settings, url: str, args: argparse.Namespace) -> int
     if args.open_data_command == "push":
         return asyncio.run(_push(settings, url))
     try:
-        parse_day(args.date, utcnow().date())
+        parse_month(args.month, utcnow().date())
     except ValueError:
-        print("error: --date must be YYYY-MM-DD", file=sys.stderr)
+        print("error: --month must be YYYY-MM, of a month that is over", file=sys.stderr)
         return 2
     return asyncio.run(_dump(settings, url, args))

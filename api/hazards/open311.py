@@ -37,6 +37,7 @@ from domain.hazards.rules import (
     ReportDraft,
     category_for_service_code,
     open311_status,
+    public_time,
     statuses_for_open311,
 )
 from domain.hazards.store import HazardFilter, get_hazard, list_hazards
@@ -124,8 +125,8 @@ def _service_request(hazard: Hazard) -> ServiceRequest:
         description=_public_description(hazard, name),
         agency_responsible=None,
         service_notice=None,
-        requested_datetime=hazard.created_at,
-        updated_datetime=hazard.updated_at,
+        requested_datetime=public_time(hazard.created_at),
+        updated_datetime=public_time(hazard.updated_at),
         expected_datetime=None,
         address=None,
         address_id=None,

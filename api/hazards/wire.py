@@ -16,7 +16,7 @@ import msgspec
 from api.wire import Out, Strict
 from domain.core.errors import InvalidInput
 from domain.hazards.categories import CATEGORIES, LocalizedText
-from domain.hazards.rules import HazardCategory
+from domain.hazards.rules import HazardCategory, public_time, public_time_or_none
 from domain.hazards.store import BBox
 from domain.hazards.tables import Hazard, HazardReport, HazardStatusChange
 
@@ -162,10 +162,10 @@ def _hazard_fields(hazard: Hazard) -> dict[str, Any]:
         "report_count": hazard.report_count,
         "confirmation_count": hazard.confirmation_count,
         "dispute_count": hazard.dispute_count,
-        "last_confirmed_at": hazard.last_confirmed_at,
+        "last_confirmed_at": public_time_or_none(hazard.last_confirmed_at),
         "public_note": hazard.public_note,
-        "created_at": hazard.created_at,
-        "updated_at": hazard.updated_at,
+        "created_at": public_time(hazard.created_at),
+        "updated_at": public_time(hazard.updated_at),
     }
 
 
@@ -178,7 +178,7 @@ def hazard_detail(hazard: Hazard, history: list[HazardStatusChange]) -> HazardDe
         StatusChangeOut(
             from_status=h.from_status,
             to_status=h.to_status,
-            changed_at=h.changed_at,
+            changed_at=public_time(h.changed_at),
             changed_by_role=h.changed_by_role,
             public_note=h.public_note,
         )

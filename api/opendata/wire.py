@@ -21,6 +21,7 @@ from domain.core.columns import utcnow
 from domain.opendata import rules as ngsi
 from domain.opendata import store as open_data
 from domain.opendata.store import CellWindow
+from privacy.release.rules import last_closed_month
 
 CONTEXT_PATH: Final = "/ngsi-ld/contexts/saferoutes.jsonld"
 DEFAULT_LIMIT: Final = 20
@@ -97,11 +98,11 @@ def shape(request: Request[Any, Any, Any], options: str | None, attrs: str | Non
 
 
 def window(settings: Settings) -> CellWindow:
+    """The last whole month, at the open-data resolution, under the release policy."""
     return CellWindow(
         resolution=settings.open_data_resolution,
-        until=utcnow().date(),
-        days=settings.open_data_window_days,
-        k=settings.k_anonymity,
+        month=last_closed_month(utcnow().date()),
+        policy=settings.release_policy(),
     )
 
 
@@ -137,10 +138,10 @@ async def query_entities(
         total = await open_data.count_hazards(session) if count and not ids else None
         source = settings.ngsi_alert_source
         return [ngsi.alert(h, source=source) for h in rows], total
-    span = window(settings)
-    cells = await open_data.cells_page(session, span, limit=limit, offset=offset, cells=keys, now=utcnow())
-    total = await open_data.count_cells(session, span) if count and not ids else None
-    return [ngsi.cell_statistic(c, k=span.k) for c in cells], total
+    span, now = window(settings), utcnow()
+    cells = await open_data.cells_page(session, span, limit=limit, offset=offset, cells=keys, now=now)
+    total = await open_data.count_cells(session, span, now=now) if count and not ids else None
+    return [ngsi.cell_statistic(c) for c in cells], total
 
 
 async def read_entity(session: AsyncSession, settings: Settings, entity_id: str) -> dict[str, Any]:

@@ -1,12 +1,14 @@
-"""Planner exports over HTTP: heatmaps, flows, a school's route report, and the audit log of them all.
+"""Planner exports over HTTP: heatmaps, flows, a school's route report, the audit log and the ledger.
 
-Every export is k-anonymous, counts only contributions with research_sharing
-consent, and is audit-logged before its first byte leaves (docs/danger-model.md).
+Every figure of people in an export comes from a differentially private
+release of consented contributions (docs/privacy.md), and every export is
+audit-logged, naming its release, before its first byte leaves.
 """
 
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Annotated
 
 from litestar import Controller, Response, get
@@ -22,11 +24,14 @@ from api.planner.wire import (
     ExportOut,
     Format,
     From,
+    LedgerPage,
     Metric,
     Resolution,
     To,
+    decode_day_id_cursor,
     export_out,
     file_stream,
+    ledger_out,
 )
 from api.security import Caller, requires_role
 from api.settings import Settings
@@ -34,78 +39,97 @@ from domain.core.columns import utcnow
 from domain.core.enums import Role
 from domain.core.errors import InvalidInput
 from domain.planner import service as export_service
-from domain.planner.route_report import SCHOOL_RADIUS_M, report_bytes, route_report
+from domain.planner.route_report import CATCHMENT_M, report_bytes, route_report
 from domain.planner.rules import ExportFormat, ExportKind, ExportQuery, build_query, parse_time
 from domain.planner.service import Actor, list_audit, record
+from privacy.release import store as release_store
 
 PLANNER = requires_role(Role.PLANNER)
 PLANNER_OR_ADMIN = requires_role(Role.PLANNER, Role.ADMIN)
 SchoolId = Annotated[uuid.UUID, PathParameter(description="the school id")]
 
 
-async def _stream(state: State, caller: Caller, query: ExportQuery) -> Stream:
+async def _stream(state: State, caller: Caller, query: ExportQuery, now: datetime) -> Stream:
     settings: Settings = state.settings
-    now = utcnow()
-    chunks = await export_service.open_export(
-        state.sessionmaker, query, actor=Actor(caller.id, caller.role.value), k=settings.k_anonymity, now=now
+    opened = await export_service.open_export(
+        state.sessionmaker,
+        query,
+        actor=Actor(caller.id, caller.role.value),
+        policy=settings.release_policy(),
+        now=now,
     )
-    return file_stream(chunks, query.format, query.filename(now))
+    return file_stream(opened.chunks, query.format, query.filename(now))
+
+
+def _resolution(state: State, res: int | None) -> int:
+    settings: Settings = state.settings
+    return settings.release_resolution if res is None else res
 
 
 class PlannerController(Controller):
     path = "/planner"
     tags = ["planners"]
 
-    @get("/heatmap", guards=[PLANNER], summary="Cells with danger, exposure or hazard figures (k-anonymous)")
+    @get(
+        "/heatmap",
+        guards=[PLANNER],
+        summary="Cells with danger, exposure or hazard figures (a differentially private release)",
+    )
     async def heatmap(
         self,
         state: State,
         caller: NamedDependency[Caller],
         metric: Metric = "danger",
-        res: Resolution = 10,
+        res: Resolution = None,
         bbox: BBoxText = None,
         from_: From = None,
         to: To = None,
         fmt: Format = "geojson",
     ) -> Stream:
+        now = utcnow()
         query = build_query(
             ExportKind.HEATMAP,
+            today=now.date(),
             metric=metric,
-            resolution=res,
+            resolution=_resolution(state, res),
             bbox=bbox,
             since=parse_time(from_, "from"),
             until=parse_time(to, "to"),
             format=fmt,
         )
-        return await _stream(state, caller, query)
+        return await _stream(state, caller, query, now)
 
     @get(
-        "/flows", guards=[PLANNER], summary="Passages between adjacent cells: the bicycle flows (k-anonymous)"
+        "/flows",
+        guards=[PLANNER],
+        summary="Passages between adjacent cells: the bicycle flows (a differentially private release)",
     )
     async def flows(
         self,
         state: State,
         caller: NamedDependency[Caller],
-        res: Resolution = 10,
+        res: Resolution = None,
         bbox: BBoxText = None,
         from_: From = None,
         to: To = None,
         fmt: Format = "geojson",
     ) -> Stream:
+        now = utcnow()
         query = build_query(
             ExportKind.FLOWS,
-            resolution=res,
+            today=now.date(),
+            resolution=_resolution(state, res),
             bbox=bbox,
             since=parse_time(from_, "from"),
             until=parse_time(to, "to"),
             format=fmt,
         )
-        return await _stream(state, caller, query)
+        return await _stream(state, caller, query, now)
 
     @get(
         "/schools/{school_id:uuid}/route-report",
         guards=[PLANNER_OR_ADMIN],
-        summary="Cells children ride through to a school, most dangerous first (k-anonymous)",
+        summary="The dangerous cells around a school that people ride, most dangerous first",
     )
     async def route_report(
         self,
@@ -120,9 +144,18 @@ class PlannerController(Controller):
             chosen = ExportFormat(fmt)
         except ValueError:
             raise InvalidInput("format", "Choose geojson or csv.") from None
-        now, k = utcnow(), settings.k_anonymity
-        report = await route_report(db_session, school_id, k=k, now=now, resolution=settings.h3_resolution)
-        params = {"schoolId": str(school_id), "radiusM": SCHOOL_RADIUS_M, "k": k, "format": chosen.value}
+        now = utcnow()
+        report = await route_report(
+            db_session,
+            school_id,
+            policy=settings.release_policy(),
+            now=now,
+            resolution=settings.h3_resolution,
+            actor_id=caller.id,
+            actor_role=caller.role.value,
+        )
+        params = {"schoolId": str(school_id), "catchmentM": CATCHMENT_M, "format": chosen.value}
+        params |= report.served.describe()
         await record(
             state.sessionmaker,
             actor_id=caller.id,
@@ -133,7 +166,7 @@ class PlannerController(Controller):
         )
         name = f"saferoutes-route-report-{school_id}.{chosen.extension}"
         return Response(
-            report_bytes(report, chosen, k=k, now=now),
+            report_bytes(report, chosen, now=now),
             media_type=chosen.media_type,
             headers={"Content-Disposition": f'attachment; filename="{name}"'},
         )
@@ -147,3 +180,31 @@ class PlannerController(Controller):
         rows = rows[:limit]
         next_cursor = encode_cursor(rows[-1].started_at.isoformat(), rows[-1].id) if more else None
         return Page(items=[export_out(r) for r in rows], next_cursor=next_cursor)
+
+    @get(
+        "/privacy-ledger",
+        guards=[PLANNER_OR_ADMIN],
+        summary="Every release and the privacy loss it charged to each month, newest month first",
+    )
+    async def privacy_ledger(
+        self,
+        state: State,
+        db_session: NamedDependency[AsyncSession],
+        limit: Limit = DEFAULT_LIMIT,
+        cursor: Cursor = None,
+    ) -> LedgerPage:
+        settings: Settings = state.settings
+        before = decode_day_id_cursor(cursor)
+        rows = await release_store.ledger(db_session, limit=limit + 1, before=before)
+        more = len(rows) > limit
+        rows = rows[:limit]
+        months = sorted({entry.month for entry, _ in rows})
+        spent = await release_store.spent(db_session, months)
+        last = rows[-1][0] if rows else None
+        next_cursor = encode_cursor(last.month.isoformat(), last.id) if more and last else None
+        return LedgerPage(
+            budget_epsilon=settings.privacy_budget,
+            spent={m.strftime("%Y-%m"): round(v, 4) for m, v in spent.items()},
+            items=[ledger_out(entry, release) for entry, release in rows],
+            next_cursor=next_cursor,
+        )

@@ -9,27 +9,39 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 import msgspec
 from litestar.params import QueryParameter
 from litestar.response import Stream
 
+from api.pagination import decode_cursor
 from api.wire import Out
+from domain.core.errors import InvalidInput
 from domain.planner.rules import ExportFormat
 from domain.planner.tables import ExportAudit
+from privacy.release.rules import Window
+from privacy.release.tables import LedgerEntry, PrivacyRelease
 
 Metric = Annotated[str, QueryParameter(max_length=16, description="danger, exposure or hazards")]
-Resolution = Annotated[int, QueryParameter(description="H3 resolution, 7 (coarse) to 10")]
+Resolution = Annotated[
+    int | None, QueryParameter(description="H3 resolution, 7 (coarse) to 10; default: the release's")
+]
 BBoxText = Annotated[
     str | None, QueryParameter(max_length=200, description="minLon,minLat,maxLon,maxLat (WGS84)")
 ]
 From = Annotated[
-    str | None, QueryParameter(name="from", max_length=40, description="RFC 3339; truncated to its UTC day")
+    str | None,
+    QueryParameter(
+        name="from", max_length=40, description="RFC 3339, truncated to its UTC day; default: last month"
+    ),
 ]
 To = Annotated[
-    str | None, QueryParameter(name="to", max_length=40, description="RFC 3339; its UTC day is included")
+    str | None,
+    QueryParameter(
+        name="to", max_length=40, description="RFC 3339; its UTC day is included and must be over"
+    ),
 ]
 Format = Annotated[str, QueryParameter(name="format", max_length=16, description="geojson or csv")]
 
@@ -66,3 +78,49 @@ def file_stream(chunks: AsyncIterator[bytes], fmt: ExportFormat, filename: str) 
         media_type=fmt.media_type,
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
+
+
+class LedgerEntryOut(Out):
+    month: str
+    epsilon: float
+    delta: float
+    charged_at: datetime
+    release_id: uuid.UUID
+    dataset: str
+    window: str
+    resolution: int
+    keys_shown: int
+    actor_role: str
+
+
+class LedgerPage(Out):
+    budget_epsilon: float
+    spent: dict[str, float]
+    items: list[LedgerEntryOut]
+    next_cursor: str | None = None
+
+
+def ledger_out(entry: LedgerEntry, release: PrivacyRelease) -> LedgerEntryOut:
+    return LedgerEntryOut(
+        month=entry.month.strftime("%Y-%m"),
+        epsilon=round(entry.epsilon, 4),
+        delta=entry.delta,
+        charged_at=entry.charged_at.astimezone(UTC),
+        release_id=release.id,
+        dataset=release.dataset,
+        window=Window(release.first_day, release.last_day).label(),
+        resolution=release.resolution,
+        keys_shown=release.key_count,
+        actor_role=release.actor_role,
+    )
+
+
+def decode_day_id_cursor(cursor: str | None) -> tuple[date, uuid.UUID] | None:
+    """The ledger's keyset cursor: (month, id)."""
+    decoded = decode_cursor(cursor, size=2)
+    if decoded is None:
+        return None
+    try:
+        return date.fromisoformat(decoded[0]), uuid.UUID(decoded[1])
+    except ValueError:
+        raise InvalidInput("cursor", "The cursor is not one this service gave out.") from None

@@ -223,6 +223,23 @@ def statuses_for_open311(status: Open311Status) -> frozenset[HazardStatus]:
     return frozenset(s for s in HazardStatus if open311_status(s) is status)
 
 
+# --- what the public sees -------------------------------------------------------------------------
+
+
+def public_time(moment: datetime) -> datetime:
+    """A hazard's time as the public sees it (REST, Open311, NGSI-LD, the dump): floored to the hour.
+
+    To the microsecond, a hazard's times say when one person filed or
+    confirmed it: near a school, when a child passed. The hour is enough to
+    read a hazard's age and order.
+    """
+    return moment.replace(minute=0, second=0, microsecond=0)
+
+
+def public_time_or_none(moment: datetime | None) -> datetime | None:
+    return None if moment is None else public_time(moment)
+
+
 # --- a report before it is filed --------------------------------------------------------------------
 
 
@@ -238,6 +255,9 @@ class ReportDraft:
     observed_at: datetime | None = None
     ride_id: uuid.UUID | None = None
     ride_offset_s: int | None = None
+    at_cell: bool = False
+    """Publish a new hazard from this report at its cell's centre, not at the point: a near miss in
+    a ride's trimmed start or end lies near where its rider lives or works."""
 
 
 def observed_minute(observed_at: datetime | None, now: datetime) -> datetime:

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import h3
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -105,11 +106,12 @@ async def _file_one(
     candidates = await store.candidates(session, checked.category, search_cells(checked.cell))
     decision = cluster_report(draft.lat, draft.lon, checked.category.value, candidates, resolution=resolution)
     if decision.hazard_id is None:
+        lat, lon = h3.cell_to_latlng(decision.cell) if draft.at_cell else (draft.lat, draft.lon)
         hazard = Hazard(
             category=checked.category.value,
             cell=decision.cell,
-            lat=round(draft.lat, COORDINATE_DECIMALS),
-            lon=round(draft.lon, COORDINATE_DECIMALS),
+            lat=round(lat, COORDINATE_DECIMALS),
+            lon=round(lon, COORDINATE_DECIMALS),
             severity=draft.severity,
             created_at=now,
             updated_at=now,

@@ -49,7 +49,8 @@ CELL_TERMS: Final = (
     "contributors",
     "activeHazards",
     "dangerScore",
-    "kAnonymity",
+    "privacyEpsilon",
+    "privacyDelta",
 )
 _RELATIONSHIPS: Final = frozenset({"alertSource"})
 _DATETIMES: Final = frozenset({"dateIssued", "validFrom", "validTo", "dateModified", "dateCreated"})
@@ -151,7 +152,8 @@ def alert(hazard: PublicHazard, *, source: str) -> dict[str, Any]:
 
 @dataclass(frozen=True, slots=True)
 class CellStatistic:
-    """One cell's k-anonymous figures over ``[since, until]`` (UTC days, both included)."""
+    """One cell's released figures over ``[since, until]`` (UTC days, both included): noisy counts of a
+    differentially private release (``epsilon``, ``delta``), never exact ones."""
 
     cell: str
     rides: int
@@ -161,6 +163,8 @@ class CellStatistic:
     danger_score: float
     since: datetime
     until: datetime
+    epsilon: float
+    delta: float
 
 
 def _hexagon(cell: str) -> dict[str, Any]:
@@ -169,7 +173,7 @@ def _hexagon(cell: str) -> dict[str, Any]:
     return {"type": "Polygon", "coordinates": [ring]}
 
 
-def cell_statistic(stat: CellStatistic, *, k: int) -> dict[str, Any]:
+def cell_statistic(stat: CellStatistic) -> dict[str, Any]:
     """A ``SafeRoutesCellStatistic``, keyValues form; ``location`` is the hexagon, ``[lon, lat]``."""
     return {
         "id": cell_id(stat.cell),
@@ -184,7 +188,8 @@ def cell_statistic(stat: CellStatistic, *, k: int) -> dict[str, Any]:
         "contributors": stat.contributors,
         "activeHazards": stat.active_hazards,
         "dangerScore": round(stat.danger_score, 1),
-        "kAnonymity": k,
+        "privacyEpsilon": round(stat.epsilon, 4),
+        "privacyDelta": stat.delta,
         "dataProvider": "SafeRoutes",
     }
 

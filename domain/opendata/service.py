@@ -27,6 +27,7 @@ from domain.opendata import store as open_data
 from domain.opendata.rules import CellStatistic, PublicHazard
 from domain.opendata.store import CellWindow
 from geo.export import ExportValue, csv_cells, format_hour, geojson_cells
+from privacy.release.rules import Window, last_closed_month, month_window
 
 HAZARD_COLUMNS: Final = (
     "id",
@@ -52,7 +53,8 @@ CELL_COLUMNS: Final = (
     "danger",
     "fromDay",
     "toDay",
-    "k",
+    "epsilon",
+    "delta",
 )
 PAGE: Final = 1000
 
@@ -100,7 +102,7 @@ def hazards_geojson(hazards: Iterable[PublicHazard], *, generated_at: datetime) 
     yield "]}\n"
 
 
-def cell_rows(cells: Iterable[CellStatistic], k: int) -> Iterator[tuple[str, dict[str, ExportValue]]]:
+def cell_rows(cells: Iterable[CellStatistic]) -> Iterator[tuple[str, dict[str, ExportValue]]]:
     for stat in cells:
         yield (
             stat.cell,
@@ -112,7 +114,8 @@ def cell_rows(cells: Iterable[CellStatistic], k: int) -> Iterator[tuple[str, dic
                 "danger": round(stat.danger_score, 1),
                 "fromDay": stat.since.date().isoformat(),
                 "toDay": stat.until.date().isoformat(),
-                "k": k,
+                "epsilon": round(stat.epsilon, 4),
+                "delta": stat.delta,
             },
         )
 
@@ -144,10 +147,9 @@ async def dump(
     now: datetime,
     progress: Callable[[str, int, int], None] = lambda step, done, total: None,
 ) -> DumpResult:
-    """Write the four files for the window ending with ``window.until``; hazards as they stand now,
-    those created by the end of that day; ``out_dir`` exists. ``progress(step, done, total)`` follows
-    each stage."""
-    day_end = datetime.combine(window.until, time(), UTC) + timedelta(days=1)
+    """Write the four files for ``window.month``; hazards as they stand now, those created by the end of
+    its last day; ``out_dir`` exists. ``progress(step, done, total)`` follows each stage."""
+    day_end = datetime.combine(window.month.last, time(), UTC) + timedelta(days=1)
     total = await open_data.count_hazards(session)
     hazards: list[PublicHazard] = []
     while len(hazards) < total:
@@ -157,28 +159,31 @@ async def dump(
         hazards.extend(page)
         progress("hazards", len(hazards), total)
     hazards = [h for h in hazards if h.created_at < day_end]
-    cells_total = await open_data.count_cells(session, window)
-    cells: list[CellStatistic] = []
-    while len(cells) < cells_total:
-        page_cells = await open_data.cells_page(session, window, limit=PAGE, offset=len(cells), now=now)
-        if not page_cells:
-            break
-        cells.extend(page_cells)
-        progress("cells", len(cells), cells_total)
-    meta: dict[str, ExportValue] = {"k": window.k, "resolution": window.resolution, "generatedAt": now}
+    cells = await open_data.cells_page(session, window, limit=None, now=now)
+    progress("cells", len(cells), len(cells))
+    meta: dict[str, ExportValue] = {
+        "month": window.month.label(),
+        "resolution": window.resolution,
+        "epsilon": round(cells[0].epsilon, 4) if cells else None,
+        "generatedAt": now,
+    }
     files = (
         _write(out_dir / "hazards.csv", hazards_csv(hazards)),
         _write(out_dir / "hazards.geojson", hazards_geojson(hazards, generated_at=now)),
-        _write(out_dir / "cells.csv", csv_cells(cell_rows(cells, window.k), columns=CELL_COLUMNS)),
-        _write(
-            out_dir / "cells.geojson", geojson_cells(cell_rows(cells, window.k), bbox=None, metadata=meta)
-        ),
+        _write(out_dir / "cells.csv", csv_cells(cell_rows(cells), columns=CELL_COLUMNS)),
+        _write(out_dir / "cells.geojson", geojson_cells(cell_rows(cells), bbox=None, metadata=meta)),
     )
     return DumpResult(len(hazards), len(cells), files)
 
 
-def parse_day(text: str | None, today: date) -> date:
-    return today if text is None else date.fromisoformat(text)
+def parse_month(text: str | None, today: date) -> Window:
+    """``YYYY-MM`` of a month that is over (default: the last one); ValueError otherwise."""
+    if text is None:
+        return last_closed_month(today)
+    month = month_window(date.fromisoformat(f"{text}-01"))
+    if month.last >= today:
+        raise ValueError("the month is not over")
+    return month
 
 
 __all__ = [
@@ -188,5 +193,5 @@ __all__ = [
     "dump",
     "hazards_csv",
     "hazards_geojson",
-    "parse_day",
+    "parse_month",
 ]

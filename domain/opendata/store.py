@@ -1,11 +1,11 @@
-"""What the open data holds, read from the database: public hazards and k-anonymous cell statistics.
+"""What the open data holds: public hazards from the database, cell statistics from a release.
 
 Hazards: every hazard the public already sees, bar rejected ones (a planner
-found nothing there). Cell statistics reuse the planner export query
-(:func:`domain.danger.store.cell_stats_statement`): contributions with
-effective ``research_sharing`` consent only, and only cells with at least k
-distinct contributors, filtered in SQL so that smaller cells never leave
-PostgreSQL. The window is ``window_days`` UTC days ending with ``until``'s day.
+found nothing there). Cell statistics: the latest whole month's
+differentially private release (`privacy.release`: made once, served again,
+charged to that month's budget), summed to the open-data resolution, with the
+public hazards and the danger score computed from them. Only months that are
+over are published, so two days' statistics never differ by one day's riders.
 Pages are ordered by a stable key (hazard creation, cell index) so that
 ``offset`` pagination is consistent between calls.
 """
@@ -15,7 +15,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, time
 
 import h3
 import sqlalchemy as sa
@@ -23,31 +23,32 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from domain.danger.rules import CellInputs, danger_score
-from domain.danger.store import active_hazards, cell_stats_statement, to_stats
-from domain.hazards.rules import PUBLISHED_STATUSES
+from domain.danger.store import active_hazards
+from domain.hazards.rules import PUBLISHED_STATUSES, public_time
 from domain.hazards.tables import Hazard, HazardTombstone
 from domain.opendata.rules import CellStatistic, PublicHazard
+from privacy.release.rules import ReleasePolicy, Window, coarsen_cells
+from privacy.release.service import obtain
+from privacy.release.tables import Dataset
 
 _PUBLISHED = [s.value for s in PUBLISHED_STATUSES]
 
 
 @dataclass(frozen=True, slots=True)
 class CellWindow:
-    """Which cells and days the statistics cover, and the k they honour."""
+    """Which cells and month the statistics cover, under which release policy."""
 
     resolution: int
-    until: date
-    days: int
-    k: int
+    month: Window
+    policy: ReleasePolicy
 
     @property
     def since_time(self) -> datetime:
-        start = self.until - timedelta(days=self.days - 1)
-        return datetime(start.year, start.month, start.day, tzinfo=UTC)
+        return datetime.combine(self.month.first, time(), UTC)
 
     @property
     def until_time(self) -> datetime:
-        return datetime(self.until.year, self.until.month, self.until.day, tzinfo=UTC)
+        return datetime.combine(self.month.last, time(), UTC)
 
 
 def public_hazard(row: Hazard) -> PublicHazard:
@@ -62,8 +63,8 @@ def public_hazard(row: Hazard) -> PublicHazard:
         confirmation_count=row.confirmation_count,
         dispute_count=row.dispute_count,
         public_note=row.public_note,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
+        created_at=public_time(row.created_at),
+        updated_at=public_time(row.updated_at),
     )
 
 
@@ -115,20 +116,34 @@ async def deleted_hazards(session: AsyncSession, since: datetime | None = None) 
     return list((await session.execute(stmt)).scalars())
 
 
-def _cells_statement(window: CellWindow) -> sa.Select[int, int, int, int]:
-    return cell_stats_statement(
-        resolution=window.resolution,
-        since=window.since_time,
-        until=window.until_time,
-        research_only=True,
-        today=window.until,
-        min_contributors=window.k,
-    )
+async def _statistics(session: AsyncSession, window: CellWindow, now: datetime) -> list[CellStatistic]:
+    served = await obtain(session, Dataset.CELLS, window.month, window.policy, now=now)
+    figures = coarsen_cells(served.cells(), window.resolution)
+    hazards = await active_hazards(session, resolution=window.resolution, until_day=window.month.last)
+    out = []
+    for cell_int, released in sorted(figures.items()):
+        cell = h3.int_to_str(cell_int)
+        inputs = CellInputs(tuple(hazards.get(cell, ())), 0, released.passes, released.contributors)
+        score = danger_score(inputs, now)
+        out.append(
+            CellStatistic(
+                cell=cell,
+                rides=released.passes,
+                near_misses=0,
+                contributors=released.contributors,
+                active_hazards=score.hazards,
+                danger_score=score.score,
+                since=window.since_time,
+                until=window.until_time,
+                epsilon=served.release.epsilon,
+                delta=served.release.delta,
+            )
+        )
+    return out
 
 
-async def count_cells(session: AsyncSession, window: CellWindow) -> int:
-    stmt = sa.select(sa.func.count()).select_from(_cells_statement(window).order_by(None).subquery())
-    return int((await session.execute(stmt)).scalar_one())
+async def count_cells(session: AsyncSession, window: CellWindow, *, now: datetime) -> int:
+    return len(await _statistics(session, window, now))
 
 
 async def cells_page(
@@ -140,36 +155,12 @@ async def cells_page(
     cells: Sequence[str] = (),
     now: datetime,
 ) -> list[CellStatistic]:
-    """The window's k-anonymous cells in index order, with their active hazards and danger score."""
-    stmt = _cells_statement(window)
+    """The month's released cells in index order, with their active hazards and danger score."""
+    rows = await _statistics(session, window, now)
     if cells:
-        inner = stmt.subquery()
-        stmt = (
-            sa.select(*inner.c).where(inner.c[0].in_([h3.str_to_int(c) for c in cells])).order_by(inner.c[0])
-        )
-    stmt = stmt.offset(offset).limit(limit)
-    rows = [to_stats(r) for r in await session.execute(stmt)]
-    if not rows:
-        return []
-    hazards = await active_hazards(session, resolution=window.resolution, until=window.until_time)
-    out = []
-    for stats in rows:
-        found = tuple(hazards.get(stats.cell, ()))
-        inputs = CellInputs(found, stats.near_misses, stats.rides, stats.contributors)
-        score = danger_score(inputs, now)
-        out.append(
-            CellStatistic(
-                cell=stats.cell,
-                rides=stats.rides,
-                near_misses=stats.near_misses,
-                contributors=stats.contributors,
-                active_hazards=score.hazards,
-                danger_score=score.score,
-                since=window.since_time,
-                until=window.until_time,
-            )
-        )
-    return out
+        wanted = set(cells)
+        rows = [r for r in rows if r.cell in wanted]
+    return rows[offset:] if limit is None else rows[offset : offset + limit]
 
 
 __all__ = [

@@ -1,86 +1,41 @@
-"""From per-cell figures to what may leave the system: coarser cells, k-anonymity, metric values.
+"""What a planner export shows: the request's rules, and its rows as post-processing of a release.
 
-The export pipeline, all pure and in this order::
-
-    rows (res 10, consenting contributors only)
-      → aggregate_cells / aggregate_flows (to the requested resolution)
-      → heatmap_rows / flow_rows (k-anonymity, then the metric's values)
-      → geo.export encoders
-
-Why contributor *sets*: distinct people do not add up. Two children of a cell
-with 3 contributors each may share all three; the parent has 3, not 6, and a
-sum would let a cell with fewer than k people pass the k rule. So a row carries
-the pseudonymous keys of its contributors (user ids as text, or an HMAC of
-them) and aggregation takes their union. The keys are never exported: only
-their count, and only for cells where it reaches k.
-
-Rides, near misses and flow counts, on the other hand, *are* summed: at a
-coarser resolution ``rides`` counts passages through the res-10 children, so
-a ride that crosses three children of a parent counts three times. That keeps
-the near-miss rate (near misses per passage, also summed) comparable across
-resolutions; distinct rides per coarse cell, if ever needed, would need ride
-keys the same way contributors do.
+No figure of people leaves except from a differentially private release
+(`privacy.release`): a map at the release's resolution shows its cells, a
+coarser one sums released children (so subtracting resolutions reveals
+nothing), a finer danger or hazard map shares a released cell's exposure
+equally among its children. Hazards are public facts (``GET /hazards`` shows
+them), so their figures are exact at any resolution, and a cell with a
+hazard is shown whether or not the release shows people there. Everything
+here only reads released values and public data: it costs no privacy.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from enum import StrEnum
-from typing import Final, Protocol, TypeVar
+from typing import Final
 
 import h3
 
 from domain.core.errors import InvalidInput
 from domain.danger.rules import DEFAULT_PARAMS, CellInputs, DangerParams, HazardInput, danger_score
 from domain.hazards.rules import ACTIVE_STATUSES
-from geo.cells import BBox, check_resolution, parse_bbox
+from geo.cells import BBox, cell_in_bbox, check_resolution, parse_bbox
 from geo.export import ExportValue
+from privacy.release.mechanism import Released
+from privacy.release.rules import (
+    Window,
+    closed_window,
+    coarsen_cells,
+    coarsen_flows,
+    last_closed_month,
+    refine_cells,
+)
 
 PropertyValue = int | float | str | bool | None
-
-
-class HasContributors(Protocol):
-    """Anything the k rule can judge: a cell, a flow, or a database row that counted in SQL."""
-
-    @property
-    def contributor_count(self) -> int: ...
-
-
-Row = TypeVar("Row", bound=HasContributors)
-
-
-@dataclass(frozen=True, slots=True)
-class CellRow:
-    """One cell's figures at some resolution, restricted to contributors with research_sharing consent."""
-
-    cell: str
-    rides: int = 0
-    near_misses: int = 0
-    contributors: frozenset[str] = field(default_factory=frozenset)
-    hazards: tuple[HazardInput, ...] = ()
-
-    @property
-    def contributor_count(self) -> int:
-        return len(self.contributors)
-
-    def inputs(self) -> CellInputs:
-        return CellInputs(self.hazards, self.near_misses, self.rides, len(self.contributors))
-
-
-@dataclass(frozen=True, slots=True)
-class FlowRow:
-    """Passages from ``src`` into the adjacent cell ``dst`` (direction kept: one-way streets matter)."""
-
-    src: str
-    dst: str
-    count: int
-    contributors: frozenset[str] = field(default_factory=frozenset)
-
-    @property
-    def contributor_count(self) -> int:
-        return len(self.contributors)
 
 
 class HeatmapMetric(StrEnum):
@@ -89,74 +44,8 @@ class HeatmapMetric(StrEnum):
     HAZARDS = "hazards"
 
 
-def _parent(cell: str, resolution: int) -> str:
-    own = h3.get_resolution(cell)
-    if own < resolution:
-        raise ValueError(f"a resolution-{own} cell cannot be split into resolution {resolution}")
-    return cell if own == resolution else str(h3.cell_to_parent(cell, resolution))
-
-
-@dataclass(slots=True)
-class _CellSum:
-    rides: int = 0
-    near_misses: int = 0
-    contributors: set[str] = field(default_factory=set)
-    hazards: list[HazardInput] = field(default_factory=list)
-
-
-def aggregate_cells(rows: Iterable[CellRow], resolution: int) -> list[CellRow]:
-    """Merge rows into their ancestors at ``resolution``: sums, contributor union, hazards pooled.
-
-    Rows already at ``resolution`` are merged with any duplicates; finer ones
-    go to their parent; coarser ones are a ValueError (they cannot be split).
-    The output is sorted by cell, so an export is reproducible.
-    """
-    sums: dict[str, _CellSum] = {}
-    for row in rows:
-        key = _parent(row.cell, resolution)
-        acc = sums.get(key)
-        if acc is None:
-            acc = sums[key] = _CellSum()
-        acc.rides += row.rides
-        acc.near_misses += row.near_misses
-        acc.contributors.update(row.contributors)
-        acc.hazards.extend(row.hazards)
-    return [
-        CellRow(cell, acc.rides, acc.near_misses, frozenset(acc.contributors), tuple(acc.hazards))
-        for cell, acc in sorted(sums.items())
-    ]
-
-
-def aggregate_flows(rows: Iterable[FlowRow], resolution: int) -> list[FlowRow]:
-    """Flows between the ancestors at ``resolution``; a pair whose ends share a parent is inside one cell
-    and is dropped. Parents of adjacent cells are themselves adjacent (checked around Mechelen in the tests).
-    """
-    sums: dict[tuple[str, str], tuple[int, set[str]]] = {}
-    for row in rows:
-        src, dst = _parent(row.src, resolution), _parent(row.dst, resolution)
-        if src == dst:
-            continue
-        count, people = sums.get((src, dst), (0, set()))
-        people.update(row.contributors)
-        sums[(src, dst)] = (count + row.count, people)
-    return [
-        FlowRow(src, dst, count, frozenset(people)) for (src, dst), (count, people) in sorted(sums.items())
-    ]
-
-
-def k_anonymous(rows: Iterable[Row], k: int) -> Iterator[Row]:
-    """Only rows with at least ``k`` distinct contributors, however many rides they count.
-
-    Volume is no protection: a hundred rides by four people still describe
-    four people's habits.
-    """
-    if k < 1:
-        raise ValueError("k must be at least 1")
-    return (row for row in rows if row.contributor_count >= k)
-
-
-def _hazard_values(row: CellRow) -> dict[str, PropertyValue]:
-    active = [h for h in row.hazards if h.status in ACTIVE_STATUSES]
+def hazard_values(hazards: Iterable[HazardInput]) -> dict[str, ExportValue]:
+    active = [h for h in hazards if h.status in ACTIVE_STATUSES]
     return {
         "hazards": len(active),
         "maxSeverity": max((h.severity for h in active), default=0),
@@ -166,54 +55,66 @@ def _hazard_values(row: CellRow) -> dict[str, PropertyValue]:
     }
 
 
+def _figures_at(values: Mapping[int, Released], base: int, resolution: int) -> dict[str, tuple[float, float]]:
+    """(people, passes) per cell at ``resolution``, from a release at ``base``: sums or shares."""
+    if resolution <= base:
+        return {
+            h3.int_to_str(c): (v.contributors, v.passes) for c, v in coarsen_cells(values, resolution).items()
+        }
+    return {h3.int_to_str(c): (p, n) for c, (p, n, _) in refine_cells(values, resolution).items()}
+
+
+def _count(value: float) -> int | float:
+    return int(value) if float(value).is_integer() else round(value, 1)
+
+
 def heatmap_rows(
-    cells: Iterable[CellRow],
-    *,
-    metric: HeatmapMetric,
-    k: int,
+    query: ExportQuery,
+    released: Mapping[int, Released],
+    release_resolution: int,
+    hazards: Mapping[str, list[HazardInput]],
     now: datetime,
     params: DangerParams = DEFAULT_PARAMS,
-) -> Iterator[tuple[str, dict[str, PropertyValue]]]:
-    """``(cell, properties)`` for the k-anonymous cells, lazily, in the shape :mod:`geo.export` reads.
+) -> Iterator[tuple[str, dict[str, ExportValue]]]:
+    """``(cell, properties)`` in cell order: released cells and cells with a public hazard.
 
-    Properties hold counts and scores only: no contributor keys, ids or times.
+    At a resolution finer than the release only cells with a hazard are
+    shown (a share of a released figure alone says nothing new about a child).
     """
-    for row in k_anonymous(cells, k):
-        values: dict[str, PropertyValue]
-        if metric is HeatmapMetric.DANGER:
-            values = dict(danger_score(row.inputs(), now, params).properties())
-        elif metric is HeatmapMetric.EXPOSURE:
-            values = {
-                "rides": row.rides,
-                "nearMisses": row.near_misses,
-                "contributors": row.contributor_count,
-            }
-        else:
-            values = _hazard_values(row)
-        yield row.cell, values
+    if query.metric is HeatmapMetric.HAZARDS:
+        for cell in sorted(hazards):
+            if query.bbox is None or cell_in_bbox(cell, query.bbox):
+                yield cell, hazard_values(hazards[cell])
+        return
+    people = _figures_at(released, release_resolution, query.resolution)
+    finer = query.resolution > release_resolution
+    cells = (
+        set(hazards)
+        if finer
+        else set(people) | (set(hazards) if query.metric is HeatmapMetric.DANGER else set())
+    )
+    for cell in sorted(cells):
+        if query.bbox is not None and not cell_in_bbox(cell, query.bbox):
+            continue
+        contributors, passes = people.get(cell, (0.0, 0.0))
+        if query.metric is HeatmapMetric.EXPOSURE:
+            yield cell, {"rides": _count(passes), "nearMisses": 0, "contributors": _count(contributors)}
+            continue
+        inputs = CellInputs(tuple(hazards.get(cell, ())), 0, round(passes), round(contributors))
+        values: dict[str, ExportValue] = dict(danger_score(inputs, now, params).properties())
+        values["rides"], values["contributors"] = _count(passes), _count(contributors)
+        yield cell, values
 
 
-def flow_rows(flows: Iterable[FlowRow], *, k: int) -> Iterator[tuple[str, str, dict[str, PropertyValue]]]:
-    """``(src, dst, properties)`` for the k-anonymous flows."""
-    for row in k_anonymous(flows, k):
-        yield row.src, row.dst, {"count": row.count, "contributors": row.contributor_count}
-
-
-__all__ = [
-    "CellRow",
-    "FlowRow",
-    "HasContributors",
-    "HeatmapMetric",
-    "PropertyValue",
-    "aggregate_cells",
-    "aggregate_flows",
-    "flow_rows",
-    "heatmap_rows",
-    "k_anonymous",
-]
-
-
-# --- the export request -----------------------------------------------------------------------------
+def flow_rows(
+    query: ExportQuery, released: Mapping[tuple[int, int], Released]
+) -> Iterator[tuple[str, str, dict[str, ExportValue]]]:
+    """``(src, dst, properties)`` of released flows, summed to the query's (coarser or equal) resolution."""
+    flows = coarsen_flows(released, query.resolution)
+    for (src, dst), figures in sorted(flows.items()):
+        a = h3.int_to_str(src)
+        if query.bbox is None or cell_in_bbox(a, query.bbox):
+            yield a, h3.int_to_str(dst), {"count": figures.passes, "contributors": figures.contributors}
 
 
 class ExportKind(StrEnum):
@@ -234,7 +135,7 @@ CLI_ACTOR = "cli"
 MAX_WINDOW_DAYS: Final = 400
 
 EXPOSURE_COLUMNS: Final = ("rides", "nearMisses", "contributors")
-HAZARD_COLUMNS: Final = ("hazards", "maxSeverity", "reports", "confirmations", "disputes", "contributors")
+HAZARD_COLUMNS: Final = ("hazards", "maxSeverity", "reports", "confirmations", "disputes")
 DANGER_COLUMNS: Final = (
     "danger",
     "hazardEvidence",
@@ -267,27 +168,30 @@ class ExportFormat(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class ExportQuery:
-    """A checked export request. ``since``/``until`` are already truncated to their UTC day."""
+    """A checked export request: what, at which resolution, where, and the UTC days of its release."""
 
     kind: ExportKind
     metric: HeatmapMetric
     resolution: int
     bbox: BBox | None
-    since: datetime | None
-    until: datetime | None
+    window: Window
     format: ExportFormat
 
-    def parameters(self, k: int) -> dict[str, ExportValue]:
+    @property
+    def needs_release(self) -> bool:
+        """Hazard maps show public hazards only; every other figure comes from a release."""
+        return self.kind is ExportKind.FLOWS or self.metric is not HeatmapMetric.HAZARDS
+
+    def parameters(self) -> dict[str, ExportValue]:
         """What the audit log and the GeoJSON metadata say about the export (no personal data)."""
         box = self.bbox
         params: dict[str, ExportValue] = {
             "metric": self.metric.value if self.kind is ExportKind.HEATMAP else None,
             "resolution": self.resolution,
             "bbox": None if box is None else f"{box.min_lon},{box.min_lat},{box.max_lon},{box.max_lat}",
-            "fromDay": None if self.since is None else self.since.date().isoformat(),
-            "toDay": None if self.until is None else self.until.date().isoformat(),
+            "fromDay": self.window.first.isoformat(),
+            "toDay": self.window.last.isoformat(),
             "format": self.format.value,
-            "k": k,
         }
         if self.kind is ExportKind.FLOWS:
             del params["metric"]
@@ -298,12 +202,25 @@ class ExportQuery:
         stamp = now.astimezone(UTC).strftime("%Y%m%dT%H00Z")
         return f"saferoutes-{what}-res{self.resolution}-{stamp}.{self.format.extension}"
 
+    def check_release_resolution(self, release_resolution: int) -> None:
+        """Exposure and flows exist at the release's resolution or coarser; danger and hazard maps
+        may be finer (hazards are public; the release's exposure is shared out over the children)."""
+        if self.resolution > release_resolution and (
+            self.kind is ExportKind.FLOWS or self.metric is HeatmapMetric.EXPOSURE
+        ):
+            raise InvalidInput(
+                "res",
+                f"Figures of people are released at resolution {release_resolution}: ask for"
+                f" res {release_resolution} or coarser (danger and hazard maps may be finer).",
+                code="finer-than-release",
+                releaseResolution=release_resolution,
+            )
 
-def _day_start(moment: datetime, field: str) -> datetime:
+
+def _day(moment: datetime, field: str) -> date:
     if moment.tzinfo is None:
         raise InvalidInput(field, "Give a time zone (RFC 3339, e.g. 2026-06-01T00:00:00Z).")
-    day = moment.astimezone(UTC).date()
-    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+    return moment.astimezone(UTC).date()
 
 
 def parse_time(text: str | None, field: str) -> datetime | None:
@@ -317,11 +234,27 @@ def parse_time(text: str | None, field: str) -> datetime | None:
     return moment if moment.tzinfo is not None or "T" in text else moment.replace(tzinfo=UTC)
 
 
+def export_window(since: datetime | None, until: datetime | None, today: date) -> Window:
+    """The last month that is over, or the planner's days (both given, over, at most a year or so)."""
+    if since is None and until is None:
+        return last_closed_month(today)
+    if since is None or until is None:
+        missing = "from" if since is None else "to"
+        raise InvalidInput(missing, "Give both 'from' and 'to', or neither for the last whole month.")
+    first, last = _day(since, "from"), _day(until, "to")
+    if first > last:
+        raise InvalidInput("from", "'from' must not be after 'to'.")
+    if (last - first).days + 1 > MAX_WINDOW_DAYS:
+        raise InvalidInput("to", f"A time window may cover at most {MAX_WINDOW_DAYS} days.")
+    return closed_window(first, last, today)
+
+
 def build_query(
     kind: ExportKind,
     *,
+    today: date,
     metric: str = HeatmapMetric.DANGER.value,
-    resolution: int = 10,
+    resolution: int = 8,
     bbox: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
@@ -341,25 +274,8 @@ def build_query(
     box = None
     if bbox is not None:
         box = parse_bbox(bbox) if max_area_km2 is None else parse_bbox(bbox, max_area_km2=max_area_km2)
-    start = None if since is None else _day_start(since, "from")
-    end = None if until is None else _day_start(until, "to")
-    if start is not None and end is not None:
-        if start > end:
-            raise InvalidInput("from", "'from' must not be after 'to'.")
-        if end - start >= timedelta(days=MAX_WINDOW_DAYS):
-            raise InvalidInput("to", f"A time window may cover at most {MAX_WINDOW_DAYS} days.")
-    return ExportQuery(kind, chosen_metric, resolution, box, start, end, chosen_format)
-
-
-def cell_properties(metric: HeatmapMetric, inputs: CellInputs, now: datetime) -> dict[str, ExportValue]:
-    """The metric's values for one cell; counts and scores only, the names of ``*_COLUMNS``."""
-    score = danger_score(inputs, now)
-    if metric is HeatmapMetric.DANGER:
-        return dict(score.properties())
-    if metric is HeatmapMetric.EXPOSURE:
-        return {"rides": inputs.rides, "nearMisses": inputs.near_misses, "contributors": inputs.contributors}
-    props = score.properties()
-    return {name: props[name] for name in HAZARD_COLUMNS}
+    window = export_window(since, until, today)
+    return ExportQuery(kind, chosen_metric, resolution, box, window, chosen_format)
 
 
 def columns_of(query: ExportQuery) -> tuple[str, ...]:

@@ -1,15 +1,10 @@
-"""Planner exports (heatmaps and flows), from the query to the streamed bytes, audited.
+"""Planner exports (heatmaps and flows): the release, the audit row, then the streamed bytes.
 
-The pipeline: one SQL statement aggregates the per-user daily rows to the
-requested resolution, keeps only contributions with effective research_sharing
-consent and only cells (or flows) with at least k distinct contributors, and is
-read through a server-side cursor; each row becomes ``(cell, properties)`` and
-goes through the streaming encoders of :mod:`geo.export`. Memory stays flat
-whatever the number of cells (``bench/heatmap.py`` measures it).
-
-The encoders are plain generators that *pull* rows; the rows come from an
-async cursor. The bridge is SQLAlchemy's own: each chunk is produced inside
-``greenlet_spawn``, where the row iterator may ``await_`` the next batch.
+The figures come from the window's differentially private release
+(`privacy.release.service.obtain`: served again when it exists, made and
+charged to the privacy budget when not), reshaped by the pure rules of
+`domain.planner.rules` and streamed through the encoders of `geo.export`.
+The audit row is committed before the first byte leaves, naming the release.
 
 The API and the CLI call the same :func:`open_export`, so a file written by
 ``saferoutes export`` holds the same bytes as the HTTP answer (bar the hour in
@@ -24,83 +19,27 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import h3
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.util import greenlet_spawn
 from sqlmodel import col
 
 from domain.core.columns import utcnow
-from domain.danger.rules import CellInputs, HazardInput
-from domain.danger.store import (
-    active_hazards,
-    to_stats,
-)
+from domain.danger.rules import HazardInput
+from domain.danger.store import active_hazards
 from domain.planner.rules import (
     ExportFormat,
     ExportKind,
     ExportQuery,
     ExportStatus,
-    cell_properties,
     columns_of,
+    flow_rows,
+    heatmap_rows,
 )
-from domain.planner.store import export_statement, fetched_rows
 from domain.planner.tables import ExportAudit
-from geo.cells import cell_in_bbox
 from geo.export import ExportValue, csv_cells, csv_flows, geojson_cells, geojson_flows
-
-
-def _cell_rows(
-    rows: Iterator[Any],
-    query: ExportQuery,
-    hazards: Mapping[str, list[HazardInput]],
-    now: datetime,
-    seen: Callable[[], None],
-) -> Iterator[tuple[str, dict[str, ExportValue]]]:
-    for row in rows:
-        stats = to_stats(row)
-        if query.bbox is not None and not cell_in_bbox(stats.cell, query.bbox):
-            continue
-        seen()
-        inputs = CellInputs(
-            tuple(hazards.get(stats.cell, ())), stats.near_misses, stats.rides, stats.contributors
-        )
-        yield stats.cell, cell_properties(query.metric, inputs, now)
-
-
-def _flow_rows(
-    rows: Iterator[Any], query: ExportQuery, seen: Callable[[], None]
-) -> Iterator[tuple[str, str, dict[str, ExportValue]]]:
-    for src_int, dst_int, count, contributors in rows:
-        src = h3.int_to_str(src_int)
-        if query.bbox is not None and not cell_in_bbox(src, query.bbox):
-            continue
-        seen()
-        yield src, h3.int_to_str(dst_int), {"count": count, "contributors": contributors}
-
-
-def encode(
-    query: ExportQuery,
-    rows: Iterator[Any],
-    *,
-    hazards: Mapping[str, list[HazardInput]],
-    k: int,
-    now: datetime,
-    seen: Callable[[], None],
-) -> Iterator[bytes]:
-    """The export's bytes from the statement's rows (sync, pull-based: the encoders of geo.export)."""
-    columns = columns_of(query)
-    metadata = {name: v for name, v in query.parameters(k).items() if name != "bbox"}
-    metadata["generatedAt"] = now
-    if query.kind is ExportKind.FLOWS:
-        flows = _flow_rows(rows, query, seen)
-        if query.format is ExportFormat.CSV:
-            return csv_flows(flows, columns=columns)
-        return geojson_flows(flows, bbox=query.bbox, metadata=metadata)
-    cells = _cell_rows(rows, query, hazards, now, seen)
-    if query.format is ExportFormat.CSV:
-        return csv_cells(cells, columns=columns)
-    return geojson_cells(cells, bbox=query.bbox, metadata=metadata)
+from privacy.release.rules import ReleasePolicy
+from privacy.release.service import Served, obtain
+from privacy.release.tables import Dataset
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,62 +50,97 @@ class Actor:
     role: str
 
 
+@dataclass(frozen=True, slots=True)
+class Opened:
+    """An audited export, ready to stream once: its rows (for a progress bar) and its chunks."""
+
+    rows: int
+    chunks: AsyncIterator[bytes]
+
+
+def _metadata(query: ExportQuery, served: Served | None, now: datetime) -> dict[str, ExportValue]:
+    meta: dict[str, ExportValue] = {k: v for k, v in query.parameters().items() if k != "bbox"}
+    if served is not None:
+        meta.update(served.describe())
+    meta["generatedAt"] = now
+    return meta
+
+
+def encode(
+    query: ExportQuery,
+    served: Served | None,
+    hazards: Mapping[str, list[HazardInput]],
+    *,
+    release_resolution: int,
+    now: datetime,
+) -> tuple[list[Any], Callable[[Iterator[Any]], Iterator[bytes]]]:
+    """The export's rows and the encoder that turns them into bytes (pure post-processing)."""
+    columns, meta = columns_of(query), _metadata(query, served, now)
+    if query.kind is ExportKind.FLOWS:
+        flows = list(flow_rows(query, served.flows() if served else {}))
+        if query.format is ExportFormat.CSV:
+            return flows, lambda rows: csv_flows(rows, columns=columns)
+        return flows, lambda rows: geojson_flows(rows, bbox=query.bbox, metadata=meta)
+    cells = list(heatmap_rows(query, served.cells() if served else {}, release_resolution, hazards, now))
+    if query.format is ExportFormat.CSV:
+        return cells, lambda rows: csv_cells(rows, columns=columns)
+    return cells, lambda rows: geojson_cells(rows, bbox=query.bbox, metadata=meta)
+
+
 async def open_export(
     sessionmaker: async_sessionmaker[AsyncSession],
     query: ExportQuery,
     *,
     actor: Actor,
-    k: int,
+    policy: ReleasePolicy,
     now: datetime,
     progress: Callable[[int], None] | None = None,
-) -> AsyncIterator[bytes]:
-    """Write the audit row (committed), then return the export's chunks, to be iterated once.
-
-    Call it before sending any header, so a failing audit is an error answer,
-    never an unaudited export.
-    """
+) -> Opened:
+    """Obtain the release and the public hazards, write the audit row (committed), and return the
+    chunks, to be iterated once. Call it before sending any header: a refused release (budget) or a
+    failing audit is an error answer, never an unaudited export."""
+    query.check_release_resolution(policy.resolution)
+    served: Served | None = None
+    async with sessionmaker() as session:
+        if query.needs_release:
+            dataset = Dataset.FLOWS if query.kind is ExportKind.FLOWS else Dataset.CELLS
+            served = await obtain(
+                session, dataset, query.window, policy, now=now, actor_id=actor.id, actor_role=actor.role
+            )
+        hazards: Mapping[str, list[HazardInput]] = {}
+        if query.kind is ExportKind.HEATMAP:
+            hazards = await active_hazards(
+                session, resolution=query.resolution, bbox=query.bbox, until_day=query.window.last
+            )
+    rows, encoder = encode(query, served, hazards, release_resolution=policy.resolution, now=now)
+    parameters = dict(query.parameters()) | (served.describe() if served else {})
     audit_id = await start(
-        sessionmaker,
-        actor_id=actor.id,
-        actor_role=actor.role,
-        kind=query.kind,
-        parameters=query.parameters(k),
+        sessionmaker, actor_id=actor.id, actor_role=actor.role, kind=query.kind, parameters=parameters
     )
-    return _chunks(sessionmaker, query, audit_id, k=k, now=now, progress=progress)
+    return Opened(len(rows), _chunks(sessionmaker, rows, encoder, audit_id, progress))
 
 
 async def _chunks(
     sessionmaker: async_sessionmaker[AsyncSession],
-    query: ExportQuery,
+    rows: list[Any],
+    encoder: Callable[[Iterator[Any]], Iterator[bytes]],
     audit_id: uuid.UUID,
-    *,
-    k: int,
-    now: datetime,
     progress: Callable[[int], None] | None,
 ) -> AsyncIterator[bytes]:
     sent = 0
     completed = False
 
-    def seen() -> None:
+    def counted() -> Iterator[Any]:
         nonlocal sent
-        sent += 1
-        if progress is not None:
-            progress(sent)
+        for row in rows:
+            sent += 1
+            if progress is not None:
+                progress(sent)
+            yield row
 
     try:
-        async with sessionmaker() as session:
-            hazards: Mapping[str, list[HazardInput]] = {}
-            if query.kind is ExportKind.HEATMAP:
-                hazards = await active_hazards(
-                    session, resolution=query.resolution, bbox=query.bbox, until=query.until
-                )
-            result = await session.stream(export_statement(query, k=k, now=now))
-            # the CSV encoders peek at the first row when built: build them under greenlet_spawn too
-            chunks = await greenlet_spawn(
-                encode, query, fetched_rows(result), hazards=hazards, k=k, now=now, seen=seen
-            )
-            while (chunk := await greenlet_spawn(next, chunks, None)) is not None:
-                yield chunk
+        for chunk in encoder(counted()):
+            yield chunk
         completed = True
     finally:
         await finish(sessionmaker, audit_id, cells=sent, completed=completed)

@@ -44,7 +44,7 @@ from domain.hazards.rules import (
 from geo.classify import ClassifyThresholds, TravelMode, classify_mode, window_speeds_mps
 from geo.cleaning import CleaningParams, clean, cumulative_distance_m
 from geo.errors import TraceError
-from geo.points import TracePoint, true_runs
+from geo.points import TracePoint, haversine_m, true_runs
 from geo.snapping import CellVisit, cell_centre, connect, drop_cells, snap_segment, transitions
 from geo.validation import TraceLimits, validate_trace
 from privacy.trimming.rules import trim_ends
@@ -213,8 +213,14 @@ def check_incidents(
     zones: Sequence[PrivacyZone],
     consented: bool,
     now: datetime,
+    ends: Sequence[tuple[float, float]] = (),
+    trim_radius_m: float = 0.0,
 ) -> Checked:
-    """Validate every incident (raising for the first bad one) and decide which are filed."""
+    """Validate every incident (raising for the first bad one) and decide which are filed.
+
+    An incident within ``trim_radius_m`` of one of the ride's ``ends`` (lat, lon) is filed to be
+    published at its cell, never at its point: the trimmed ends are what the ride keeps private.
+    """
     if len(incidents) > MAX_INCIDENTS:
         raise InvalidHazardInput("incidents", f"A ride may carry at most {MAX_INCIDENTS} incidents.")
     first, last = span
@@ -241,8 +247,17 @@ def check_incidents(
             dropped.append(Dropped(i, DropReason.TOO_OLD))
         else:
             offset = max(0, round(inc.t - ride_start.timestamp()))
+            near_end = any(haversine_m(inc.lat, inc.lon, lat, lon) <= trim_radius_m for lat, lon in ends)
             draft = ReportDraft(
-                inc.lat, inc.lon, category.value, inc.severity, description, observed, ride_id, offset
+                inc.lat,
+                inc.lon,
+                category.value,
+                inc.severity,
+                description,
+                observed,
+                ride_id,
+                offset,
+                near_end,
             )
             to_file.append((i, draft))
     return Checked(tuple(to_file), tuple(dropped))

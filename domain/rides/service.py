@@ -238,6 +238,8 @@ async def ingest(
         zones=who.zones,
         consented=who.may_report_hazards,
         now=now,
+        ends=[(upload.points[0].lat, upload.points[0].lon), (upload.points[-1].lat, upload.points[-1].lon)],
+        trim_radius_m=radius,
     )
     stored = await idempotency.claim(
         session,

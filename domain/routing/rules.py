@@ -1,23 +1,24 @@
 """Routing vocabulary: what counts as a ridden edge and an open confirmed hazard, and the stamp.
 
 The rules, in one place (docs/routing.md explains them):
-- A ridden edge is a pair of neighbouring cells that at least k distinct people
-  rode (walk or bike, both directions together), so a route never reveals a
-  path only one or two people take, such as a private driveway. Everything
-  else is the fallback grid of the service area.
+- A ridden edge is a pair of neighbouring cells inside the area the city's
+  latest monthly release (`privacy.release`) shows people riding; everything
+  else is the fallback grid of the service area. The router reads no ride,
+  only the release (consented contributions, noisy, thresholded), so a route
+  reveals nothing about one person beyond what that release already does.
 - An open confirmed hazard is one still on the street (open, acknowledged or
   planned) that at least two people stand behind (reports plus stillThere
   confirmations) and more people support than dispute: one report alone
   weighs in the danger score but does not steer routes by itself.
-- The stamp of the aggregates is read from the data, so no writer has to
-  remember to bump a counter and no hot row is updated per ride.
+- The stamp is read from the data (the hazards) and the calendar (the month
+  released), so no writer has to remember to bump a counter.
 """
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Final
 
 from domain.core.errors import DomainError
@@ -39,16 +40,16 @@ class RoutingUnavailable(DomainError):
 
 @dataclass(frozen=True, slots=True)
 class Stamp:
-    """What the graph was built from, as cheap figures: the hazards' fingerprint and the newest ride.
+    """What the graph was built from, as cheap figures: the hazards' fingerprint and the month released.
 
     Every worker reading the same rows computes the same :attr:`version`.
     """
 
     hazards: int
     hazards_changed: datetime | None
-    latest_ride: datetime | None
+    released_month: date
 
     @property
     def version(self) -> str:
-        text = f"{self.hazards}|{self.hazards_changed}|{self.latest_ride}"
+        text = f"{self.hazards}|{self.hazards_changed}|{self.released_month}"
         return hashlib.sha256(text.encode()).hexdigest()[:12]

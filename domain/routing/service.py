@@ -3,9 +3,9 @@
 The policy (docs/routing.md, "Rebuild policy"):
 - no graph yet, or one older than ``max_age_s``: the request waits for the
   build (single-flight: concurrent requests share one build);
-- at most every ``check_s`` a request reads the stamp (:class:`Stamp`, three
-  index-backed aggregates); when a hazard changed, ``rebuild_rides`` rides
-  arrived since the build, or the graph nears ``max_age_s``, the graph is
+- at most every ``check_s`` a request reads the stamp (:class:`Stamp`, two
+  index-backed aggregates and the month released); when a hazard changed, a
+  new month was released, or the graph nears ``max_age_s``, the graph is
   rebuilt in the background while requests keep the old one, then swapped in;
 - a failed background build is logged and retried at the next check.
 Every worker reads the same rows, so workers converge on the same version with
@@ -26,9 +26,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from domain.core.columns import utcnow
 from domain.routing.rules import RoutingUnavailable, Stamp
-from domain.routing.store import build_graph, load_inputs, read_stamp, rides_since
+from domain.routing.store import build_graph, load_inputs, read_stamp
 from geo.routing.graph import PROFILES, RoutingGraph, UnknownProfile
 from geo.routing.search import RouteComparison, compare
+from privacy.release.rules import ReleasePolicy
 
 log = logging.getLogger("saferoutes.routing")
 
@@ -41,19 +42,17 @@ class GraphCache:
         sessionmaker: async_sessionmaker[AsyncSession],
         *,
         resolution: int,
-        k: int,
+        policy: ReleasePolicy,
         max_age_s: float,
         check_s: float,
-        rebuild_rides: int,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._sessionmaker = sessionmaker
         self._resolution = resolution
-        self._k = k
+        self._policy = policy
         self._max_age_s = max_age_s
         self._check_s = check_s
         self._soft_age_s = max(max_age_s - check_s, max_age_s / 2)
-        self._rebuild_rides = rebuild_rides
         self._clock = clock
         self._graph: RoutingGraph | None = None
         self._stamp: Stamp | None = None
@@ -102,19 +101,10 @@ class GraphCache:
                 await self._task
 
     async def stale(self) -> bool:
-        """Whether the data moved materially since the build (a stamp read: one round trip, two at most)."""
-        built = self._stamp
+        """Whether the data moved since the build: a hazard changed, or a new month is released."""
         async with self._sessionmaker() as session:
-            stamp = await read_stamp(session)
-            if built is None or (stamp.hazards, stamp.hazards_changed) != (
-                built.hazards,
-                built.hazards_changed,
-            ):
-                return True
-            if stamp.latest_ride == built.latest_ride:
-                return False
-            new = await rides_since(session, built.latest_ride, cap=self._rebuild_rides)
-        return new >= self._rebuild_rides
+            stamp = await read_stamp(session, today=utcnow().date())
+        return stamp != self._stamp
 
     def _start(self) -> asyncio.Task[None]:
         if self._task is None or self._task.done():
@@ -125,7 +115,9 @@ class GraphCache:
     async def _rebuild(self) -> None:
         started, built_at = self._clock(), utcnow()
         async with self._sessionmaker() as session:
-            inputs = await load_inputs(session, now=built_at, resolution=self._resolution, k=self._k)
+            inputs = await load_inputs(
+                session, now=built_at, resolution=self._resolution, policy=self._policy
+            )
         build = functools.partial(build_graph, inputs, resolution=self._resolution, built_at=built_at)
         graph = await anyio.to_thread.run_sync(build)
         self._graph, self._stamp, self._built, self._checked = graph, inputs.stamp, started, started

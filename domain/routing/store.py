@@ -1,4 +1,4 @@
-"""Read what the router needs from the database: the k-anonymous network, hazards, danger, the stamp.
+"""Read what the router needs: the released network and danger, the public hazards, the stamp.
 
 The graph itself is built by the pure :class:`geo.routing.RoutingGraph`; this
 module only loads its inputs (async, one session) and builds it (sync, meant to
@@ -8,33 +8,29 @@ are in :mod:`domain.routing`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Final
 
 import h3
+import h3.api.basic_int as h3i
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from domain.danger.store import danger_scores
+from domain.danger.store import active_hazards, danger_scores, released_inputs
 from domain.hazards.rules import ACTIVE_STATUSES
 from domain.rides.tables import EXPOSURE_MODES
 from domain.routing.rules import MIN_HAZARD_SUPPORT, Stamp
 from geo.routing.graph import RoutingGraph
+from privacy.release.mechanism import Released
+from privacy.release.rules import ReleasePolicy, last_closed_month
+from privacy.release.service import obtain
+from privacy.release.tables import Dataset
 
 _RES_SHIFT: Final = 52
 _MODES = [m.value for m in EXPOSURE_MODES]
 _ACTIVE = [s.value for s in ACTIVE_STATUSES]
-
-_RIDDEN_EDGES = sa.text(
-    """
-    SELECT least(from_cell, to_cell) AS a, greatest(from_cell, to_cell) AS b, sum(traversals) AS n
-    FROM cell_transition
-    WHERE mode = ANY(:modes) AND from_cell <> to_cell AND ((from_cell >> :shift) & 15) = :resolution
-    GROUP BY 1, 2
-    HAVING count(DISTINCT user_id) >= :k
-    """
-)
 
 _CONFIRMED_HAZARDS = sa.text(
     """
@@ -45,18 +41,7 @@ _CONFIRMED_HAZARDS = sa.text(
     """
 )
 
-_STAMP = sa.text(
-    """
-    SELECT (SELECT count(*) FROM hazard) AS hazards,
-           (SELECT max(updated_at) FROM hazard) AS hazards_changed,
-           (SELECT max(created_at) FROM ride) AS latest_ride
-    """
-)
-
-_NEW_RIDES = sa.text(
-    "SELECT count(*) FROM (SELECT 1 FROM ride WHERE created_at > :since LIMIT :cap) AS recent"
-)
-_ANY_RIDES = sa.text("SELECT count(*) FROM (SELECT 1 FROM ride LIMIT :cap) AS recent")
+_STAMP = sa.text("SELECT count(*) AS hazards, max(updated_at) AS hazards_changed FROM hazard")
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,24 +54,24 @@ class GraphInputs:
     hazards: dict[str, int]
 
 
-async def read_stamp(session: AsyncSession) -> Stamp:
-    """Three index-backed aggregates: cheap enough for every worker to read every few seconds."""
+async def read_stamp(session: AsyncSession, *, today: date) -> Stamp:
+    """Two index-backed aggregates and the month released: cheap enough to read every few seconds."""
     row = (await session.execute(_STAMP)).one()
-    return Stamp(hazards=int(row.hazards), hazards_changed=row.hazards_changed, latest_ride=row.latest_ride)
+    month = last_closed_month(today).first
+    return Stamp(hazards=int(row.hazards), hazards_changed=row.hazards_changed, released_month=month)
 
 
-async def rides_since(session: AsyncSession, since: datetime | None, *, cap: int) -> int:
-    """Rides stored after ``since`` (every ride when None), counted up to ``cap`` only."""
-    if since is None:
-        return int((await session.execute(_ANY_RIDES, {"cap": cap})).scalar_one())
-    return int((await session.execute(_NEW_RIDES, {"since": since, "cap": cap})).scalar_one())
+def released_edges(released: Mapping[int, Released], resolution: int) -> list[tuple[str, str, int]]:
+    """Neighbouring cells at ``resolution`` inside the cells the release shows people riding.
 
-
-async def ridden_edges(session: AsyncSession, *, resolution: int, k: int) -> list[tuple[str, str, int]]:
-    """Neighbouring cell pairs ridden (walk or bike, both ways) by at least ``k`` distinct people."""
-    params = {"modes": _MODES, "shift": _RES_SHIFT, "resolution": resolution, "k": k}
-    rows = await session.execute(_RIDDEN_EDGES, params)
-    return [(h3.int_to_str(a), h3.int_to_str(b), int(n)) for a, b, n in rows]
+    Pure post-processing of the release: the router treats the area people are
+    shown to ride as its network and the rest of the service area as the
+    fallback grid. No path of a few people can show here: a release shows no
+    cell fewer than its threshold's worth of people rode.
+    """
+    area = {int(c) for parent in released for c in h3i.cell_to_children(parent, resolution)}
+    pairs = {(min(a, b), max(a, b)) for a in area for b in h3i.grid_ring(a, 1) if b in area}
+    return [(h3.int_to_str(a), h3.int_to_str(b), 1) for a, b in sorted(pairs)]
 
 
 async def confirmed_hazard_cells(session: AsyncSession, *, resolution: int) -> dict[str, int]:
@@ -99,14 +84,21 @@ async def confirmed_hazard_cells(session: AsyncSession, *, resolution: int) -> d
     return out
 
 
-async def load_inputs(session: AsyncSession, *, now: datetime, resolution: int, k: int) -> GraphInputs:
-    """The stamp first, then the data, in one REPEATABLE READ snapshot so that they agree."""
+async def load_inputs(
+    session: AsyncSession, *, now: datetime, resolution: int, policy: ReleasePolicy
+) -> GraphInputs:
+    """The last month's release (made now if it never was), then, in one REPEATABLE READ snapshot, the
+    stamp and the public hazards, so that they agree."""
+    served = await obtain(session, Dataset.CELLS, last_closed_month(now.date()), policy, now=now)
+    released = served.cells()
+    await session.commit()
     await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
-    stamp = await read_stamp(session)
-    edges = await ridden_edges(session, resolution=resolution, k=k)
+    stamp = await read_stamp(session, today=now.date())
     hazards = await confirmed_hazard_cells(session, resolution=resolution)
-    scores = await danger_scores(session, now=now, resolution=resolution, research_only=False)
+    public = await active_hazards(session, resolution=resolution)
+    scores = danger_scores(released_inputs(released, public, max(resolution, policy.resolution)), now)
     danger = {cell: s.score for cell, s in scores.items() if s.score > 0}
+    edges = released_edges(released, resolution)
     return GraphInputs(stamp=stamp, edges=edges, danger=danger, hazards=hazards)
 
 

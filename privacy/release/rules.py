@@ -29,11 +29,22 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import date, timedelta
 from typing import Generic
 
 import h3.api.basic_int as h3i
 
-from privacy.release.mechanism import Cell, Flow, K, Released, ReleaseParams, Totals, key_text
+from domain.core.errors import Forbidden, InvalidInput
+from privacy.release.mechanism import (
+    Cell,
+    FigureSplit,
+    Flow,
+    K,
+    Released,
+    ReleaseParams,
+    Totals,
+    key_text,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,3 +163,140 @@ def coarsen_flows(values: Mapping[Flow, Released], resolution: int) -> dict[Flow
         if pair[0] != pair[1]:
             out[pair] = out[pair] + figures if pair in out else figures
     return out
+
+
+def refine_cells(values: Mapping[Cell, Released], resolution: int) -> dict[Cell, tuple[float, float, float]]:
+    """Figures of finer cells as equal shares of their released parent: (contributors, passes, near misses).
+
+    Which children a parent has is public (H3's geometry), so sharing a
+    released figure among them is post-processing: it adds no information,
+    only spreads what the release says over the area it says it for.
+    """
+    out: dict[Cell, tuple[float, float, float]] = {}
+    for cell, figures in values.items():
+        own = int(h3i.get_resolution(cell))
+        if own > resolution:
+            raise ValueError(f"a resolution-{own} cell cannot be refined to resolution {resolution}")
+        children = [cell] if own == resolution else [int(c) for c in h3i.cell_to_children(cell, resolution)]
+        share = 1.0 / len(children)
+        for child in children:
+            out[child] = (figures.contributors * share, figures.passes * share, figures.near_misses * share)
+    return out
+
+
+# --- periods and budget ----------------------------------------------------------------------
+
+
+class BudgetSpent(Forbidden):
+    """A release would take a period's privacy loss past its budget (403, naming the periods)."""
+
+    code = "privacy-budget-spent"
+    title = "Privacy budget spent"
+
+
+class WindowNotClosed(InvalidInput):
+    """A release may only cover days that are over: the data of an open day still changes."""
+
+    code = "window-not-closed"
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """The UTC days a release covers, both included."""
+
+    first: date
+    last: date
+
+    def __post_init__(self) -> None:
+        if self.last < self.first:
+            raise ValueError("a window ends on or after its first day")
+
+    @property
+    def days(self) -> int:
+        return (self.last - self.first).days + 1
+
+    def months(self) -> list[date]:
+        """The calendar months (their first days) the window touches: each is charged for a release."""
+        out, month = [], self.first.replace(day=1)
+        while month <= self.last:
+            out.append(month)
+            month = (month + timedelta(days=32)).replace(day=1)
+        return out
+
+    def is_month(self) -> bool:
+        return (
+            self.first.day == 1 and (self.last + timedelta(days=1)).day == 1 and self.months() == [self.first]
+        )
+
+    def label(self) -> str:
+        if self.is_month():
+            return self.first.strftime("%Y-%m")
+        return f"{self.first.isoformat()}/{self.last.isoformat()}"
+
+
+def month_window(month: date) -> Window:
+    first = month.replace(day=1)
+    return Window(first, (first + timedelta(days=32)).replace(day=1) - timedelta(days=1))
+
+
+def last_closed_month(today: date) -> Window:
+    """The latest calendar month that is over on ``today`` (UTC): what public statistics cover."""
+    return month_window(today.replace(day=1) - timedelta(days=1))
+
+
+def closed_window(first: date, last: date, today: date, *, field: str = "to") -> Window:
+    """A planner's window, refused while its last day is not over (the release would be of open data)."""
+    if last >= today:
+        raise WindowNotClosed(
+            field,
+            f"A release covers days that are over: end the window on {today - timedelta(days=1)} or earlier.",
+        )
+    return Window(first, last)
+
+
+@dataclass(frozen=True, slots=True)
+class ReleasePolicy:
+    """How figures leave the system: the parameters of every release and the budget per month.
+
+    ``resolution``: the base resolution releases are made at (coarser maps sum
+    released cells, finer ones share them out). ``budget_epsilon``: the
+    privacy loss all releases touching one calendar month may add up to for
+    one person; a release that would pass it is refused (:class:`BudgetSpent`).
+    """
+
+    epsilon: float = 1.0
+    delta: float = 1e-6
+    resolution: int = 8
+    max_cells: int = 8
+    max_passes: int = 32
+    budget_epsilon: float = 4.0
+
+    def __post_init__(self) -> None:
+        if not 7 <= self.resolution <= 10:
+            raise ValueError("the release resolution is 7 to 10")
+        if self.budget_epsilon < self.epsilon:
+            raise ValueError("the monthly budget must allow at least one release")
+
+    def params(self) -> ReleaseParams:
+        """Cells and flows alike: two thirds of the budget for who is shown, one third for the passes;
+        near misses are not released (their hazard reports are public anyway)."""
+        return ReleaseParams(
+            epsilon=self.epsilon,
+            delta=self.delta,
+            max_cells=self.max_cells,
+            max_passes=self.max_passes,
+            max_near_misses=0,
+            split=FigureSplit(contributors=2.0, passes=1.0, near_misses=0.0),
+        )
+
+    def check_budget(self, spent: Mapping[date, float], window: Window) -> None:
+        """Refuse a release of ``window`` when a month it touches has less than ``epsilon`` left."""
+        short = [m for m in window.months() if spent.get(m, 0.0) + self.epsilon > self.budget_epsilon + 1e-9]
+        if short:
+            months = ", ".join(m.strftime("%Y-%m") for m in short)
+            raise BudgetSpent(
+                f"The privacy budget of {months} is spent: ask for a window already released (a whole month"
+                " is released once and served again), or wait for the next month.",
+                months=[m.strftime("%Y-%m") for m in short],
+                budgetEpsilon=self.budget_epsilon,
+            )
