@@ -140,6 +140,13 @@ INVENTORY: tuple[PersonalTable, ...] = (
     PersonalTable(
         "export_audit", "actor_id = :uid", Erase.UNLINK, "started_at", why="exports made as a planner"
     ),
+    PersonalTable(
+        "privacy_release",
+        "actor_id = :uid",
+        Erase.UNLINK,
+        "created_at",
+        why="privacy releases asked for as a planner",
+    ),
 )
 
 BY_NAME = {entry.name: entry for entry in INVENTORY}

@@ -28,6 +28,14 @@ def settings(database_url: str) -> Settings:
         register_per_hour=10_000,
         login_attempts_per_minute=10_000,
         rate_limit_per_minute=10_000,
+        # releases a handful of seeded people can pass (tau 9, sigma 1.4), at the rides' resolution,
+        # with a budget no test spends unless it means to (tests/integration/privacy/test_releases.py)
+        privacy_epsilon=10.0,
+        release_max_cells=4,
+        release_max_passes=4,
+        release_resolution=10,
+        open_data_resolution=9,
+        privacy_budget=1_000_000.0,
     )
 
 

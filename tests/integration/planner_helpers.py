@@ -23,6 +23,16 @@ MECHELEN = (51.0259, 4.4776)
 CELL = h3.latlng_to_cell(*MECHELEN, 10)
 TODAY = datetime.now(UTC).date()
 NOW = datetime.now(UTC)
+MARCH = date(2026, 3, 15)
+"""A day of a month that is over (releases cover closed windows only): where most seeds ride."""
+APRIL = date(2026, 4, 15)
+MONTH = {"from": "2026-03-01T00:00:00Z", "to": "2026-03-31T00:00:00Z"}
+"""The query parameters of March 2026, a whole month: its release is the public one."""
+APRIL_MONTH = {"from": "2026-04-01T00:00:00Z", "to": "2026-04-30T00:00:00Z"}
+CROWD = 20
+"""People a test cell needs to be shown: the test policy's threshold is 9, its noise sigma 1.4."""
+NOISE = 8
+"""How far a released count of people may stray in a test (over 5 sigma: never in practice)."""
 
 
 def neighbours(cell: str = CELL) -> list[str]:
@@ -124,8 +134,15 @@ class Seed:
         return ride.id
 
     async def hazard(
-        self, cell: str = CELL, *, severity: int = 3, reports: int = 3, status: str = "open"
+        self,
+        cell: str = CELL,
+        *,
+        severity: int = 3,
+        reports: int = 3,
+        status: str = "open",
+        created: date = MARCH,
     ) -> uuid.UUID:
+        """An active hazard created on ``created`` (by default in the month most tests release)."""
         lat, lon = h3.cell_to_latlng(cell)
         hazard = Hazard(
             category="dangerous_crossing",
@@ -137,6 +154,7 @@ class Seed:
             report_count=reports,
             confirmation_count=2,
             last_confirmed_at=datetime.now(UTC) - timedelta(days=1),
+            created_at=datetime.combine(created, datetime.min.time(), UTC),
         )
         await self._add(hazard)
         return hazard.id

@@ -1,4 +1,11 @@
-"""GET /planner/heatmap: k threshold, consent now, resolution aggregation, filters, formats, no ids."""
+"""GET /planner/heatmap: figures of people from a differentially private release, its window and
+resolutions, consent at release time, filters, formats, and no ids.
+
+The test policy (tests/integration/conftest.py) releases at res 10 with epsilon 10, 4 cells and
+4 passes per person: the threshold is 9 people and the noise on a count of people has sigma 1.4.
+A cell 20 people rode is shown (its noisy count would have to fall 11 below); one 1 to 3 people
+rode is hidden (the noise would have to add 6 or more: about one chance in 100 000 per cell).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +13,6 @@ import csv
 import io
 import itertools
 import json
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,10 +22,18 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.core.enums import Role
-from tests.integration.planner_helpers import CELL, TODAY, Seed, sibling_cells
+from tests.integration.planner_helpers import (
+    APRIL,
+    APRIL_MONTH,
+    CELL,
+    CROWD,
+    MARCH,
+    MONTH,
+    NOISE,
+    Seed,
+    sibling_cells,
+)
 from tests.integration.school_helpers import Client, staff
-
-K = 5
 
 
 async def heatmap(client: Client, **params: Any) -> Any:
@@ -28,68 +42,76 @@ async def heatmap(client: Client, **params: Any) -> Any:
 
 
 async def cells_of(client: Client, **params: Any) -> dict[str, dict[str, Any]]:
-    response = await heatmap(client, **params)
+    response = await heatmap(client, **{**MONTH, **params})
     assert response.status_code == 200, response.text
     return {f["properties"]["h3"]: f["properties"] for f in response.json()["features"]}
 
 
-async def crowd(seed: Seed, n: int, cells: list[str], *, rides: int = 1, **user: Any) -> list[Any]:
+async def crowd(
+    seed: Seed, n: int, cells: list[str], *, rides: int = 1, day: Any = MARCH, **user: Any
+) -> list[Any]:
     people = [await seed.user(**user) for _ in range(n)]
     for person in people:
-        await seed.exposure(person, cells, rides=rides)
+        await seed.exposure(person, cells, rides=rides, day=day)
     return people
 
 
-async def test_a_cell_needs_k_contributors_however_many_rides(client: Client, clean_db: AsyncEngine) -> None:
-    seed = Seed(clean_db)
-    other = sibling_cells(9)[0] if sibling_cells(9)[0] != CELL else sibling_cells(9)[1]
-    await crowd(seed, K - 1, [CELL], rides=50)
-    await crowd(seed, K, [other], rides=1)
-    cells = await cells_of(client, metric="exposure")
-    assert CELL not in cells
-    assert cells[other] == {"h3": other, "rides": K, "nearMisses": 0, "contributors": K}
+def near(value: Any, exact: int) -> bool:
+    return abs(value - exact) <= NOISE
 
 
-async def test_withdrawing_research_consent_removes_the_contribution_from_the_next_export(
+async def test_a_cell_few_people_rode_is_hidden_however_many_rides(
     client: Client, clean_db: AsyncEngine
 ) -> None:
     seed = Seed(clean_db)
-    people = await crowd(seed, K + 1, [CELL], rides=2)
-    assert (await cells_of(client, metric="exposure"))[CELL]["contributors"] == K + 1
-    await seed.consent(people[0], granted=False)
-    after = (await cells_of(client, metric="exposure"))[CELL]
-    assert (after["contributors"], after["rides"]) == (K, 2 * K)
-    await seed.consent(people[1], granted=False)
-    assert CELL not in await cells_of(client, metric="exposure")
+    other = next(c for c in sibling_cells(9) if c != CELL)
+    await crowd(seed, 2, [CELL], rides=50)
+    await crowd(seed, CROWD, [other], rides=1)
+    cells = await cells_of(client, metric="exposure")
+    assert CELL not in cells
+    assert set(cells[other]) == {"h3", "rides", "nearMisses", "contributors"}
+    assert near(cells[other]["contributors"], CROWD)
+
+
+async def test_a_release_is_served_again_and_a_withdrawal_shows_in_the_next_one(
+    client: Client, clean_db: AsyncEngine
+) -> None:
+    seed = Seed(clean_db)
+    people = await crowd(seed, CROWD, [CELL], rides=2)
+    for person in people:
+        await seed.exposure(person, [CELL], rides=2, day=APRIL)
+    march = await cells_of(client, metric="exposure")
+    for person in people[: CROWD - 2]:
+        await seed.consent(person, granted=False)
+    assert await cells_of(client, metric="exposure") == march, "the same release, the same noise"
+    assert CELL not in await cells_of(client, metric="exposure", **APRIL_MONTH), "released after"
 
 
 async def test_a_childs_contribution_counts_only_with_a_guardians_consent(
     client: Client, clean_db: AsyncEngine
 ) -> None:
     seed = Seed(clean_db)
-    await crowd(seed, K - 1, [CELL])
-    child_year = TODAY.year - 10
-    await crowd(seed, 1, [CELL], research="self", birth_year=child_year)
+    child_year = MARCH.year - 10
+    await crowd(seed, CROWD, [CELL], research="self", birth_year=child_year)
     assert CELL not in await cells_of(client, metric="exposure")
-    await crowd(seed, 1, [CELL], research="guardian", birth_year=child_year)
-    assert (await cells_of(client, metric="exposure"))[CELL]["contributors"] == K
+    await crowd(seed, CROWD, [CELL], research="guardian", birth_year=child_year, day=APRIL)
+    assert near((await cells_of(client, metric="exposure", **APRIL_MONTH))[CELL]["contributors"], CROWD)
 
 
-async def test_a_coarser_cell_aggregates_its_children_and_unions_their_people(
+async def test_a_coarser_cell_is_the_sum_of_its_released_children(
     client: Client, clean_db: AsyncEngine
 ) -> None:
     seed = Seed(clean_db)
-    c0, c1, c2, c3 = sibling_cells(8)[:4]
-    parent = h3.cell_to_parent(CELL, 8)
-    await crowd(seed, 3, [c0, c1])
-    assert await cells_of(client, metric="exposure", res=8) == {}, "3 + 3 is 3 people, not 6"
-    await crowd(seed, 3, [c2, c3])
-    assert await cells_of(client, metric="exposure", res=10) == {}, "no child has k people"
-    cells = await cells_of(client, metric="exposure", res=8)
-    assert set(cells) == {parent}
-    assert (cells[parent]["contributors"], cells[parent]["rides"]) == (6, 12)
-    res7 = await cells_of(client, metric="exposure", res=7)
-    assert set(res7) == {h3.cell_to_parent(CELL, 7)}
+    children = sibling_cells(9)[:3]
+    for child in children:
+        await crowd(seed, CROWD, [child])
+    await crowd(seed, 2, [sibling_cells(9)[3]])  # hidden at res 10: must not reappear at res 9
+    fine = await cells_of(client, metric="exposure", res=10)
+    coarse = await cells_of(client, metric="exposure", res=9)
+    parent = h3.cell_to_parent(CELL, 9)
+    assert set(fine) == set(children) and set(coarse) == {parent}
+    for figure in ("contributors", "rides"):
+        assert coarse[parent][figure] == sum(fine[c][figure] for c in children), "subtracting reveals nothing"
 
 
 @pytest.mark.parametrize(
@@ -103,8 +125,10 @@ async def test_a_coarser_cell_aggregates_its_children_and_unions_their_people(
         ({"format": "shp"}, "format"),
         ({"from": "2026-03-01T00:00:00Z", "to": "2026-02-01T00:00:00Z"}, "from"),
         ({"from": "2024-01-01T00:00:00Z", "to": "2026-01-01T00:00:00Z"}, "to"),
-        ({"from": "yesterday"}, "from"),
-        ({"to": "2026-01-01T10:00:00"}, "to"),
+        ({"from": "yesterday", "to": "2026-01-01T00:00:00Z"}, "from"),
+        ({"from": "2026-01-01T00:00:00Z", "to": "2026-01-02T10:00:00"}, "to"),
+        ({"from": "2026-01-01T00:00:00Z"}, "to"),
+        ({"from": "2026-01-01T00:00:00Z", "to": "2999-01-01T00:00:00Z"}, "to"),
     ],
 )
 async def test_bad_filters_are_422_naming_the_parameter(
@@ -116,43 +140,39 @@ async def test_bad_filters_are_422_naming_the_parameter(
     assert response.json()["errors"][0]["field"] == field
 
 
-async def test_time_window_keeps_the_days_inside_it(client: Client, clean_db: AsyncEngine) -> None:
+async def test_a_window_releases_the_days_inside_it(client: Client, clean_db: AsyncEngine) -> None:
     seed = Seed(clean_db)
-    people = [await seed.user() for _ in range(K)]
-    for person in people:
-        await seed.exposure(person, [CELL], rides=1, day=TODAY - timedelta(days=30))
-        await seed.exposure(person, [CELL], rides=3, day=TODAY)
-    start = (TODAY - timedelta(days=1)).isoformat() + "T23:59:00Z"
-    recent = await cells_of(client, metric="exposure", **{"from": start})
-    assert recent[CELL]["rides"] == 3 * K, "from is truncated to its day: yesterday and today"
-    old_end = (TODAY - timedelta(days=30)).isoformat() + "T06:00:00+02:00"
-    old = await cells_of(client, metric="exposure", to=old_end)
-    assert old[CELL]["rides"] == K
+    await crowd(seed, CROWD, [CELL], day=MARCH)
+    window = {"from": "2026-03-10T23:00:00+02:00", "to": "2026-03-20T00:00:00Z"}  # 10 March (UTC) on
+    assert CELL in await cells_of(client, metric="exposure", **window)
+    before = {"from": "2026-02-01T00:00:00Z", "to": "2026-03-14T00:00:00Z"}
+    assert CELL not in await cells_of(client, metric="exposure", **before)
 
 
 async def test_bbox_keeps_cells_whose_centre_is_inside(client: Client, clean_db: AsyncEngine) -> None:
     seed = Seed(clean_db)
     far = h3.latlng_to_cell(51.2194, 4.4025, 10)  # Antwerp
-    await crowd(seed, K, [CELL, far])
+    await crowd(seed, CROWD, [CELL, far])
     lat, lon = h3.cell_to_latlng(CELL)
     box = f"{lon - 0.01},{lat - 0.01},{lon + 0.01},{lat + 0.01}"
     assert set(await cells_of(client, metric="exposure", bbox=box)) == {CELL}
     assert set(await cells_of(client, metric="exposure")) == {CELL, far}
 
 
-async def test_danger_geojson_follows_rfc_7946_and_carries_the_inputs(
+async def test_danger_geojson_follows_rfc_7946_and_names_its_release(
     client: Client, clean_db: AsyncEngine
 ) -> None:
     seed = Seed(clean_db)
-    hazard = await seed.hazard(CELL)
-    people = await crowd(seed, K, [CELL], rides=4)
-    await seed.near_miss(people[0], hazard)
-    response = await heatmap(client)
+    await seed.hazard(CELL)
+    await crowd(seed, CROWD, [CELL], rides=4)
+    response = await heatmap(client, **MONTH)
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("application/geo+json")
     assert 'filename="saferoutes-danger-res10-' in response.headers["content-disposition"]
     doc = response.json()
-    assert doc["type"] == "FeatureCollection" and doc["k"] == K and doc["metric"] == "danger"
+    assert doc["type"] == "FeatureCollection" and doc["metric"] == "danger" and "k" not in doc
+    assert doc["releaseWindow"] == "2026-03" and doc["releaseResolution"] == 10
+    assert 0 < doc["epsilon"] <= 10 and doc["delta"] == pytest.approx(1e-6) and doc["threshold"] == 9
     assert doc["generatedAt"].endswith(":00:00Z"), "no timestamp finer than an hour"
     [feature] = doc["features"]
     geometry = feature["geometry"]
@@ -164,8 +184,8 @@ async def test_danger_geojson_follows_rfc_7946_and_carries_the_inputs(
     area2 = sum(x0 * y1 - x1 * y0 for (x0, y0), (x1, y1) in itertools.pairwise(ring))
     assert area2 > 0, "exterior ring counter-clockwise (RFC 7946 §3.1.6)"
     props = feature["properties"]
-    assert props["danger"] > 0 and props["hazards"] == 1 and props["nearMisses"] == 1
-    assert (props["rides"], props["contributors"]) == (4 * K, K)
+    assert props["danger"] > 0 and props["hazards"] == 1
+    assert near(props["contributors"], CROWD)
 
 
 async def test_the_endpoints_geojson_reads_back_in_gdal_as_wgs84_polygons(
@@ -173,8 +193,9 @@ async def test_the_endpoints_geojson_reads_back_in_gdal_as_wgs84_polygons(
 ) -> None:
     seed = Seed(clean_db)
     cells = sibling_cells(9)
-    await crowd(seed, K, cells)
-    response = await heatmap(client, metric="exposure")
+    await crowd(seed, CROWD, cells[:4])
+    await crowd(seed, CROWD, cells[4:])
+    response = await heatmap(client, metric="exposure", **MONTH)
     path = tmp_path / "heatmap.geojson"
     path.write_bytes(response.content)
     info = pyogrio.read_info(path)
@@ -188,42 +209,33 @@ async def test_the_endpoints_geojson_reads_back_in_gdal_as_wgs84_polygons(
 
 async def test_csv_has_the_centre_and_the_values(client: Client, clean_db: AsyncEngine) -> None:
     seed = Seed(clean_db)
-    await crowd(seed, K, [CELL], rides=2)
-    response = await heatmap(client, metric="exposure", format="csv")
+    await crowd(seed, CROWD, [CELL], rides=2)
+    response = await heatmap(client, metric="exposure", format="csv", **MONTH)
     assert response.headers["content-type"].startswith("text/csv")
     assert ".csv" in response.headers["content-disposition"]
-    rows = list(csv.DictReader(io.StringIO(response.text)))
+    [row] = list(csv.DictReader(io.StringIO(response.text)))
     lat, lon = h3.cell_to_latlng(CELL)
-    assert rows == [
-        {
-            "h3": CELL,
-            "lat": f"{lat:.6f}",
-            "lon": f"{lon:.6f}",
-            "rides": str(2 * K),
-            "nearMisses": "0",
-            "contributors": str(K),
-        }
-    ]
-    empty = await heatmap(client, metric="hazards", format="csv", bbox="3.0,50.0,3.1,50.1")
-    assert empty.text.splitlines() == [
-        "h3,lat,lon,hazards,maxSeverity,reports,confirmations,disputes,contributors"
-    ]
+    assert (row["h3"], row["lat"], row["lon"], row["nearMisses"]) == (CELL, f"{lat:.6f}", f"{lon:.6f}", "0")
+    assert near(int(row["contributors"]), CROWD)
+    empty = await heatmap(client, metric="hazards", format="csv", bbox="3.0,50.0,3.1,50.1", **MONTH)
+    assert empty.text.splitlines() == ["h3,lat,lon,hazards,maxSeverity,reports,confirmations,disputes"]
 
 
 async def test_no_user_or_ride_id_leaves_in_any_export(client: Client, clean_db: AsyncEngine) -> None:
     seed = Seed(clean_db)
     hazard = await seed.hazard(CELL)
-    people = await crowd(seed, K, [CELL])
+    people = await crowd(seed, CROWD, [CELL])
     for person in people:
         await seed.near_miss(person, hazard)
-    await seed.transition(people[0], CELL, sibling_cells(9)[0])
+        await seed.transition(person, CELL, sibling_cells(9)[0], day=MARCH)
     texts = []
     planner = await staff(client, Role.PLANNER)
     for path in ("/planner/heatmap", "/planner/flows"):
         for fmt in ("geojson", "csv"):
             for metric in ("danger", "exposure", "hazards"):
-                got = await client.get(path, params={"format": fmt, "metric": metric}, headers=planner.auth)
-                assert got.status_code == 200
+                params = {"format": fmt, "metric": metric, **MONTH}
+                got = await client.get(path, params=params, headers=planner.auth)
+                assert got.status_code == 200, got.text
                 texts.append(got.text)
     rides = await _ride_ids(clean_db)
     for text in texts:

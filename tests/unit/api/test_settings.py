@@ -11,7 +11,7 @@ def test_defaults_are_development_with_an_embedded_database() -> None:
     settings = load_settings({})
     assert settings.env == "development"
     assert settings.database_url is None
-    assert settings.k_anonymity == 5
+    assert (settings.privacy_epsilon, settings.privacy_budget, settings.release_resolution) == (1.0, 4.0, 8)
     assert settings.h3_resolution == 10
     assert settings.access_token_ttl_s == 900
 
@@ -37,10 +37,15 @@ def test_production_starts_with_a_real_secret() -> None:
     ("name", "value"),
     [
         ("SAFEROUTES_ACCESS_TOKEN_TTL", "3600"),
-        ("SAFEROUTES_K_ANONYMITY", "1"),
+        ("SAFEROUTES_PRIVACY_EPSILON", "0"),
+        ("SAFEROUTES_PRIVACY_EPSILON", "nan"),
+        ("SAFEROUTES_PRIVACY_DELTA", "0.5"),
+        ("SAFEROUTES_PRIVACY_BUDGET", "0.5"),
+        ("SAFEROUTES_RELEASE_RESOLUTION", "11"),
+        ("SAFEROUTES_RELEASE_MAX_CELLS", "0"),
         ("SAFEROUTES_H3_RESOLUTION", "15"),
         ("SAFEROUTES_RETENTION_DAYS", "0"),
-        ("SAFEROUTES_K_ANONYMITY", "five"),
+        ("SAFEROUTES_PRIVACY_EPSILON", "one"),
         ("SAFEROUTES_ENV", "staging"),
         ("SAFEROUTES_DEBUG", "maybe"),
         ("SAFEROUTES_DB_POOL_SIZE", "0"),
@@ -53,8 +58,8 @@ def test_bad_values_are_refused_with_the_variable_named(name: str, value: str) -
 
 
 def test_values_are_read_from_the_environment() -> None:
-    environ = {"DATABASE_URL": "postgresql://x@db/sr", "SAFEROUTES_K_ANONYMITY": "10"}
+    environ = {"DATABASE_URL": "postgresql://x@db/sr", "SAFEROUTES_PRIVACY_EPSILON": "0.5"}
     settings = load_settings({**environ, "SAFEROUTES_DB_POOL_SIZE": "5"})
     assert settings.database_url == "postgresql://x@db/sr"
-    assert settings.k_anonymity == 10
+    assert settings.release_policy().epsilon == 0.5
     assert settings.db_pool_size == 5

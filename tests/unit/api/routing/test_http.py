@@ -31,14 +31,9 @@ def test_routing_settings_come_from_the_environment() -> None:
         {
             "SAFEROUTES_ROUTING_MAX_AGE_S": "60",
             "SAFEROUTES_ROUTING_CHECK_S": "0",
-            "SAFEROUTES_ROUTING_REBUILD_RIDES": "7",
         }
     )
-    assert (settings.routing_max_age_s, settings.routing_check_s, settings.routing_rebuild_rides) == (
-        60,
-        0,
-        7,
-    )
+    assert (settings.routing_max_age_s, settings.routing_check_s) == (60, 0)
     assert load_settings({}).routing_max_age_s == 300
 
 
@@ -47,7 +42,6 @@ def test_routing_settings_come_from_the_environment() -> None:
     [
         ("SAFEROUTES_ROUTING_MAX_AGE_S", "0"),
         ("SAFEROUTES_ROUTING_CHECK_S", "-1"),
-        ("SAFEROUTES_ROUTING_REBUILD_RIDES", "0"),
     ],
 )
 def test_routing_settings_refuse_nonsense(name: str, value: str) -> None:

@@ -142,8 +142,10 @@ def _statistic(cell: str) -> ngsi.CellStatistic:
         contributors=7,
         active_hazards=1,
         danger_score=37.26,
-        since=datetime(2026, 2, 8, tzinfo=UTC),
-        until=datetime(2026, 3, 9, tzinfo=UTC),
+        since=datetime(2026, 2, 1, tzinfo=UTC),
+        until=datetime(2026, 2, 28, tzinfo=UTC),
+        epsilon=0.99,
+        delta=1e-6,
     )
 
 
@@ -152,18 +154,18 @@ def test_a_cell_statistic_validates_and_is_a_closed_hexagon(
     cell_schema: Draft7Validator, resolution: int
 ) -> None:
     cell = h3.latlng_to_cell(51.0259, 4.4776, resolution)
-    entity = ngsi.cell_statistic(_statistic(cell), k=5)
+    entity = ngsi.cell_statistic(_statistic(cell))
 
     assert _errors(cell_schema, entity) == []
     ring = entity["location"]["coordinates"][0]
     assert ring[0] == ring[-1] and len(ring) == 7
     lon, lat = ring[0]
     assert 4.3 < lon < 4.6 and 50.9 < lat < 51.1
-    assert entity["dangerScore"] == 37.3 and entity["kAnonymity"] == 5
+    assert entity["dangerScore"] == 37.3 and entity["privacyEpsilon"] == 0.99
 
 
 def test_the_cell_schema_refuses_a_negative_count(cell_schema: Draft7Validator) -> None:
-    entity = ngsi.cell_statistic(_statistic(h3.latlng_to_cell(51.0259, 4.4776, 9)), k=5)
+    entity = ngsi.cell_statistic(_statistic(h3.latlng_to_cell(51.0259, 4.4776, 9)))
     assert _errors(cell_schema, entity | {"rides": -1})
 
 

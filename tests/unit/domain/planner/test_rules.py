@@ -1,34 +1,46 @@
-"""What may leave the system: bbox rules, coarser cells, contributor unions and the k threshold."""
+"""What a planner export shows: bbox and window rules, and its rows as post-processing of a release."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import h3
 import pytest
 
+from domain.core.errors import InvalidInput
 from domain.danger.rules import HazardInput
 from domain.hazards.rules import HazardStatus
 from domain.planner.rules import (
-    CellRow,
-    FlowRow,
-    HeatmapMetric,
-    aggregate_cells,
-    aggregate_flows,
+    ExportKind,
+    ExportQuery,
+    build_query,
     flow_rows,
     heatmap_rows,
-    k_anonymous,
 )
 from geo.cells import BBox, bbox_cells, cell_in_bbox, check_resolution, parse_bbox
 from geo.errors import FieldError
+from privacy.release.mechanism import Released
+from privacy.release.rules import WindowNotClosed
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 MECHELEN = h3.latlng_to_cell(51.03, 4.48, 10)
 MECHELEN_BBOX = "4.40,50.98,4.56,51.08"
 
 
-def people(*keys: int) -> frozenset[str]:
-    return frozenset(f"user-{k}" for k in keys)
+TODAY = date(2026, 6, 10)
+RELEASE_RES = 8
+PARENT = h3.cell_to_parent(MECHELEN, RELEASE_RES)
+HAZARD = HazardInput(3, 4, 0, 2, HazardStatus.OPEN, NOW)
+
+
+def released(*cells: tuple[str, int, int]) -> dict[int, Released]:
+    return {h3.str_to_int(c): Released(people, passes) for c, people, passes in cells}
+
+
+def query(
+    metric: str = "danger", res: int = RELEASE_RES, kind: ExportKind = ExportKind.HEATMAP
+) -> ExportQuery:
+    return build_query(kind, today=TODAY, metric=metric, resolution=res)
 
 
 # --- bbox and resolution ---------------------------------------------------------------------------------
@@ -88,116 +100,122 @@ def test_bbox_cells_are_the_cells_whose_centre_is_inside() -> None:
     assert not any(cell_in_bbox(c, box) for c in ring)
 
 
-# --- cell aggregation -------------------------------------------------------------------------------------
+# --- the window of an export ----------------------------------------------------------------------------
 
 
-def test_a_parent_unions_contributors_and_sums_rides() -> None:
-    children = sorted(h3.cell_to_children(h3.cell_to_parent(MECHELEN, 9), 10))
-    rows = [
-        CellRow(children[0], rides=40, near_misses=1, contributors=people(1, 2, 3)),
-        CellRow(children[1], rides=30, near_misses=2, contributors=people(2, 3, 4)),
-        CellRow(children[2], rides=10, contributors=people(1)),
-    ]
-    (parent,) = aggregate_cells(rows, 9)
-    assert parent.cell == h3.cell_to_parent(MECHELEN, 9)
-    assert parent.rides == 80
-    assert parent.near_misses == 3
-    assert parent.contributors == people(1, 2, 3, 4)
-    assert parent.contributor_count == 4  # not 3 + 3 + 1
+def test_without_from_and_to_an_export_shows_the_last_whole_month() -> None:
+    window = query().window
+    assert (window.first, window.last) == (date(2026, 5, 1), date(2026, 5, 31))
 
 
-@pytest.mark.parametrize("res", [7, 8, 9])
-def test_aggregation_reaches_each_coarser_resolution(res: int) -> None:
-    rows = [CellRow(c, rides=1, contributors=people(i % 7)) for i, c in enumerate(h3.grid_disk(MECHELEN, 20))]
-    parents = aggregate_cells(rows, res)
-    assert {p.cell for p in parents} == {h3.cell_to_parent(r.cell, res) for r in rows}
-    assert all(h3.get_resolution(p.cell) == res for p in parents)
-    assert sum(p.rides for p in parents) == len(rows)
-    assert [p.cell for p in parents] == sorted(p.cell for p in parents)
+def test_a_window_that_includes_today_is_refused() -> None:
+    with pytest.raises(WindowNotClosed) as caught:
+        build_query(
+            ExportKind.HEATMAP,
+            today=TODAY,
+            since=datetime(2026, 6, 1, tzinfo=UTC),
+            until=datetime(2026, 6, 10, tzinfo=UTC),
+        )
+    assert caught.value.field == "to"
 
 
-def test_aggregation_pools_hazards_for_the_danger_metric() -> None:
-    a, b = sorted(h3.cell_to_children(h3.cell_to_parent(MECHELEN, 9), 10))[:2]
-    open_ = HazardInput(3, 4, 0, 2, HazardStatus.OPEN, NOW)
-    resolved = HazardInput(3, 4, 0, 2, HazardStatus.RESOLVED, NOW)
-    rows = [CellRow(a, 50, 0, people(*range(5)), (open_,)), CellRow(b, 50, 0, people(9), (resolved,))]
-    ((_, props),) = heatmap_rows(aggregate_cells(rows, 9), metric=HeatmapMetric.DANGER, k=5, now=NOW)
-    assert props["hazards"] == 1
-    assert props["contributors"] == 6
-    assert props["rides"] == 100
+@pytest.mark.parametrize("missing", ["from", "to"])
+def test_from_and_to_come_together(missing: str) -> None:
+    moment = datetime(2026, 5, 1, tzinfo=UTC)
+    since, until = (None, moment) if missing == "from" else (moment, None)
+    with pytest.raises(InvalidInput) as caught:
+        build_query(ExportKind.HEATMAP, today=TODAY, since=since, until=until)
+    assert caught.value.field == missing
 
 
-def test_rows_at_the_target_resolution_pass_and_duplicates_merge() -> None:
-    rows = [CellRow(MECHELEN, 2, 0, people(1)), CellRow(MECHELEN, 3, 0, people(1, 2))]
-    assert aggregate_cells(rows, 10) == [CellRow(MECHELEN, 5, 0, people(1, 2))]
+def test_a_window_longer_than_400_days_is_refused() -> None:
+    with pytest.raises(InvalidInput) as caught:
+        build_query(
+            ExportKind.HEATMAP,
+            today=TODAY,
+            since=datetime(2025, 1, 1, tzinfo=UTC),
+            until=datetime(2026, 5, 1, tzinfo=UTC),
+        )
+    assert caught.value.field == "to"
 
 
-def test_coarse_rows_cannot_be_split_into_finer_cells() -> None:
-    with pytest.raises(ValueError, match="cannot be split"):
-        aggregate_cells([CellRow(h3.cell_to_parent(MECHELEN, 8))], 10)
+@pytest.mark.parametrize(("kind", "metric"), [(ExportKind.FLOWS, "danger"), (ExportKind.HEATMAP, "exposure")])
+def test_figures_of_people_finer_than_the_release_are_refused(kind: ExportKind, metric: str) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        query(metric, res=10, kind=kind).check_release_resolution(RELEASE_RES)
+    assert caught.value.field == "res"
 
 
-# --- k-anonymity ------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("metric", ["danger", "hazards"])
+def test_danger_and_hazard_maps_may_be_finer_than_the_release(metric: str) -> None:
+    query(metric, res=10).check_release_resolution(RELEASE_RES)
 
 
-def test_a_cell_with_k_minus_one_contributors_is_absent_however_many_rides() -> None:
-    busy_but_few = CellRow(MECHELEN, rides=10_000, near_misses=50, contributors=people(1, 2, 3, 4))
-    enough = CellRow(h3.grid_ring(MECHELEN, 1)[0], rides=5, contributors=people(1, 2, 3, 4, 5))
-    for metric in HeatmapMetric:
-        out = list(heatmap_rows([busy_but_few, enough], metric=metric, k=5, now=NOW))
-        assert [cell for cell, _ in out] == [enough.cell]
+# --- rows from a release ---------------------------------------------------------------------------------
 
 
-def test_children_below_k_can_make_a_parent_at_k() -> None:
-    children = sorted(h3.cell_to_children(h3.cell_to_parent(MECHELEN, 9), 10))
-    rows = [CellRow(c, 1, 0, people(i)) for i, c in enumerate(children[:5])]
-    assert list(k_anonymous(rows, 5)) == []
-    assert len(list(k_anonymous(aggregate_cells(rows, 9), 5))) == 1
+def test_at_the_release_resolution_the_released_figures_are_shown_as_they_are() -> None:
+    rows = dict(heatmap_rows(query("exposure"), released((PARENT, 120, 900)), RELEASE_RES, {}, NOW))
+    assert rows == {PARENT: {"rides": 900, "nearMisses": 0, "contributors": 120}}
 
 
-def test_the_same_people_in_many_children_stay_below_k() -> None:
-    children = sorted(h3.cell_to_children(h3.cell_to_parent(MECHELEN, 8), 10))
-    rows = [CellRow(c, 100, 0, people(1, 2, 3, 4)) for c in children]
-    assert list(k_anonymous(aggregate_cells(rows, 8), 5)) == []
+def test_a_coarser_cell_is_the_sum_of_its_released_children_so_subtracting_reveals_nothing() -> None:
+    children = sorted(h3.cell_to_children(h3.cell_to_parent(PARENT, 7), RELEASE_RES))[:3]
+    release = released(*((c, 100 + i, 500 + i) for i, c in enumerate(children)))
+    parent = dict(heatmap_rows(query("exposure", res=7), release, RELEASE_RES, {}, NOW))
+    child = dict(heatmap_rows(query("exposure"), release, RELEASE_RES, {}, NOW))
+    ((_, props),) = parent.items()
+    assert props["contributors"] == sum(child[c]["contributors"] for c in children)  # type: ignore[misc]
+    assert props["rides"] == sum(child[c]["rides"] for c in children)  # type: ignore[misc]
 
 
-def test_k_must_be_positive() -> None:
-    with pytest.raises(ValueError, match="k must"):
-        list(k_anonymous([], 0))
-
-
-def test_exported_properties_carry_counts_not_contributor_keys() -> None:
-    row = CellRow(MECHELEN, 7, 1, people(*range(6)))
-    for metric in HeatmapMetric:
-        ((_, props),) = heatmap_rows([row], metric=metric, k=5, now=NOW)
-        assert all(isinstance(v, int | float) for v in props.values())
-        assert "user-1" not in repr(props)
-
-
-# --- flows -----------------------------------------------------------------------------------------------
-
-
-def test_flows_inside_one_parent_vanish_and_crossing_ones_merge() -> None:
-    parent = h3.cell_to_parent(MECHELEN, 9)
-    inside = [c for c in h3.grid_ring(MECHELEN, 1) if h3.cell_to_parent(c, 9) == parent]
-    outside = [c for c in h3.grid_ring(MECHELEN, 1) if h3.cell_to_parent(c, 9) != parent]
-    assert inside and outside
-    other = h3.cell_to_parent(outside[0], 9)
-    rows = [
-        FlowRow(MECHELEN, inside[0], 30, people(1, 2)),
-        FlowRow(MECHELEN, outside[0], 4, people(1, 2, 3)),
-        FlowRow(inside[0], outside[0], 6, people(3, 4, 5)),
-        FlowRow(outside[0], MECHELEN, 2, people(9)),
-    ]
-    flows = aggregate_flows(rows, 9)
-    assert [(f.src, f.dst, f.count, f.contributors) for f in flows] == sorted(
-        [(parent, other, 10, people(1, 2, 3, 4, 5)), (other, parent, 2, people(9))]
+def test_a_finer_danger_map_shows_hazard_cells_with_a_share_of_the_released_exposure() -> None:
+    hazard_cell = MECHELEN
+    rows = dict(
+        heatmap_rows(query(res=10), released((PARENT, 98, 4900)), RELEASE_RES, {hazard_cell: [HAZARD]}, NOW)
     )
-    assert [(s, d) for s, d, _ in flow_rows(flows, k=5)] == [(parent, other)]
+    assert list(rows) == [hazard_cell]
+    assert rows[hazard_cell]["rides"] == 100  # 4900 passes over 49 children
+    assert rows[hazard_cell]["contributors"] == 2
+    assert rows[hazard_cell]["danger"] > 0  # type: ignore[operator]
 
 
-@pytest.mark.parametrize("res", [7, 8, 9])
-def test_parents_of_adjacent_cells_are_adjacent_around_mechelen(res: int) -> None:
-    rows = [FlowRow(c, n, 1) for c in h3.grid_disk(MECHELEN, 25) for n in h3.grid_ring(c, 1)]
-    for flow in aggregate_flows(rows, res):
-        assert h3.are_neighbor_cells(flow.src, flow.dst)
+def test_a_danger_map_shows_public_hazards_where_the_release_shows_nobody() -> None:
+    elsewhere = h3.cell_to_parent(h3.latlng_to_cell(51.0, 4.3, 10), RELEASE_RES)
+    rows = dict(heatmap_rows(query(), released((PARENT, 98, 4900)), RELEASE_RES, {elsewhere: [HAZARD]}, NOW))
+    assert set(rows) == {PARENT, elsewhere}
+    assert rows[elsewhere]["rides"] == 0 and rows[elsewhere]["hazards"] == 1
+
+
+def test_a_hazard_map_reads_no_release() -> None:
+    rows = list(
+        heatmap_rows(query("hazards"), released((PARENT, 98, 4900)), RELEASE_RES, {PARENT: [HAZARD]}, NOW)
+    )
+    assert rows == [
+        (PARENT, {"hazards": 1, "maxSeverity": 3, "reports": 2, "confirmations": 4, "disputes": 0})
+    ]
+
+
+def test_the_bbox_filters_shown_cells() -> None:
+    far = h3.cell_to_parent(h3.latlng_to_cell(50.85, 4.35, 10), RELEASE_RES)  # Brussels
+    box = query("exposure")
+    boxed = ExportQuery(
+        box.kind, box.metric, box.resolution, parse_bbox(MECHELEN_BBOX), box.window, box.format
+    )
+    rows = dict(heatmap_rows(boxed, released((PARENT, 90, 900), (far, 90, 900)), RELEASE_RES, {}, NOW))
+    assert list(rows) == [PARENT]
+
+
+def test_flows_sum_to_coarser_cells_and_vanish_inside_one() -> None:
+    a, b = sorted(h3.grid_ring(PARENT, 1))[:2]
+    inside_a, inside_b = h3.cell_to_center_child(a, RELEASE_RES), h3.cell_to_center_child(b, RELEASE_RES)
+    flows = {
+        (h3.str_to_int(PARENT), h3.str_to_int(inside_a)): Released(90, 400),
+        (h3.str_to_int(PARENT), h3.str_to_int(inside_b)): Released(80, 300),
+    }
+    same = list(flow_rows(query(kind=ExportKind.FLOWS), flows))
+    assert [(s, d) for s, d, _ in same] == sorted([(PARENT, a), (PARENT, b)])
+    coarse = query(kind=ExportKind.FLOWS, res=7)
+    merged = list(flow_rows(coarse, flows))
+    assert all(s != d for s, d, _ in merged)
+    assert sum(p["count"] for _, _, p in merged) <= 700  # type: ignore[misc]

@@ -20,7 +20,6 @@ import opendp.prelude as dp
 import pytest
 from scipy.stats import beta
 
-from domain.planner.rules import CellRow, aggregate_cells, k_anonymous
 from privacy.release import mechanism
 from privacy.release.mechanism import (
     FigureSplit,
@@ -305,9 +304,11 @@ def victim_rows() -> list[Contribution[int]]:
 
 
 def old_rule_sees(rows: list[Contribution[int]]) -> dict[str, int]:
-    """Today's export (geo.aggregation): exact counts of cells with >= 5 distinct people."""
-    cell_rows = [CellRow(h3.int_to_str(r.key), r.passes, 0, frozenset({r.person})) for r in rows]
-    return {row.cell: row.contributor_count for row in k_anonymous(aggregate_cells(cell_rows, 10), 5)}
+    """The export before releases: exact counts of the cells with >= 5 distinct people."""
+    people: dict[str, set[str]] = {}
+    for r in rows:
+        people.setdefault(h3.int_to_str(r.key), set()).add(r.person)
+    return {cell: len(who) for cell, who in people.items() if len(who) >= 5}
 
 
 def attack(background: list[Contribution[int]], guess_in: str) -> tuple[float, float]:
