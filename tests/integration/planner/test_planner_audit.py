@@ -13,17 +13,27 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from api.cli.main import main
 from domain.core.enums import Role
 from tests.integration.conftest import Register
-from tests.integration.planner_helpers import Seed, sibling_cells
+from tests.integration.planner_helpers import CROWD, MARCH, MONTH, Seed, sibling_cells
 from tests.integration.school_helpers import Client, execute, staff
 
-K = 5
 EXPORTS = ("/planner/heatmap", "/planner/flows")
+RELEASE_ENV = {
+    "SAFEROUTES_PRIVACY_EPSILON": "10",
+    "SAFEROUTES_RELEASE_MAX_CELLS": "4",
+    "SAFEROUTES_RELEASE_MAX_PASSES": "4",
+    "SAFEROUTES_RELEASE_RESOLUTION": "10",
+    "SAFEROUTES_OPEN_DATA_RESOLUTION": "9",
+    "SAFEROUTES_PRIVACY_BUDGET": "1000000",
+}
+"""The test policy of tests/integration/conftest.py, for a command that reads the environment."""
 
 
 async def _crowd(engine: AsyncEngine, cells: list[str]) -> None:
+    """Enough people in each of ``cells`` (a person is bounded to 4 cells) to be released."""
     seed = Seed(engine)
-    for _ in range(K):
-        await seed.exposure(await seed.user(), cells)
+    for start in range(0, len(cells), 4):
+        for _ in range(CROWD):
+            await seed.exposure(await seed.user(), cells[start : start + 4], day=MARCH)
 
 
 @pytest.mark.parametrize("path", [*EXPORTS, "/planner/exports"])
@@ -47,9 +57,9 @@ async def test_only_planners_export_and_planners_or_admins_read_the_log(
 async def test_every_export_is_audited_and_listed_newest_first(client: Client, clean_db: AsyncEngine) -> None:
     await _crowd(clean_db, sibling_cells(9))
     planner = await staff(client, Role.PLANNER)
-    params = {"metric": "exposure", "res": 9, "from": "2026-01-01T10:00:00Z", "format": "csv"}
+    params = {"metric": "exposure", "res": 9, **MONTH, "format": "csv"}
     assert (await client.get("/planner/heatmap", params=params, headers=planner.auth)).status_code == 200
-    assert (await client.get("/planner/flows", headers=planner.auth)).status_code == 200
+    assert (await client.get("/planner/flows", params=MONTH, headers=planner.auth)).status_code == 200
     refused = await client.get("/planner/heatmap", params={"res": 3}, headers=planner.auth)
     assert refused.status_code == 422, "a refused request exports nothing and is not logged"
     admin = await staff(client, Role.ADMIN)
@@ -64,15 +74,17 @@ async def test_every_export_is_audited_and_listed_newest_first(client: Client, c
     [heat] = second.json()["items"]
     assert second.json()["nextCursor"] is None
     assert (heat["kind"], heat["status"], heat["cellCount"]) == ("heatmap", "completed", 1)
-    assert heat["parameters"] == {
+    parameters = heat["parameters"]
+    assert {k: parameters[k] for k in ("metric", "resolution", "bbox", "fromDay", "toDay", "format")} == {
         "metric": "exposure",
         "resolution": 9,
         "bbox": None,
-        "fromDay": "2026-01-01",
-        "toDay": None,
+        "fromDay": "2026-03-01",
+        "toDay": "2026-03-31",
         "format": "csv",
-        "k": K,
     }
+    assert parameters["releaseWindow"] == "2026-03" and parameters["epsilon"] > 0
+    assert "k" not in parameters
     assert heat["startedAt"] <= heat["finishedAt"]
     bad = await client.get("/planner/exports", params={"cursor": "nonsense"}, headers=admin.auth)
     assert bad.status_code == 422
@@ -106,17 +118,23 @@ async def test_cli_writes_the_same_export_to_a_file_with_progress_and_an_audit(
     cells = sibling_cells(9)
     await _crowd(clean_db, cells)
     monkeypatch.setenv("DATABASE_URL", database_url.replace("+asyncpg", ""))
+    for name, value in RELEASE_ENV.items():
+        monkeypatch.setenv(name, value)
     out = tmp_path / "heat.geojson"
-    code = await asyncio.to_thread(_run_cli, "export", "heatmap", "--metric", "exposure", "-o", str(out))
+    window = ("--from", MONTH["from"], "--to", MONTH["to"])
+    code = await asyncio.to_thread(
+        _run_cli, "export", "heatmap", "--metric", "exposure", *window, "-o", str(out)
+    )
     assert code == 0
     err = capsys.readouterr().err
     assert f"{len(cells)}/{len(cells)} cells" in err and "100%" in err
     from_file, leftovers = await asyncio.to_thread(_read, out)
     planner = await staff(client, Role.PLANNER)
     over_http = (
-        await client.get("/planner/heatmap", params={"metric": "exposure"}, headers=planner.auth)
+        await client.get("/planner/heatmap", params={"metric": "exposure", **MONTH}, headers=planner.auth)
     ).json()
-    assert from_file == over_http
+    del from_file["generatedAt"], over_http["generatedAt"]
+    assert from_file == over_http, "one release, served to both"
     assert {f["properties"]["h3"] for f in from_file["features"]} == set(cells)
     assert not leftovers
     admin = await staff(client, Role.ADMIN)
@@ -136,13 +154,18 @@ async def test_an_export_cut_short_is_audited_as_aborted(client: Client, clean_d
 
     await _crowd(clean_db, sibling_cells(8))
     settings: Settings = client.app.state.settings
-    query = build_query(ExportKind.HEATMAP, metric="exposure")
-    chunks = await export_service.open_export(
-        client.app.state.sessionmaker, query, actor=Actor(None, "cli"), k=settings.k_anonymity, now=utcnow()
+    now = utcnow()
+    query = build_query(ExportKind.HEATMAP, today=now.date(), metric="exposure", resolution=10)
+    opened = await export_service.open_export(
+        client.app.state.sessionmaker,
+        query,
+        actor=Actor(None, "cli"),
+        policy=settings.release_policy(),
+        now=now,
     )
-    first = await anext(chunks)
+    first = await anext(opened.chunks)
     assert first.startswith(b'{"type":"FeatureCollection"')
-    await chunks.aclose()  # the client went away
+    await opened.chunks.aclose()  # type: ignore[attr-defined]  # the client went away
     admin = await staff(client, Role.ADMIN)
     [entry] = (await client.get("/planner/exports", headers=admin.auth)).json()["items"]
     assert entry["status"] == "aborted" and entry["finishedAt"] is not None
