@@ -17,6 +17,7 @@ from domain.accounts.tables import User
 from domain.hazards.tables import Hazard, HazardReport
 from domain.rides.tables import CellExposure, CellTransition, Ride, RideCell
 from domain.schools.tables import ClassMembership, School, SchoolClass
+from privacy.release.rules import last_closed_month
 from privacy.tables import ConsentRecord
 
 MECHELEN = (51.0259, 4.4776)
@@ -26,6 +27,8 @@ NOW = datetime.now(UTC)
 MARCH = date(2026, 3, 15)
 """A day of a month that is over (releases cover closed windows only): where most seeds ride."""
 APRIL = date(2026, 4, 15)
+LAST_MONTH = last_closed_month(TODAY).first + timedelta(days=14)
+"""A day of the last whole month: what public statistics (NGSI-LD, the router) release."""
 MONTH = {"from": "2026-03-01T00:00:00Z", "to": "2026-03-31T00:00:00Z"}
 """The query parameters of March 2026, a whole month: its release is the public one."""
 APRIL_MONTH = {"from": "2026-04-01T00:00:00Z", "to": "2026-04-30T00:00:00Z"}

@@ -5,8 +5,10 @@ In local IJ coordinates around a cell in Mechelen (res 10, ~130 m between centre
     main street  (0,0) (1,0) ... (8,0), the junction J = (4,0) in the middle
     detour       (3,0) -> (4,1) -> (5,1) -> (5,0): one step (~130 m) longer than through J
 
-Transitions are written straight into ``cell_transition`` (per user, as ride
-ingest does), so the test decides exactly who rode what.
+Rides are written straight into the aggregates (per user, in the last whole
+month, as ride ingest would have), so the test decides exactly who rode what;
+the router reads them through that month's release (tests/integration/routing
+run with a policy that bounds a person to 16 cells: threshold 17, sigma 2.9).
 """
 
 from __future__ import annotations
@@ -14,8 +16,7 @@ from __future__ import annotations
 import itertools
 import uuid
 from collections.abc import Sequence
-from datetime import UTC, datetime
-from typing import Any
+from datetime import date
 
 import h3
 import sqlalchemy as sa
@@ -25,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.routing.service import GraphCache
 from tests.integration.conftest import Account
+from tests.integration.planner_helpers import LAST_MONTH, Seed
 
 Client = AsyncTestClient[Litestar]
 ORIGIN = h3.latlng_to_cell(51.0259, 4.4776, 10)
@@ -59,22 +61,34 @@ def query(a: str, b: str, profile: str | None = "safest") -> dict[str, str]:
     return params
 
 
+RIDERS = 35
+"""People a street needs to be in the routing release: 17 plus six sigma."""
+
+
+def _user_id(person: Account | uuid.UUID) -> uuid.UUID:
+    return person if isinstance(person, uuid.UUID) else uuid.UUID(person.id)
+
+
 async def ride(
-    engine: AsyncEngine, people: Sequence[Account], path: Sequence[str], mode: str = "bike"
+    engine: AsyncEngine,
+    people: Sequence[Account | uuid.UUID],
+    path: Sequence[str],
+    mode: str = "bike",
+    day: date = LAST_MONTH,
 ) -> None:
-    """Each person rode ``path`` once today (both aggregates' shape: one row per user, day, mode, pair)."""
+    """Each person rode ``path`` once on ``day`` (the aggregates' shape: one row per user, day, mode)."""
     for a, b in itertools.pairwise(path):
         assert h3.are_neighbor_cells(a, b), (a, b)
-    rows: list[dict[str, Any]] = [
-        {
-            "f": h3.str_to_int(a),
-            "t": h3.str_to_int(b),
-            "day": datetime.now(UTC).date(),
-            "mode": mode,
-            "user": uuid.UUID(p.id),
-        }
-        for p in people
+    users = [_user_id(p) for p in people]
+    steps = [
+        {"f": h3.str_to_int(a), "t": h3.str_to_int(b), "day": day, "mode": mode, "user": u}
+        for u in users
         for a, b in itertools.pairwise(path)
+    ]
+    visits = [
+        {"c": h3.str_to_int(c), "day": day, "mode": mode, "user": u}
+        for u in users
+        for c in dict.fromkeys(path)
     ]
     async with engine.begin() as conn:
         await conn.execute(
@@ -84,8 +98,22 @@ async def ride(
                 "ON CONFLICT (from_cell, to_cell, day, mode, user_id) "
                 "DO UPDATE SET traversals = cell_transition.traversals + 1"
             ),
-            rows,
+            steps,
         )
+        await conn.execute(
+            sa.text(
+                "INSERT INTO cell_exposure (cell, day, mode, user_id, rides) "
+                "VALUES (:c, :day, :mode, :user, 1) "
+                "ON CONFLICT (user_id, day, mode, cell) DO UPDATE SET rides = cell_exposure.rides + 1"
+            ),
+            visits,
+        )
+
+
+async def crowd(engine: AsyncEngine, n: int = RIDERS) -> list[uuid.UUID]:
+    """``n`` people who share their rides for research (seeded, no login)."""
+    seed = Seed(engine)
+    return [await seed.user() for _ in range(n)]
 
 
 async def confirmed_hazard(client: Client, reporter: Account, confirmer: Account, cell: str) -> str:

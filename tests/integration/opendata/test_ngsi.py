@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.integration.conftest import Register
 from tests.integration.hazard_helpers import REPORTING, body, filed, staff
-from tests.integration.planner_helpers import CELL, Seed
+from tests.integration.planner_helpers import CELL, CROWD, LAST_MONTH, NOISE, TODAY, Seed
 
 Client = AsyncTestClient[Litestar]
 ENTITIES = "/ngsi-ld/v1/entities"
@@ -101,24 +101,28 @@ async def test_rejected_hazards_leave_the_open_data(client: Client, register: Re
     assert one.json()["type"] == "https://uri.etsi.org/ngsi-ld/errors/ResourceNotFound"
 
 
-async def test_cell_statistics_hold_only_cells_with_k_research_consented_contributors(
+async def test_cell_statistics_are_the_last_whole_months_release_of_consented_people(
     client: Client, clean_db: AsyncEngine
 ) -> None:
     seed = Seed(clean_db)
     crowded = h3.cell_to_parent(CELL, 9)
-    for _ in range(5):
-        await seed.exposure(await seed.user(), [CELL], rides=2)
+    for _ in range(CROWD):
+        await seed.exposure(await seed.user(), [CELL], rides=2, day=LAST_MONTH)
     quiet = h3.latlng_to_cell(51.040, 4.500, 10)
-    for _ in range(4):
-        await seed.exposure(await seed.user(), [quiet])
     for _ in range(3):
-        await seed.exposure(await seed.user(research=None), [quiet])
+        await seed.exposure(await seed.user(), [quiet], day=LAST_MONTH)
+    for _ in range(CROWD):
+        await seed.exposure(await seed.user(research=None), [quiet], day=LAST_MONTH)
+    for _ in range(CROWD):
+        await seed.exposure(await seed.user(), [quiet], day=TODAY)  # this month is not over
 
     response = await client.get(ENTITIES, params={"type": "SafeRoutesCellStatistic", "options": "keyValues"})
 
     [cell] = response.json()
     assert cell["id"] == f"urn:ngsi-ld:SafeRoutesCellStatistic:{crowded}"
-    assert (cell["rides"], cell["contributors"], cell["kAnonymity"]) == (10, 5, 5)
+    assert abs(cell["contributors"] - CROWD) <= NOISE and "kAnonymity" not in cell
+    assert 0 < cell["privacyEpsilon"] <= 10 and cell["privacyDelta"] == 1e-6
+    assert cell["dateObservedFrom"].endswith("-01T00:00:00Z")
     assert cell["h3Resolution"] == 9
     one = await client.get(f"{ENTITIES}/{cell['id']}", params={"options": "keyValues"})
     assert one.json() == cell

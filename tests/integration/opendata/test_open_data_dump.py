@@ -1,4 +1,4 @@
-"""``saferoutes open-data``: four files, k-anonymous cells, public hazards, hour-truncated times."""
+"""``saferoutes open-data``: four files, released cells, public hazards, hour-truncated times."""
 
 from __future__ import annotations
 
@@ -13,10 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.cli import opendata as open_data_cli
 from api.settings import Settings
-from tests.integration.planner_helpers import CELL, Seed
+from tests.integration.planner_helpers import CELL, CROWD, MARCH, NOISE, Seed
 
 
-async def test_the_dump_writes_hazards_and_k_anonymous_cells_as_csv_and_geojson(
+async def test_the_dump_writes_hazards_and_released_cells_as_csv_and_geojson(
     clean_db: AsyncEngine,
     settings: Settings,
     database_url: str,
@@ -24,14 +24,14 @@ async def test_the_dump_writes_hazards_and_k_anonymous_cells_as_csv_and_geojson(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     seed = Seed(clean_db)
-    for _ in range(5):
-        await seed.exposure(await seed.user(), [CELL], rides=3)
+    for _ in range(CROWD):
+        await seed.exposure(await seed.user(), [CELL], rides=3, day=MARCH)
     lonely = h3.latlng_to_cell(51.04, 4.50, 10)
-    await seed.exposure(await seed.user(), [lonely])
+    await seed.exposure(await seed.user(), [lonely], day=MARCH)
     await seed.hazard(CELL)
     await seed.hazard(lonely, status="rejected")
 
-    args = argparse.Namespace(out=tmp_path / "dump", date=None, quiet=True)
+    args = argparse.Namespace(out=tmp_path / "dump", month="2026-03", quiet=True)
     assert await open_data_cli._dump(settings, database_url, args) == 0
 
     out = tmp_path / "dump"
@@ -49,10 +49,11 @@ async def test_the_dump_writes_hazards_and_k_anonymous_cells_as_csv_and_geojson(
 
     [cell] = list(csv.DictReader((out / "cells.csv").open()))
     assert cell["h3"] == h3.cell_to_parent(CELL, 9)
-    assert (cell["rides"], cell["contributors"], cell["k"]) == ("15", "5", "5")
+    assert abs(int(cell["contributors"]) - CROWD) <= NOISE and "k" not in cell
+    assert (cell["fromDay"], cell["toDay"]) == ("2026-03-01", "2026-03-31") and float(cell["epsilon"]) > 0
     hexagons = json.loads((out / "cells.geojson").read_text())
     assert [f["properties"]["h3"] for f in hexagons["features"]] == [cell["h3"]]
-    assert hexagons["k"] == 5
+    assert hexagons["month"] == "2026-03" and "k" not in hexagons
     text = "".join(p.read_text() for p in out.iterdir())
     assert "seed" not in text and "user" not in text.lower()
     assert "Wrote 1 hazards and 1 cells" in capsys.readouterr().err

@@ -11,8 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from api.database import make_sessionmaker
 from domain.routing import service as route_cache
 from domain.routing.service import GraphCache
+from privacy.release.rules import ReleasePolicy
 from tests.integration.conftest import Register
-from tests.integration.route_helpers import DETOUR, MAIN, ride
+from tests.integration.route_helpers import DETOUR, MAIN, crowd, ride
 
 MAX_AGE, CHECK = 300.0, 30.0
 
@@ -25,18 +26,20 @@ class Clock:
         return self.now
 
 
+POLICY = ReleasePolicy(epsilon=10, max_cells=16, max_passes=4, resolution=10, budget_epsilon=1_000_000)
+
+
 async def cache_on_city(engine: AsyncEngine, register: Register) -> tuple[GraphCache, Clock]:
-    riders = [await register() for _ in range(5)]
+    riders = await crowd(engine)
     await ride(engine, riders, MAIN)
     await ride(engine, riders, DETOUR)
     clock = Clock()
     cache = GraphCache(
         make_sessionmaker(engine),
         resolution=10,
-        k=5,
+        policy=POLICY,
         max_age_s=MAX_AGE,
         check_s=CHECK,
-        rebuild_rides=100,
         clock=clock,
     )
     return cache, clock

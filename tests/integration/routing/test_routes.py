@@ -1,9 +1,10 @@
-"""GET /routes/safe on a hand-built city whose transitions and hazards live in the database."""
+"""GET /routes/safe on a hand-built city: its riders reach the router only through the month's release."""
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
+import uuid
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import h3
@@ -15,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from geo.routing.graph import RoutingGraph
 from geo.routing.search import compare
 from tests.integration.conftest import Account, Register
+from tests.integration.planner_helpers import TODAY
 from tests.integration.route_helpers import (
     DETOUR,
     END,
@@ -25,6 +27,7 @@ from tests.integration.route_helpers import (
     START,
     Client,
     confirmed_hazard,
+    crowd,
     graphs,
     is_path,
     position,
@@ -33,24 +36,35 @@ from tests.integration.route_helpers import (
     settle,
 )
 
-K = 5  # the test settings keep the default k-anonymity
 REPORTING = ("hazard_reporting",)
+ROUTING_POLICY: dict[str, Any] = {"release_max_cells": 16}
+"""A person may count in 16 cells, so one crowd can make the whole little city (threshold 17)."""
 
 
-async def people(register: Register, n: int = K) -> list[Account]:
-    return [await register(consents=REPORTING) for _ in range(n)]
+@pytest.fixture
+async def client(
+    clean_db: AsyncEngine, make_app: Callable[..., Litestar]
+) -> AsyncIterator[AsyncTestClient[Litestar]]:
+    async with AsyncTestClient(app=make_app(**ROUTING_POLICY)) as test_client:
+        yield test_client
+
+
+def app_with(make_app: Callable[..., Litestar], **changes: Any) -> Litestar:
+    return make_app(**ROUTING_POLICY, **changes)
 
 
 async def city(
     client: Client, engine: AsyncEngine, register: Register, *, hazard: bool = True
-) -> list[Account]:
-    """The main street and the detour, ridden by k people; a confirmed hazard on the junction."""
-    riders = await people(register)
+) -> tuple[list[Account], list[uuid.UUID]]:
+    """The main street and the detour, ridden by a crowd last month; a confirmed hazard on the junction
+    (reported and confirmed by two app users)."""
+    reporters = [await register(consents=REPORTING) for _ in range(2)]
+    riders = await crowd(engine)
     await ride(engine, riders, MAIN)
     await ride(engine, riders, DETOUR)
     if hazard:
-        await confirmed_hazard(client, riders[0], riders[1], JUNCTION)
-    return riders
+        await confirmed_hazard(client, reporters[0], reporters[1], JUNCTION)
+    return reporters, riders
 
 
 async def props_of(worker: Client) -> dict[str, Any]:
@@ -115,11 +129,11 @@ async def test_profile_defaults_to_safest(client: Client, clean_db: AsyncEngine,
     assert response.json()["properties"]["profile"] == "safest"
 
 
-async def test_edge_ridden_by_fewer_than_k_people_is_only_fallback(
+async def test_a_lane_few_people_ride_is_only_fallback(
     client: Client, clean_db: AsyncEngine, register: Register
 ) -> None:
-    riders = await city(client, clean_db, register, hazard=False)
-    await ride(clean_db, riders[: K - 1], SIDE)
+    _, riders = await city(client, clean_db, register, hazard=False)
+    await ride(clean_db, riders[:4], SIDE)
 
     response = await client.get("/routes/safe", params=query(SIDE[0], SIDE[-1], "shortest"))
 
@@ -128,7 +142,10 @@ async def test_edge_ridden_by_fewer_than_k_people_is_only_fallback(
     assert props["unriddenM"] > 0
     graph = graphs(client).graph
     assert graph is not None
-    assert graph.traversed_edges == (len(MAIN) - 1) + (len(DETOUR) - 1)
+    shown = set(MAIN) | set(DETOUR)
+    assert graph.traversed_edges == sum(
+        1 for a in shown for b in shown if a < b and h3.are_neighbor_cells(a, b)
+    )
     assert not any(ridden(graph, a, b) for a, b in itertools.pairwise(SIDE[:-1]))
     assert SIDE[-1] not in graph.index  # the lane's far end is not even a node
     assert all(ridden(graph, a, b) for a, b in itertools.pairwise(MAIN))
@@ -160,7 +177,7 @@ async def test_a_point_outside_the_service_area_is_422_naming_the_field(
 async def test_points_in_parts_no_edge_joins_are_unreachable(
     client: Client, clean_db: AsyncEngine, register: Register
 ) -> None:
-    riders = await city(client, clean_db, register)
+    _, riders = await city(client, clean_db, register)
     await ride(clean_db, riders, ISLAND)
 
     response = await client.get("/routes/safe", params=query(START, ISLAND[-1]))
@@ -231,10 +248,10 @@ async def test_no_network_yet_is_503_with_retry_after(client: Client, clean_db: 
 async def test_two_workers_rebuild_when_a_hazard_appears(
     client: Client, clean_db: AsyncEngine, register: Register, make_app: Callable[..., Litestar]
 ) -> None:
-    riders = await city(client, clean_db, register, hazard=False)
+    reporters, _ = await city(client, clean_db, register, hazard=False)
     async with (
-        AsyncTestClient(app=make_app(routing_check_s=0)) as one,
-        AsyncTestClient(app=make_app(routing_check_s=0)) as two,
+        AsyncTestClient(app=app_with(make_app, routing_check_s=0)) as one,
+        AsyncTestClient(app=app_with(make_app, routing_check_s=0)) as two,
     ):
         before = [
             (await w.get("/routes/safe", params=query(START, END))).json()["properties"] for w in (one, two)
@@ -242,7 +259,7 @@ async def test_two_workers_rebuild_when_a_hazard_appears(
         assert [p["lengthM"] for p in before] == [before[0]["shortest"]["lengthM"]] * 2  # nothing to avoid
         assert before[0]["graphVersion"] == before[1]["graphVersion"]
 
-        await confirmed_hazard(client, riders[0], riders[1], JUNCTION)
+        await confirmed_hazard(client, reporters[0], reporters[1], JUNCTION)
         for worker in (one, two):
             stale = await props_of(worker)
             assert stale["graphVersion"] == before[0]["graphVersion"]  # answered at once, old graph
@@ -260,10 +277,10 @@ async def test_two_workers_rebuild_when_a_hazard_appears(
 async def test_a_worker_checks_the_stamp_only_after_the_check_interval(
     client: Client, clean_db: AsyncEngine, register: Register, make_app: Callable[..., Litestar]
 ) -> None:
-    riders = await city(client, clean_db, register, hazard=False)
-    async with AsyncTestClient(app=make_app(routing_check_s=3600)) as worker:
+    reporters, _ = await city(client, clean_db, register, hazard=False)
+    async with AsyncTestClient(app=app_with(make_app, routing_check_s=3600)) as worker:
         assert (await worker.get("/routes/safe", params=query(START, END))).status_code == 200
-        await confirmed_hazard(client, riders[0], riders[1], JUNCTION)
+        await confirmed_hazard(client, reporters[0], reporters[1], JUNCTION)
         props = (await worker.get("/routes/safe", params=query(START, END))).json()["properties"]
         settle(worker)
 
@@ -271,18 +288,21 @@ async def test_a_worker_checks_the_stamp_only_after_the_check_interval(
         assert graphs(worker).builds == 1
 
 
-async def test_new_rides_rebuild_the_graph_from_the_threshold_on(
+async def test_one_persons_rides_do_not_move_a_routes_figures(
     client: Client, clean_db: AsyncEngine, register: Register, make_app: Callable[..., Litestar]
 ) -> None:
-    from tests.integration.ride_helpers import ride_json, simulated, upload
-
-    await city(client, clean_db, register, hazard=False)
-    cyclist = await register(consents=("ride_tracking",))
-    async with AsyncTestClient(app=make_app(routing_check_s=0, routing_rebuild_rides=2)) as worker:
-        assert (await worker.get("/routes/safe", params=query(START, END))).status_code == 200
-        for seed, builds in ((5, 1), (6, 2)):
-            stored = await upload(client, cyclist.auth, ride_json(simulated(seed, duration_s=300).points))
-            assert stored.status_code == 201, stored.text
-            assert (await worker.get("/routes/safe", params=query(START, END))).status_code == 200
-            settle(worker)
-            assert graphs(worker).builds == builds
+    """The router reads the month's release, never the rides: whoever rides now, consenting to
+    research or not, changes no figure until the next month is released (and then only through a
+    release, noise and all)."""
+    await city(client, clean_db, register)
+    async with AsyncTestClient(app=app_with(make_app, routing_check_s=0)) as worker:
+        before = await props_of(worker)
+        outsider = await register(consents=("ride_tracking",))  # no research_sharing
+        await ride(clean_db, [outsider], SIDE)  # last month, without research consent
+        await ride(clean_db, [outsider], MAIN, day=TODAY)
+        await ride(clean_db, await crowd(clean_db, 1), DETOUR, day=TODAY)  # a researcher, this month
+        settle(worker)
+        after = await props_of(worker)
+        settle(worker)
+        assert after == before
+        assert graphs(worker).builds == 1
