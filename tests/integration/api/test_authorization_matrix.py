@@ -109,6 +109,7 @@ MATRIX: dict[tuple[str, str], dict[str, str]] = {
     ("GET", "/planner/heatmap"): roles("planner"),
     ("GET", "/planner/flows"): roles("planner"),
     ("GET", "/planner/exports"): roles("planner", "admin"),
+    ("GET", "/planner/privacy-ledger"): roles("planner", "admin"),
     ("GET", "/planner/schools/{school_id}/route-report"): roles("planner", "admin"),
     # the map page and its assets are a static shell; its data comes from the guarded routes
     ("GET", "/planner/map"): public(),
