@@ -40,7 +40,14 @@ from domain.core.enums import Role
 from domain.core.errors import InvalidInput
 from domain.planner import service as export_service
 from domain.planner.route_report import CATCHMENT_M, report_bytes, route_report
-from domain.planner.rules import ExportFormat, ExportKind, ExportQuery, build_query, parse_time
+from domain.planner.rules import (
+    ExportFormat,
+    ExportKind,
+    ExportQuery,
+    build_query,
+    export_window,
+    parse_time,
+)
 from domain.planner.service import Actor, list_audit, record
 from privacy.release import store as release_store
 
@@ -138,6 +145,8 @@ class PlannerController(Controller):
         caller: NamedDependency[Caller],
         school_id: SchoolId,
         fmt: Format = "geojson",
+        from_: From = None,
+        to: To = None,
     ) -> Response[bytes]:
         settings: Settings = state.settings
         try:
@@ -145,11 +154,13 @@ class PlannerController(Controller):
         except ValueError:
             raise InvalidInput("format", "Choose geojson or csv.") from None
         now = utcnow()
+        window = export_window(parse_time(from_, "from"), parse_time(to, "to"), now.date())
         report = await route_report(
             db_session,
             school_id,
             policy=settings.release_policy(),
             now=now,
+            window=window,
             resolution=settings.h3_resolution,
             actor_id=caller.id,
             actor_role=caller.role.value,

@@ -5,7 +5,8 @@ and guardian consent, ride ingest with its pipeline and gamification, hazard
 filing, confirmations, triage, challenges), so every invariant holds as if
 hundreds of people had used the app. The city is :func:`geo.simulator.street_grid`
 around Mechelen; rides come from :func:`geo.simulator.simulate_ride` over the
-last four weeks at commuting hours; hazards cluster at a few dozen junctions.
+last eight weeks at commuting hours (so the last whole month, which public
+statistics release, is always ridden); hazards cluster at a few dozen junctions.
 
 Deterministic by seed: the same seed gives the same people, traces, reports
 and triage. Row ids and each user's secret trimming seed are random by design
@@ -91,7 +92,7 @@ class _City:
     reporters: list[User] = field(default_factory=list)
 
 
-def _when(rng: random.Random, now: datetime, days: int = 28) -> datetime:
+def _when(rng: random.Random, now: datetime, days: int = 56) -> datetime:
     """A moment in the last ``days`` days, mostly at school and work commuting hours (Brussels = UTC+1)."""
     day = now - timedelta(days=rng.randint(1, days))
     hour = rng.choice((6, 7, 7, 7, 11, 14, 15, 15, 16, 17, 18))

@@ -36,7 +36,7 @@ from domain.schools.tables import School
 from geo.cells import BBox
 from geo.export import ExportValue, csv_cells, geojson_cells
 from geo.points import haversine_m
-from privacy.release.rules import ReleasePolicy, last_closed_month
+from privacy.release.rules import ReleasePolicy, Window, last_closed_month
 from privacy.release.service import Served, obtain
 from privacy.release.tables import Dataset
 
@@ -88,11 +88,13 @@ async def route_report(
     *,
     policy: ReleasePolicy,
     now: datetime,
+    window: Window | None = None,
     resolution: int = 10,
     actor_id: uuid.UUID | None = None,
     actor_role: str = "planner",
 ) -> RouteReport:
-    """The cells around the school with a hazard or released riders, most dangerous first."""
+    """The cells around the school with a hazard or released riders, most dangerous first, from the
+    release of ``window`` (default: the last whole month)."""
     school = await session.get(School, school_id)
     if school is None:
         raise NotFound("No such school.", code="school-not-found")
@@ -100,7 +102,7 @@ async def route_report(
     served = await obtain(
         session,
         Dataset.CELLS,
-        last_closed_month(now.date()),
+        window or last_closed_month(now.date()),
         policy,
         now=now,
         actor_id=actor_id,
@@ -108,7 +110,10 @@ async def route_report(
     )
     near = set(cells_near(school.lat, school.lon, resolution))
     hazards = await active_hazards(
-        session, resolution=resolution, bbox=_around(school.lat, school.lon, CATCHMENT_M)
+        session,
+        resolution=resolution,
+        bbox=_around(school.lat, school.lon, CATCHMENT_M),
+        until_day=served.window.last,
     )
     parents = {h3.str_to_int(h3.cell_to_parent(c, policy.resolution)) for c in near}
     around = {c: v for c, v in served.cells().items() if c in parents}

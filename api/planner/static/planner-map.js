@@ -156,8 +156,8 @@
   async function load() {
     status("Loading the danger map…");
     const [heat, flows, hazards] = await Promise.all([
-      api("/planner/heatmap?metric=danger&res=10&format=geojson").then((r) => r.json()),
-      api("/planner/flows?res=10&format=geojson").then((r) => r.json()),
+      api("/planner/heatmap?metric=danger&format=geojson").then((r) => r.json()),
+      api("/planner/flows?format=geojson").then((r) => r.json()),
       allHazards(),
     ]);
     const coords = heat.features.flatMap((f) => f.geometry.coordinates[0]).concat(hazards.map((h) => [h.lon, h.lat]));
@@ -169,7 +169,7 @@
     drawHexagons(heat);
     drawFlows(flows);
     drawHazards(hazards);
-    status(`${heat.features.length} cells (k = ${heat.k ?? "?"}), ${flows.features.length} flows, ${hazards.length} hazards. Click two points for a safe route.`);
+    status(`${heat.features.length} cells (release ${heat.releaseWindow ?? "?"}, ε = ${heat.epsilon ?? "?"}), ${flows.features.length} flows, ${hazards.length} hazards. Click two points for a safe route.`);
   }
 
   // --- safe route ----------------------------------------------------------------------------------
@@ -290,14 +290,14 @@
   }
   $("export").addEventListener("click", async () => {
     try {
-      const response = await api("/planner/heatmap?metric=danger&res=10&format=csv");
+      const response = await api("/planner/heatmap?metric=danger&format=csv");
       const name = (response.headers.get("Content-Disposition") || "").match(/filename="([^"]+)"/);
       const link = document.createElement("a");
       link.href = URL.createObjectURL(await response.blob());
       link.download = name ? name[1] : "saferoutes-heatmap.csv";
       link.click();
       URL.revokeObjectURL(link.href);
-      status("Exported (the export is k-anonymous and audit-logged).");
+      status("Exported (a differentially private release, audit-logged).");
     } catch (error) {
       status(`Export failed: ${error.message}`, true);
     }

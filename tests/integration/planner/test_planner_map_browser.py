@@ -56,8 +56,9 @@ def browser_tools() -> None:
 
 @pytest.fixture
 async def demo_city(clean_db: AsyncEngine, settings: Settings) -> Settings:
-    """A small demo city; k = 2 so that a few dozen simulated people make a visible heatmap."""
-    city = dataclasses.replace(settings, k_anonymity=2)
+    """A small demo city, released at res 8 under the test policy (threshold 9 people, bounded to 4
+    cells each), so that a few dozen simulated people make a visible heatmap."""
+    city = dataclasses.replace(settings, release_resolution=8, open_data_resolution=8)
     engine = make_engine(city.database_url or "", null_pool=True)
     try:
         await seed_city(
