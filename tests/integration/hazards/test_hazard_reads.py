@@ -30,6 +30,10 @@ async def test_the_public_read_hides_who_reported(client: Client, register: Regi
         "confirmationCount", "disputeCount", "lastConfirmedAt", "publicNote", "createdAt", "updatedAt",
     }  # fmt: skip
     assert (item["lat"], item["lon"]) == (round(HERE[0], 5), round(HERE[1], 5))
+    detail = (await client.get(f"/hazards/{receipt['hazardId']}")).json()
+    for times in (item, detail):
+        for name in ("createdAt", "updatedAt", "lastConfirmedAt"):
+            assert times[name].endswith(":00:00Z"), f"{name} is public: floored to the hour"
 
 
 async def test_filters_by_bbox_category_and_status(client: Client) -> None:

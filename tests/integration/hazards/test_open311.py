@@ -60,7 +60,9 @@ async def test_requests_carry_the_georeport_fields_and_statuses(client: Client, 
     assert rejected["status_notes"] == "Duplicate."
     assert (open_one["lat"], open_one["long"]) == (round(HERE[0], 5), round(HERE[1], 5))
     assert open_one["service_code"] == "road_surface" and "Lotte" not in response.text
-    assert open_one["requested_datetime"] and open_one["updated_datetime"]
+    assert open_one["requested_datetime"].endswith(":00:00Z") and open_one["updated_datetime"].endswith(
+        ":00:00Z"
+    )
 
 
 async def test_requests_filter_by_service_code_status_and_dates(client: Client) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import h3
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.integration.conftest import Register
@@ -105,3 +106,21 @@ async def test_deleting_the_ride_deletes_its_reports_and_the_hazard_counts_follo
         ("close_pass", 1)
     ]
     assert await count(db_engine, "hazard_report") == 1
+
+
+async def test_a_near_miss_in_the_trimmed_start_is_published_at_its_cell_not_its_point(
+    client: Client, register: Register, db_engine: AsyncEngine
+) -> None:
+    account = await register(consents=("ride_tracking", "hazard_reporting"))
+    points = simulated(57, duration_s=600).points
+    near_home, on_the_way = points[1], points[300]  # seconds from the start: well within 150 m
+    response = await upload(
+        client, account.auth, ride_json(points, [_incident(near_home), _incident(on_the_way)])
+    )
+    assert response.status_code == 201, response.text
+    published = await client.get("/hazards")
+    spots = {(h["lat"], h["lon"]): h["cell"] for h in published.json()["items"]}
+    centre = h3.cell_to_latlng(h3.latlng_to_cell(near_home.lat, near_home.lon, 10))
+    assert (round(centre[0], 5), round(centre[1], 5)) in spots, "the trimmed end's hazard sits at its cell"
+    assert (round(near_home.lat, 5), round(near_home.lon, 5)) not in spots
+    assert (round(on_the_way.lat, 5), round(on_the_way.lon, 5)) in spots, "elsewhere the point is public"
