@@ -42,6 +42,7 @@ from api.routing.http import RoutesController
 from api.schools.http import ClassesController, SchoolsController
 from api.security import BearerAuthentication
 from api.settings import Settings, load_settings
+from api.strict import StrictRequest
 from domain.accounts.rules import Passwords, TokenIssuer
 from domain.accounts.service import AuthConfig
 from domain.bootstrap import build_bus
@@ -155,6 +156,7 @@ def create_app(
             DefineMiddleware(BearerAuthentication),
         ],
         exception_handlers=EXCEPTION_HANDLERS,
+        request_class=StrictRequest,
         lifespan=[lifespan],
         request_max_body_size=settings.max_body_bytes,
         cors_config=CORSConfig(

@@ -7,8 +7,8 @@ API. Each hazard is one service request; each category is one service.
 
 from __future__ import annotations
 
-import json
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 from urllib.parse import parse_qs
@@ -17,13 +17,15 @@ import msgspec
 from litestar import Controller, Request, get, post
 from litestar.datastructures import State
 from litestar.di import NamedDependency
-from litestar.exceptions import ValidationException
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, Operation, RequestBody, Schema
 from litestar.params import PathParameter, QueryParameter
-from litestar.status_codes import HTTP_201_CREATED
+from litestar.status_codes import HTTP_201_CREATED, HTTP_415_UNSUPPORTED_MEDIA_TYPE
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.hazards.http import CAN_REPORT, THROTTLED
-from api.hazards.wire import SEVERITY_LABELS, Lat, Lon, RawText
+from api.hazards.wire import SEVERITY_LABELS, Description, Lat, Lon
+from api.strict import decode
 from domain.accounts.tables import User
 from domain.core import idempotency
 from domain.core.columns import utcnow
@@ -31,6 +33,7 @@ from domain.core.errors import NotFound
 from domain.hazards import service as hazard_service
 from domain.hazards.categories import CATEGORIES
 from domain.hazards.rules import (
+    MAX_DESCRIPTION_LENGTH,
     HazardCategory,
     HazardStatus,
     Open311Status,
@@ -90,7 +93,7 @@ class ServiceRequestCreate(msgspec.Struct, kw_only=True):
     service_code: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
     lat: Lat
     long: Lon
-    description: RawText | None = None
+    description: Description | None = None
 
 
 def _service(code: HazardCategory, language: Language) -> Service:
@@ -156,23 +159,72 @@ def _open311_statuses(raw: str | None) -> set[HazardStatus]:
         raise ValidationException("status must be open or closed", extra=[{"key": "status"}]) from exc
 
 
-def _submitted_fields(body: bytes, content_type: str) -> dict[str, Any]:
-    if content_type.startswith("application/json"):
-        try:
-            decoded = json.loads(body or b"{}")
-        except ValueError as exc:
-            raise ValidationException("The body is not valid JSON.") from exc
-        if not isinstance(decoded, dict):
-            raise ValidationException("The body must be a JSON object.")
-        return decoded
-    return {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
+FORM_TYPE = "application/x-www-form-urlencoded"
 
 
 def _parse_create(body: bytes, content_type: str) -> ServiceRequestCreate:
+    """GeoReport's form fields, or the same as JSON, strictly (`api.strict`): each field once.
+
+    Form values are text by nature, so only they are converted to numbers.
+    """
+    media = content_type.split(";")[0].strip().lower()
+    if media == "application/json":
+        return decode(body, ServiceRequestCreate)
+    if media != FORM_TYPE:
+        raise HTTPException(
+            status_code=HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+            detail=f"Send the request form-encoded ({FORM_TYPE}) or as application/json.",
+        )
+    form = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
+    fields: dict[str, str] = {}
+    for name, values in form.items():
+        if len(values) > 1:
+            raise ValidationException(
+                "The request body is invalid.",
+                extra=[{"message": f"Form repeats the field `{name}`; send each field once - at `$.{name}`"}],
+            )
+        if "\x00" in name + values[0]:
+            raise ValidationException(
+                "The request body is invalid.",
+                extra=[{"message": f"Text may not contain the NUL character - at `$.{name}`"}],
+            )
+        fields[name] = values[0]
     try:
-        return msgspec.convert(_submitted_fields(body, content_type), ServiceRequestCreate, strict=False)
+        return msgspec.convert(fields, ServiceRequestCreate, strict=False)
     except msgspec.ValidationError as exc:
-        raise ValidationException(str(exc), extra=[{"message": str(exc)}]) from exc
+        raise ValidationException("The request body is invalid.", extra=[{"message": str(exc)}]) from None
+
+
+_CREATE_SCHEMA = Schema(
+    type=OpenAPIType.OBJECT,
+    required=["service_code", "lat", "long"],
+    description="GeoReport v2 fields; personal ones (email, names, phone, device_id) are dropped unread.",
+    properties={
+        "service_code": Schema(type=OpenAPIType.STRING, enum=[c.value for c in HazardCategory]),
+        "lat": Schema(type=OpenAPIType.NUMBER, minimum=-90, maximum=90),
+        "long": Schema(type=OpenAPIType.NUMBER, minimum=-180, maximum=180),
+        "description": Schema(
+            one_of=[
+                Schema(type=OpenAPIType.STRING, max_length=MAX_DESCRIPTION_LENGTH),
+                Schema(type=OpenAPIType.NULL),
+            ]
+        ),
+    },
+)
+
+
+@dataclass
+class CreateOperation(Operation):
+    """The handler reads its body itself (form or JSON), so the body is declared here."""
+
+    def __post_init__(self) -> None:
+        self.request_body = RequestBody(
+            required=True,
+            content={
+                FORM_TYPE: OpenAPIMediaType(schema=_CREATE_SCHEMA),
+                "application/json": OpenAPIMediaType(schema=_CREATE_SCHEMA),
+            },
+        )
 
 
 def _created_body(report: HazardReport, hazard: Hazard) -> dict[str, Any]:
@@ -239,6 +291,7 @@ class Open311Controller(Controller):
         "/requests.json",
         status_code=HTTP_201_CREATED,
         guards=[THROTTLED, CAN_REPORT],
+        operation_class=CreateOperation,
         summary="File a hazard report the GeoReport v2 way (form-encoded or JSON; bearer token)",
     )
     async def create(

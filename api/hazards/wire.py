@@ -16,14 +16,15 @@ import msgspec
 from api.wire import Out, Strict
 from domain.core.errors import InvalidInput
 from domain.hazards.categories import CATEGORIES, LocalizedText
-from domain.hazards.rules import HazardCategory
+from domain.hazards.rules import MAX_DESCRIPTION_LENGTH, MAX_PUBLIC_NOTE_LENGTH, HazardCategory
 from domain.hazards.store import BBox
 from domain.hazards.tables import Hazard, HazardReport, HazardStatusChange
 
 Lat = Annotated[float, msgspec.Meta(ge=-90, le=90, description="WGS84 latitude, degrees")]
 Lon = Annotated[float, msgspec.Meta(ge=-180, le=180, description="WGS84 longitude, degrees")]
-# a generous bound before cleaning; the real cap (1000, 2000) is checked after cleaning, as a 422
-RawText = Annotated[str, msgspec.Meta(max_length=8000)]
+# the caps the rules apply to the cleaned text (a 422 should cleaning ever lengthen it)
+Description = Annotated[str, msgspec.Meta(max_length=MAX_DESCRIPTION_LENGTH)]
+PublicNote = Annotated[str, msgspec.Meta(max_length=MAX_PUBLIC_NOTE_LENGTH)]
 MAX_BBOX_AREA_DEG2 = 4.0
 
 SEVERITY_LABELS: dict[int, LocalizedText] = {
@@ -65,7 +66,7 @@ class HazardCreate(Strict):
     lon: Lon
     category: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
     severity: Annotated[int, msgspec.Meta(description="1 uncomfortable, 2 dangerous, 3 very dangerous")]
-    description: RawText | None = None
+    description: Description | None = None
     observed_at: Annotated[datetime, msgspec.Meta(tz=True)] | None = None
 
 
@@ -82,7 +83,7 @@ class ConfirmationCreate(Strict):
 
 class TriagePatch(Strict):
     status: Annotated[str, msgspec.Meta(max_length=32)] | msgspec.UnsetType = msgspec.UNSET
-    public_note: RawText | msgspec.UnsetType | None = msgspec.UNSET
+    public_note: PublicNote | msgspec.UnsetType | None = msgspec.UNSET
 
 
 class StatusChangeOut(Out):
