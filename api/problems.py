@@ -23,7 +23,7 @@ from domain.core.errors import (
     Unauthenticated,
 )
 from domain.core.sql import CONNECTION_LOST_SQLSTATES
-from geo.errors import FieldError, TraceError
+from geo.errors import FieldError, OutsideUploadWindow, TraceError
 
 log = logging.getLogger("saferoutes.errors")
 
@@ -126,11 +126,14 @@ def handle_domain_error(request: Request[Any, Any, Any], exc: DomainError) -> Re
 def handle_field_error(request: Request[Any, Any, Any], exc: FieldError) -> Response[dict[str, Any]]:
     """A geo or privacy rule (trace limits, GPX, privacy zone) refused a value: 422 naming the field."""
     code = "invalid-trace" if isinstance(exc, TraceError) else "invalid-input"
+    title = "Invalid input"
+    if isinstance(exc, OutsideUploadWindow):
+        code, title = "outside-upload-window", "Outside the upload window"
     return problem(
         request,
         status=422,
         code=code,
-        title="Invalid input",
+        title=title,
         detail=f"{exc.field}: {exc.message}.",
         errors=[{"field": exc.field, "message": exc.message}],
     )
