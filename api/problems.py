@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import traceback
 from typing import Any
 
 from litestar import MediaType, Request, Response
@@ -226,8 +227,28 @@ def handle_undecodable_body(request: Request[Any, Any, Any], exc: Exception) -> 
     )
 
 
+def _code_path(exc: BaseException) -> str:
+    """Where `exc` (and what caused it) happened: exception types and stack frames, no message.
+
+    Messages quote values (SQLAlchemy's a statement's parameters, asyncpg the
+    value it refused), and request values (handles, coordinates) must never
+    reach the logs.
+    """
+    lines: list[str] = []
+    seen = 0
+    current: BaseException | None = exc
+    while current is not None and seen < 5:
+        lines.append(f"{type(current).__module__}.{type(current).__qualname__}")
+        lines.extend(traceback.format_tb(current.__traceback__))
+        current, seen = current.__cause__ or current.__context__, seen + 1
+    return "".join(line if line.endswith("\n") else line + "\n" for line in lines)
+
+
 def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
-    log.exception("unhandled error", extra={"path": request.url.path})
+    route = request.scope.get("path_template") or "unrouted"
+    log.error(
+        "unhandled error", extra={"route": route, "error": type(exc).__qualname__, "where": _code_path(exc)}
+    )
     return problem(
         request,
         status=HTTP_500_INTERNAL_SERVER_ERROR,
