@@ -23,7 +23,7 @@ from api.docs import docs_assets, swagger_page
 from api.gamification.http import ChallengesController, PointsController, badge_catalogue, leaderboard
 from api.hazards.http import HazardController, hazard_categories
 from api.hazards.open311 import Open311Controller
-from api.headers import security_headers
+from api.headers import allowed_methods, security_headers
 from api.observability import configure_logging, request_id_middleware
 from api.openapi import install as complete_openapi
 from api.opendata.http import NgsiController, ngsi_context
@@ -177,5 +177,5 @@ def create_app(
     complete_openapi(app)
     # Outermost, so that unrouted requests and errors answered by Litestar's own
     # exception layer also get a request id, an access-log line and the security headers.
-    app.asgi_handler = request_id_middleware(security_headers(app.asgi_handler))
+    app.asgi_handler = request_id_middleware(security_headers(app.asgi_handler, allowed_methods(app)))
     return app

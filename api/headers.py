@@ -10,13 +10,20 @@
 - A Content-Security-Policy on HTML pages without their own: scripts, styles
   and images from this service only (the docs page keeps an inline script),
   so no page of this origin loads code from elsewhere.
+- ``Allow`` on an OPTIONS answer names every method of the path. Litestar
+  builds the OPTIONS handler with the first handlers registered for a path and
+  keeps it when more join (GET and PATCH /hazards/{id} answered ``Allow: GET,
+  OPTIONS``), so the header is set here from the app's finished routes.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Final
 
+from litestar import Litestar
 from litestar.datastructures import MutableScopeHeaders
+from litestar.routes import HTTPRoute
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 HTML_CSP: Final = (
@@ -26,8 +33,17 @@ HTML_CSP: Final = (
 STATIC_CACHE: Final = "public, max-age=3600"
 
 
-def security_headers(app: ASGIApp) -> ASGIApp:
-    """Wrap `app` so that every HTTP answer carries the headers above."""
+def allowed_methods(app: Litestar) -> Mapping[str, str]:
+    """``Allow`` for each path template of `app`: every method its handlers serve."""
+    return {
+        route.path_format: ", ".join(sorted(route.methods))
+        for route in app.routes
+        if isinstance(route, HTTPRoute)
+    }
+
+
+def security_headers(app: ASGIApp, allow: Mapping[str, str]) -> ASGIApp:
+    """Wrap `app` so that every HTTP answer carries the headers above; `allow` from `allowed_methods`."""
 
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":  # type: ignore[comparison-overlap]
@@ -37,6 +53,8 @@ def security_headers(app: ASGIApp) -> ASGIApp:
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableScopeHeaders.from_message(message)
+                if "allow" in headers and scope.get("path_template") in allow:
+                    headers["Allow"] = allow[scope["path_template"]]
                 headers["X-Content-Type-Options"] = "nosniff"
                 if "cache-control" not in headers:
                     headers["Cache-Control"] = "no-store"

@@ -102,6 +102,20 @@ def _field_of(message: dict[str, Any]) -> str:
     return path or str(message.get("source") or "body")
 
 
+def _wire_name(request: Request[Any, Any, Any], field: str) -> str:
+    """The name a parameter has in the request (`from`), not in the handler (`from_`)."""
+    try:
+        declared = request.route_handler.parsed_fn_signature.parameters.get(field)
+    except (AttributeError, KeyError):  # refused before routing: no handler
+        return field
+    definition = getattr(declared, "kwarg_definition", None)
+    alias = next(
+        (getattr(definition, a, None) for a in ("name", "query", "header") if getattr(definition, a, None)),
+        None,
+    )
+    return str(alias) if alias else field
+
+
 def _clean_message(text: str) -> str:
     missing = _MISSING_PARAM.match(text)
     if missing:
@@ -145,7 +159,7 @@ def handle_validation_error(
 ) -> Response[dict[str, Any]]:
     raw = exc.extra if isinstance(exc.extra, list) else []
     errors = [
-        {"field": _field_of(m), "message": _clean_message(str(m.get("message", "")))}
+        {"field": _wire_name(request, _field_of(m)), "message": _clean_message(str(m.get("message", "")))}
         for m in raw
         if isinstance(m, dict)
     ]

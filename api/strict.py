@@ -21,6 +21,7 @@ the database.
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from typing import Any, TypeVar
 
 import msgspec
@@ -72,30 +73,50 @@ def _fault(value: Any, path: str) -> tuple[str, str] | None:
 _NUL = "Text may not contain the NUL character (\\u0000)"
 
 
-def check_keys_and_text(body: bytes) -> None:
-    """Refuse a JSON body in which an object repeats a key, or a string holds NUL (400, naming the path)."""
+def _json_number(text: str) -> int | float:
+    """A JSON number with no fractional part is an integer, as JSON Schema says: ``2.0`` and ``2e3`` are."""
+    exact = Decimal(text)
+    return int(exact) if exact.is_finite() and exact == exact.to_integral_value() else float(text)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, _Object):
+        return {key: _plain(item) for key, item in value}
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    return value
+
+
+def _parse(body: bytes) -> Any:
+    """The JSON text as pairs (repeats kept), refused when it repeats a key or holds NUL in a string."""
     try:
-        value = json.loads(body, object_pairs_hook=_Object)
-    except ValueError:
+        value = json.loads(body, object_pairs_hook=_Object, parse_float=_json_number)
+    except (ValueError, RecursionError) as exc:
+        if isinstance(exc, RecursionError):
+            raise ValidationException("The request body is nested too deeply.") from None
         raise ValidationException("The body is not valid JSON.") from None
     found = _fault(value, "")
     if found is not None:
         raise _refused(*found)
+    return value
+
+
+def check_keys_and_text(body: bytes) -> None:
+    """Refuse a JSON body in which an object repeats a key, or a string holds NUL (400, naming the path)."""
+    _parse(body)
 
 
 def decode(body: bytes, into: type[T]) -> T:
     """`body` as an instance of `into`, strictly: no coercion, unknown keys as the type says, each key once.
 
     Keys and text are checked first, so a repeated key is named even in a body
-    that also misses a field.
+    that also misses a field. The only liberty is JSON's own: a number without
+    a fraction (``2.0``) is an integer.
     """
-    check_keys_and_text(body)
     try:
-        return msgspec.json.decode(body, type=into, strict=True)
+        return msgspec.convert(_plain(_parse(body)), into, strict=True)
     except msgspec.ValidationError as exc:
         raise ValidationException("The request body is invalid.", extra=[{"message": str(exc)}]) from None
-    except msgspec.DecodeError as exc:
-        raise ValidationException("The body is not valid JSON.", extra=[{"message": str(exc)}]) from None
 
 
 class StrictRequest(Request[Any, Any, Any]):

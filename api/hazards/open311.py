@@ -7,6 +7,7 @@ API. Each hazard is one service request; each category is one service.
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -26,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.hazards.http import CAN_REPORT, THROTTLED
 from api.hazards.wire import SEVERITY_LABELS, Description, Lat, Lon
 from api.strict import decode
+from api.wire import time_query
 from domain.accounts.tables import User
 from domain.core import idempotency
 from domain.core.columns import utcnow
@@ -46,6 +48,16 @@ from domain.hazards.store import HazardFilter, get_hazard, list_hazards
 from domain.hazards.tables import Hazard, HazardReport
 
 Language = Literal["nl", "fr", "en"]
+_UUID = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+_CODE = "(?:" + "|".join(c.value for c in HazardCategory) + ")"
+_STATUS = "(?:open|closed)"
+
+
+def _list_of(item: str) -> str:
+    """A comma-separated list of `item`, as GeoReport's filters are."""
+    return rf"^{item}(?:,{item})*$"
+
+
 DEFAULT_WINDOW = timedelta(days=90)
 MAX_REQUESTS = 1000
 OPEN311_SEVERITY = 2  # GeoReport has no severity field: "dangerous" is the honest middle
@@ -152,6 +164,13 @@ def _ids(raw: str | None) -> list[uuid.UUID]:
         ) from exc
 
 
+def _time(raw: str | None, name: str) -> datetime | None:
+    try:
+        return None if raw is None else datetime.fromisoformat(raw)
+    except ValueError as exc:  # the form is checked by the pattern: this is a 2026-13-45
+        raise ValidationException(f"{name} is not a time", extra=[{"key": name}]) from exc
+
+
 def _open311_statuses(raw: str | None) -> set[HazardStatus]:
     try:
         return {s for v in _split(raw) for s in statuses_for_open311(Open311Status(v))}
@@ -218,10 +237,11 @@ class CreateOperation(Operation):
     """The handler reads its body itself (form or JSON), so the body is declared here."""
 
     def __post_init__(self) -> None:
+        form = dataclasses.replace(_CREATE_SCHEMA, additional_properties=Schema(type=OpenAPIType.STRING))
         self.request_body = RequestBody(
             required=True,
             content={
-                FORM_TYPE: OpenAPIMediaType(schema=_CREATE_SCHEMA),
+                FORM_TYPE: OpenAPIMediaType(schema=form),  # a form field holds text, once
                 "application/json": OpenAPIMediaType(schema=_CREATE_SCHEMA),
             },
         )
@@ -248,25 +268,24 @@ class Open311Controller(Controller):
     async def requests(
         self,
         db_session: NamedDependency[AsyncSession],
-        service_request_id: Annotated[str | None, QueryParameter(max_length=4000)] = None,
-        service_code: Annotated[str | None, QueryParameter(max_length=1000)] = None,
-        status: Annotated[str | None, QueryParameter(max_length=20)] = None,
-        start_date: Annotated[
-            datetime | None, QueryParameter(description="ISO 8601, on requested_datetime")
+        service_request_id: Annotated[
+            str | None, QueryParameter(max_length=4000, pattern=_list_of(_UUID), description="hazard ids")
         ] = None,
-        end_date: Annotated[
-            datetime | None, QueryParameter(description="ISO 8601, on requested_datetime")
-        ] = None,
+        service_code: Annotated[str | None, QueryParameter(max_length=1000, pattern=_list_of(_CODE))] = None,
+        status: Annotated[str | None, QueryParameter(max_length=20, pattern=_list_of(_STATUS))] = None,
+        start_date: Annotated[str | None, time_query("start_date", "RFC 3339, on requested_datetime")] = None,
+        end_date: Annotated[str | None, time_query("end_date", "RFC 3339, on requested_datetime")] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=MAX_REQUESTS)] = MAX_REQUESTS,
     ) -> list[ServiceRequest]:
         ids = _ids(service_request_id)
-        if start_date is None and not ids:
-            start_date = (end_date or utcnow()) - DEFAULT_WINDOW
+        starts, ends = _time(start_date, "start_date"), _time(end_date, "end_date")
+        if starts is None and not ids:
+            starts = (ends or utcnow()) - DEFAULT_WINDOW
         where = HazardFilter(
             categories=[category_for_service_code(c) for c in _split(service_code)],
             statuses=_open311_statuses(status),
-            created_from=start_date,
-            created_to=end_date,
+            created_from=starts,
+            created_to=ends,
             ids=ids,
         )
         rows = await list_hazards(db_session, where, limit=limit)

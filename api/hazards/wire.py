@@ -12,11 +12,12 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import msgspec
+from litestar.params import QueryParameter
 
 from api.wire import Out, Strict
 from domain.core.errors import InvalidInput
 from domain.hazards.categories import CATEGORIES, LocalizedText
-from domain.hazards.rules import MAX_DESCRIPTION_LENGTH, MAX_PUBLIC_NOTE_LENGTH, HazardCategory
+from domain.hazards.rules import MAX_DESCRIPTION_LENGTH, MAX_PUBLIC_NOTE_LENGTH, HazardCategory, HazardStatus
 from domain.hazards.store import BBox
 from domain.hazards.tables import Hazard, HazardReport, HazardStatusChange
 
@@ -61,11 +62,16 @@ class CategoryList(Out):
     severities: list[SeverityOut]
 
 
+Severity = Annotated[
+    int, msgspec.Meta(ge=1, le=3, description="1 uncomfortable, 2 dangerous, 3 very dangerous")
+]
+
+
 class HazardCreate(Strict):
     lat: Lat
     lon: Lon
-    category: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
-    severity: Annotated[int, msgspec.Meta(description="1 uncomfortable, 2 dangerous, 3 very dangerous")]
+    category: HazardCategory
+    severity: Severity
     description: Description | None = None
     observed_at: Annotated[datetime, msgspec.Meta(tz=True)] | None = None
 
@@ -82,7 +88,7 @@ class ConfirmationCreate(Strict):
 
 
 class TriagePatch(Strict):
-    status: Annotated[str, msgspec.Meta(max_length=32)] | msgspec.UnsetType = msgspec.UNSET
+    status: HazardStatus | msgspec.UnsetType = msgspec.UNSET
     public_note: PublicNote | msgspec.UnsetType | None = msgspec.UNSET
 
 
@@ -209,6 +215,15 @@ def planner_report(report: HazardReport) -> PlannerReport:
         created_at=report.created_at,
         from_ride=report.ride_id is not None,
     )
+
+
+_NUMBER = r"-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)"
+BBOX_PATTERN = rf"^{_NUMBER},{_NUMBER},{_NUMBER},{_NUMBER}$"
+"""Four plain decimal numbers; their ranges, order and area are checked by `parse_bbox` (422)."""
+BBoxQuery = Annotated[
+    str | None,
+    QueryParameter(max_length=200, pattern=BBOX_PATTERN, description="minLon,minLat,maxLon,maxLat (WGS84)"),
+]
 
 
 def parse_bbox(raw: str | None) -> BBox | None:

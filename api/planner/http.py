@@ -145,5 +145,5 @@ class PlannerController(Controller):
         rows = await list_audit(db_session, limit=limit + 1, before=decode_time_id_cursor(cursor))
         more = len(rows) > limit
         rows = rows[:limit]
-        next_cursor = encode_cursor(rows[-1].started_at.isoformat(), rows[-1].id) if more else None
+        next_cursor = encode_cursor(rows[-1].started_at, rows[-1].id) if more else None
         return Page(items=[export_out(r) for r in rows], next_cursor=next_cursor)

@@ -10,28 +10,28 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar.params import QueryParameter
 from litestar.response import Stream
 
-from api.wire import Out
+from api.hazards.wire import BBOX_PATTERN
+from api.wire import Out, time_query
 from domain.planner.rules import ExportFormat
 from domain.planner.tables import ExportAudit
 
-Metric = Annotated[str, QueryParameter(max_length=16, description="danger, exposure or hazards")]
-Resolution = Annotated[int, QueryParameter(description="H3 resolution, 7 (coarse) to 10")]
+Metric = Annotated[
+    Literal["danger", "exposure", "hazards"], QueryParameter(description="what each cell shows")
+]
+Resolution = Annotated[int, QueryParameter(ge=7, le=10, description="H3 resolution, 7 (coarse) to 10")]
 BBoxText = Annotated[
-    str | None, QueryParameter(max_length=200, description="minLon,minLat,maxLon,maxLat (WGS84)")
+    str | None,
+    QueryParameter(max_length=200, pattern=BBOX_PATTERN, description="minLon,minLat,maxLon,maxLat (WGS84)"),
 ]
-From = Annotated[
-    str | None, QueryParameter(name="from", max_length=40, description="RFC 3339; truncated to its UTC day")
-]
-To = Annotated[
-    str | None, QueryParameter(name="to", max_length=40, description="RFC 3339; its UTC day is included")
-]
-Format = Annotated[str, QueryParameter(name="format", max_length=16, description="geojson or csv")]
+From = Annotated[str | None, time_query("from", "RFC 3339; truncated to its UTC day")]
+To = Annotated[str | None, time_query("to", "RFC 3339; its UTC day is included")]
+Format = Annotated[Literal["geojson", "csv"], QueryParameter(name="format", description="geojson or csv")]
 
 
 class ExportOut(Out):

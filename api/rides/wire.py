@@ -14,13 +14,13 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar.exceptions import HTTPException
-from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, Operation, RequestBody, Schema
+from litestar.openapi.spec import OpenAPIFormat, OpenAPIMediaType, OpenAPIType, Operation, RequestBody, Schema
 from litestar.status_codes import HTTP_415_UNSUPPORTED_MEDIA_TYPE
 
 from api.gamification.wire import BadgeOut, badge_out
 from api.strict import check_keys_and_text, decode
 from api.wire import Out, Strict
-from domain.hazards.rules import MAX_DESCRIPTION_LENGTH
+from domain.hazards.rules import MAX_DESCRIPTION_LENGTH, HazardCategory
 from domain.rides.rules import Incident
 from domain.rides.service import Ingested, Upload
 from domain.rides.tables import Ride
@@ -216,33 +216,50 @@ def _number(description: str) -> Schema:
 _TIME = Schema(
     one_of=[
         Schema(type=OpenAPIType.NUMBER, description="epoch seconds, UTC"),
-        Schema(type=OpenAPIType.STRING, description="RFC 3339 time with offset"),
+        Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.DATE_TIME, description="RFC 3339, with offset"),
     ]
 )
 _POINT = Schema(
     type=OpenAPIType.OBJECT,
+    additional_properties=False,
     required=["lat", "lon", "t"],
     properties={
         "lat": _number("WGS84 latitude, -90..90"),
         "lon": _number("WGS84 longitude, -180..180"),
         "t": _TIME,
-        "accuracy": _number("horizontal accuracy radius in metres; fixes above 50 m are discarded"),
+        "accuracy": Schema(
+            one_of=[
+                _number("horizontal accuracy radius in metres; fixes above 50 m are discarded"),
+                Schema(type=OpenAPIType.NULL),
+            ]
+        ),
     },
 )
 _INCIDENT = Schema(
     type=OpenAPIType.OBJECT,
+    additional_properties=False,
     required=["t", "lat", "lon", "category", "severity"],
     properties={
         "t": _TIME,
         "lat": _number("WGS84 latitude"),
         "lon": _number("WGS84 longitude"),
-        "category": Schema(type=OpenAPIType.STRING, description="a code of GET /hazard-categories"),
+        "category": Schema(
+            type=OpenAPIType.STRING,
+            enum=[c.value for c in HazardCategory],
+            description="a code of GET /hazard-categories",
+        ),
         "severity": Schema(type=OpenAPIType.INTEGER, minimum=1, maximum=3),
-        "description": Schema(type=OpenAPIType.STRING, max_length=1000),
+        "description": Schema(
+            one_of=[
+                Schema(type=OpenAPIType.STRING, max_length=MAX_DESCRIPTION_LENGTH),
+                Schema(type=OpenAPIType.NULL),
+            ]
+        ),
     },
 )
 _UPLOAD = Schema(
     type=OpenAPIType.OBJECT,
+    additional_properties=False,
     required=["points"],
     properties={
         "points": Schema(type=OpenAPIType.ARRAY, items=_POINT, min_items=2, max_items=20_000),

@@ -100,3 +100,17 @@ async def test_text_answers_name_their_charset_once(client: Client) -> None:
         assert answer.status_code == 200, answer.text
         content_type = answer.headers["content-type"]
         assert content_type.count("charset") == 1, (path, content_type)
+
+
+async def test_options_allows_every_documented_method_of_a_path(client: Client) -> None:
+    """Litestar kept the OPTIONS handler of the first handlers of a path (GET /hazards/{id} said
+    `Allow: GET, OPTIONS`, hiding PATCH)."""
+    document = (await client.get("/schema/openapi.json")).json()
+    for path, item in document["paths"].items():
+        documented = {m.upper() for m in item if m in ("get", "put", "post", "patch", "delete")}
+        url = re.sub(r"\{[^}]+\}", "00000000-0000-4000-8000-000000000000", path)
+        answer = await client.options(url)
+        if answer.status_code != 204:
+            continue  # a path the framework serves itself
+        allowed = {m.strip() for m in answer.headers["allow"].split(",")}
+        assert documented | {"OPTIONS"} <= allowed, (path, answer.headers["allow"])
