@@ -148,19 +148,24 @@ def development_secret(data_dir: Path) -> str:
     key; it is readable by its owner only.
     """
     path = data_dir / SECRET_KEY_FILE
-    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    if not path.exists():
-        descriptor, draft = tempfile.mkstemp(dir=data_dir, prefix=".secret-")
-        try:
-            with os.fdopen(descriptor, "w") as out:
-                out.write(secrets.token_urlsafe(48) + "\n")
-                out.flush()
-                os.fsync(out.fileno())
-            with contextlib.suppress(FileExistsError):  # another process was first: use its key
-                os.link(draft, path)
-        finally:
-            os.unlink(draft)
-    key = path.read_text().strip()
+    try:
+        data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if not path.exists():
+            descriptor, draft = tempfile.mkstemp(dir=data_dir, prefix=".secret-")
+            try:
+                with os.fdopen(descriptor, "w") as out:
+                    out.write(secrets.token_urlsafe(48) + "\n")
+                    out.flush()
+                    os.fsync(out.fileno())
+                with contextlib.suppress(FileExistsError):  # another process was first: use its key
+                    os.link(draft, path)
+            finally:
+                os.unlink(draft)
+        key = path.read_text().strip()
+    except OSError as exc:
+        raise SettingsError(
+            f"cannot keep a signing key in {data_dir} ({exc.strerror}): set SAFEROUTES_SECRET_KEY"
+        ) from exc
     if len(key) < MIN_SECRET_LENGTH:
         raise SettingsError(f"{path} holds no usable key: delete it, and a new one is made on start")
     return key

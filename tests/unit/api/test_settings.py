@@ -122,3 +122,10 @@ def test_values_are_read_from_the_environment(dev: dict[str, str]) -> None:
     assert settings.database_url == "postgresql://x@db/sr"
     assert settings.k_anonymity == 10
     assert settings.db_pool_size == 5
+
+
+def test_a_data_directory_that_cannot_keep_a_key_is_a_configuration_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    with pytest.raises(SettingsError, match="SAFEROUTES_SECRET_KEY"):
+        load_settings({"SAFEROUTES_DATA_DIR": str(blocker / "data")})
