@@ -38,6 +38,8 @@ Options = Annotated[
     ),
 ]
 EntityType = Literal["Alert", "SafeRoutesCellStatistic"]
+MAX_OFFSET = 10_000_000
+"""Far beyond any city's entities; PostgreSQL's OFFSET is a 64-bit integer, so an unbounded one was a 500."""
 Attrs = Annotated[
     str | None, QueryParameter(max_length=1000, description="attributes to keep, comma-separated")
 ]
@@ -60,7 +62,7 @@ class NgsiController(Controller):
         options: Options = None,
         count: Annotated[bool, QueryParameter(description="send NGSILD-Results-Count")] = False,
         limit: Annotated[int, QueryParameter(ge=0, le=MAX_LIMIT)] = DEFAULT_LIMIT,
-        offset: Annotated[int, QueryParameter(ge=0)] = 0,
+        offset: Annotated[int, QueryParameter(ge=0, le=MAX_OFFSET)] = 0,
     ) -> Response[Any]:
         if "q" in request.query_params:  # not in the document: the service has no query language
             raise bad_request("Query language (q) filters are not supported: filter with type, id and attrs.")
