@@ -21,6 +21,10 @@ BirthYear = Annotated[
 ]
 
 
+NOT_BLANK = r"[^\x00-\x20\x7f-\xa0]"
+"""Some character that is neither a space nor a control character, spelled out: a not-space class
+differs between Python (which counts 0x1c-0x1f as spaces) and the ECMA regex of the document."""
+
 RFC3339_PATTERN = (
     r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?(?:Z|[+-][0-9]{2}:[0-9]{2})$"
 )
