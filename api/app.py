@@ -13,16 +13,17 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from litestar.types import ControllerRouterHandler
 
 from api.accounts.http import AuthController, MeController
 from api.database import autocommit, head_revision, make_engine, make_sessionmaker, resolve_url
 from api.deps import provide_caller, provide_current_user, provide_db_session, provide_settings
+from api.docs import docs_assets, swagger_page
 from api.gamification.http import ChallengesController, PointsController, badge_catalogue, leaderboard
 from api.hazards.http import HazardController, hazard_categories
 from api.hazards.open311 import Open311Controller
+from api.headers import allowed_methods, security_headers
 from api.observability import configure_logging, request_id_middleware
 from api.openapi import install as complete_openapi
 from api.opendata.http import NgsiController, ngsi_context
@@ -42,6 +43,7 @@ from api.routing.http import RoutesController
 from api.schools.http import ClassesController, SchoolsController
 from api.security import BearerAuthentication
 from api.settings import Settings, load_settings
+from api.strict import StrictRequest
 from domain.accounts.rules import Passwords, TokenIssuer
 from domain.accounts.service import AuthConfig
 from domain.bootstrap import build_bus
@@ -76,6 +78,7 @@ ROUTE_HANDLERS: Sequence[ControllerRouterHandler] = [
     ngsi_context,
     planner_map,
     static_files,
+    docs_assets,
 ]
 
 
@@ -154,6 +157,7 @@ def create_app(
             DefineMiddleware(BearerAuthentication),
         ],
         exception_handlers=EXCEPTION_HANDLERS,
+        request_class=StrictRequest,
         lifespan=[lifespan],
         request_max_body_size=settings.max_body_bytes,
         cors_config=CORSConfig(
@@ -164,13 +168,13 @@ def create_app(
             version="0.1.0",
             description="Backend of a gamified citizen app that maps where cycling and walking is dangerous.",
             path="/schema",
-            render_plugins=[SwaggerRenderPlugin()],
+            render_plugins=[swagger_page()],
         ),
         debug=settings.debug,
         logging_config=None,
     )
     complete_openapi(app)
     # Outermost, so that unrouted requests and errors answered by Litestar's own
-    # exception layer also get a request id and an access-log line.
-    app.asgi_handler = request_id_middleware(app.asgi_handler)
+    # exception layer also get a request id, an access-log line and the security headers.
+    app.asgi_handler = request_id_middleware(security_headers(app.asgi_handler, allowed_methods(app)))
     return app

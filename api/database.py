@@ -92,7 +92,8 @@ def make_engine(
     if not null_pool:
         kwargs = {"pool_size": pool_size, "max_overflow": 0, "pool_timeout": 5, "pool_recycle": 1800}
     connect_args = {"timeout": 5, "command_timeout": command_timeout}
-    return create_async_engine(url, connect_args=connect_args, **kwargs)
+    # errors would otherwise quote a statement's parameters, which hold request values
+    return create_async_engine(url, connect_args=connect_args, hide_parameters=True, **kwargs)
 
 
 def autocommit(engine: AsyncEngine) -> AsyncEngine:

@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Litestar
+from litestar.enums import ParamType
 from litestar.handlers import HTTPRouteHandler
 from litestar.openapi.spec import (
     Components,
@@ -23,13 +24,19 @@ from litestar.openapi.spec import (
     OpenAPIResponse,
     OpenAPIType,
     Operation,
+    Parameter,
     Reference,
+    RequestBody,
     Schema,
     SecurityScheme,
 )
 from litestar.routes import HTTPRoute
 
 from api.problems import PROBLEM_MEDIA_TYPE
+from domain.core.idempotency import HEADER as IDEMPOTENCY_HEADER
+from domain.core.idempotency import KEY_PATTERN
+
+IDEMPOTENCY_PATTERN = KEY_PATTERN.pattern
 
 PROBLEM_REF = Reference(ref="#/components/schemas/Problem")
 BEARER = "bearerAuth"
@@ -83,7 +90,14 @@ _RETRY_AFTER = {
 _AUTH_GUARDS = frozenset({"authenticated", "requires_role", "requires_consent", "throttled"})
 _FORBIDDING_GUARDS = frozenset({"requires_role", "requires_consent"})
 # Routes that count attempts themselves instead of through the `throttled` guard.
-_SELF_LIMITED = frozenset({("POST", "/auth/login"), ("POST", "/auth/register")})
+_SELF_LIMITED = frozenset(
+    {
+        ("POST", "/auth/login"),
+        ("POST", "/auth/register"),
+        ("POST", "/guardian-consents"),
+        ("POST", "/guardian-erasures"),
+    }
+)
 _WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
@@ -150,6 +164,8 @@ def _add_alternates(method: str, path: str, responses: dict[str, Any]) -> None:
         if not status.startswith("2") or not isinstance(response, OpenAPIResponse) or not response.content:
             continue
         documented = next(iter(response.content.values()))
+        if isinstance(documented.schema, Schema) and documented.schema.type == OpenAPIType.STRING:
+            documented = OpenAPIMediaType(schema=Schema(type=OpenAPIType.OBJECT))  # bytes of a JSON document
         for media in ALTERNATE_MEDIA.get((method, path), ()):
             schema = (
                 documented
@@ -171,6 +187,91 @@ def _operations(app: Litestar) -> list[tuple[str, str, HTTPRouteHandler]]:
     return found
 
 
+IDEMPOTENCY_HEADERS: dict[tuple[str, str], bool] = {
+    ("POST", "/rides"): True,
+    ("POST", "/hazards"): True,
+    ("POST", "/open311/v2/requests.json"): False,
+}
+"""Operations that read an `Idempotency-Key` (a header Litestar does not see), and whether it is required."""
+REQUIRED_QUERY: dict[tuple[str, str], tuple[str, ...]] = {
+    ("GET", "/routes/safe"): ("from", "to"),
+    ("GET", "/ngsi-ld/v1/entities"): ("type",),
+}
+"""Parameters optional to Litestar only so that their absence is our own 422 naming them."""
+AT_LEAST_ONE_FIELD = frozenset({"TriagePatch"})
+"""PATCH bodies that must change something."""
+
+
+def _idempotency_key(required: bool) -> Parameter:
+    return Parameter(
+        name=IDEMPOTENCY_HEADER,
+        param_in=ParamType.HEADER,
+        required=required,
+        description="8 to 128 printable ASCII characters; a retry with the same key and body replays",
+        schema=Schema(type=OpenAPIType.STRING, pattern=IDEMPOTENCY_PATTERN),
+    )
+
+
+def _not_null(parameter: Parameter) -> None:
+    """A required parameter has a value: drop the null Litestar reads the text `null` as."""
+    schema = parameter.schema
+    if isinstance(schema, Schema) and isinstance(schema.type, list):
+        kinds = [t for t in schema.type if t != OpenAPIType.NULL]
+        schema.type = kinds[0] if len(kinds) == 1 else kinds
+        schema.enum = [v for v in schema.enum if v is not None] if schema.enum else schema.enum
+    if isinstance(schema, Schema) and schema.one_of:
+        kept = [s for s in schema.one_of if not (isinstance(s, Schema) and s.type == OpenAPIType.NULL)]
+        if len(kept) == 1 and isinstance(kept[0], Schema) and schema.type is None:
+            member = kept[0]
+            schema.one_of = None
+            schema.type = member.type
+            schema.enum = schema.enum or member.enum
+            schema.format = schema.format or member.format
+            schema.items = schema.items or member.items
+        else:
+            schema.one_of = kept
+
+
+def _refs(schema: Any, found: set[str]) -> None:
+    """The component names `schema` refers to, at any depth."""
+    if isinstance(schema, Reference):
+        name = schema.ref.rsplit("/", 1)[-1]
+        if name not in found:
+            found.add(name)
+    elif isinstance(schema, Schema):
+        for child in (
+            *(schema.one_of or ()),
+            *(schema.any_of or ()),
+            *(schema.all_of or ()),
+            *(schema.properties or {}).values(),
+            schema.items,
+        ):
+            if child is not None:
+                _refs(child, found)
+
+
+def _strict_bodies(components: Components, operations: list[Operation]) -> None:
+    """Request bodies refuse unknown keys (`api.strict`); say so, at every depth of their schemas."""
+    names: set[str] = set()
+    for operation in operations:
+        body = operation.request_body
+        if isinstance(body, RequestBody) and "application/json" in (body.content or {}):
+            _refs(body.content["application/json"].schema, names)
+    pending = set(names)
+    while pending:
+        schema = components.schemas.get(pending.pop())
+        if isinstance(schema, Schema):
+            before = set(names)
+            _refs(schema, names)
+            pending |= names - before
+    for name in names:
+        schema = components.schemas.get(name)
+        if isinstance(schema, Schema) and schema.properties is not None:
+            schema.additional_properties = False
+            if name in AT_LEAST_ONE_FIELD:
+                schema.min_properties = 1
+
+
 def complete(document: OpenAPI, app: Litestar) -> OpenAPI:
     """Add the problem responses, the Problem schema and bearer security to `document`, in place."""
     components = document.components if isinstance(document.components, Components) else Components()
@@ -181,11 +282,24 @@ def complete(document: OpenAPI, app: Litestar) -> OpenAPI:
         BEARER: SecurityScheme(type="http", scheme="bearer", bearer_format="JWT"),
     }
     paths = document.paths or {}
+    completed: list[Operation] = []
     for method, path, handler in _operations(app):
         item = paths.get(path)
         operation = getattr(item, method.lower(), None) if item is not None else None
         if not isinstance(operation, Operation):
             continue
+        completed.append(operation)
+        if (method, path) in IDEMPOTENCY_HEADERS:
+            operation.parameters = [
+                *(operation.parameters or []),
+                _idempotency_key(IDEMPOTENCY_HEADERS[method, path]),
+            ]
+        for parameter in operation.parameters or ():
+            if not isinstance(parameter, Parameter):
+                continue
+            if parameter.name in REQUIRED_QUERY.get((method, path), ()):
+                parameter.required = True
+                _not_null(parameter)
         guards = _guard_kinds(handler)
         responses: dict[str, Any] = dict(operation.responses or {})
         # Litestar's own 400 schema is not what the service sends: replace it
@@ -196,6 +310,7 @@ def complete(document: OpenAPI, app: Litestar) -> OpenAPI:
         operation.responses = responses
         if guards & _AUTH_GUARDS:
             operation.security = [{BEARER: []}]
+    _strict_bodies(components, completed)
     return document
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import traceback
 from typing import Any
 
 from litestar import MediaType, Request, Response
@@ -23,7 +24,7 @@ from domain.core.errors import (
     Unauthenticated,
 )
 from domain.core.sql import CONNECTION_LOST_SQLSTATES
-from geo.errors import FieldError, TraceError
+from geo.errors import FieldError, OutsideUploadWindow, TraceError
 
 log = logging.getLogger("saferoutes.errors")
 
@@ -101,6 +102,20 @@ def _field_of(message: dict[str, Any]) -> str:
     return path or str(message.get("source") or "body")
 
 
+def _wire_name(request: Request[Any, Any, Any], field: str) -> str:
+    """The name a parameter has in the request (`from`), not in the handler (`from_`)."""
+    try:
+        declared = request.route_handler.parsed_fn_signature.parameters.get(field)
+    except (AttributeError, KeyError):  # refused before routing: no handler
+        return field
+    definition = getattr(declared, "kwarg_definition", None)
+    alias = next(
+        (getattr(definition, a, None) for a in ("name", "query", "header") if getattr(definition, a, None)),
+        None,
+    )
+    return str(alias) if alias else field
+
+
 def _clean_message(text: str) -> str:
     missing = _MISSING_PARAM.match(text)
     if missing:
@@ -126,11 +141,14 @@ def handle_domain_error(request: Request[Any, Any, Any], exc: DomainError) -> Re
 def handle_field_error(request: Request[Any, Any, Any], exc: FieldError) -> Response[dict[str, Any]]:
     """A geo or privacy rule (trace limits, GPX, privacy zone) refused a value: 422 naming the field."""
     code = "invalid-trace" if isinstance(exc, TraceError) else "invalid-input"
+    title = "Invalid input"
+    if isinstance(exc, OutsideUploadWindow):
+        code, title = "outside-upload-window", "Outside the upload window"
     return problem(
         request,
         status=422,
         code=code,
-        title="Invalid input",
+        title=title,
         detail=f"{exc.field}: {exc.message}.",
         errors=[{"field": exc.field, "message": exc.message}],
     )
@@ -141,7 +159,7 @@ def handle_validation_error(
 ) -> Response[dict[str, Any]]:
     raw = exc.extra if isinstance(exc.extra, list) else []
     errors = [
-        {"field": _field_of(m), "message": _clean_message(str(m.get("message", "")))}
+        {"field": _wire_name(request, _field_of(m)), "message": _clean_message(str(m.get("message", "")))}
         for m in raw
         if isinstance(m, dict)
     ]
@@ -223,8 +241,28 @@ def handle_undecodable_body(request: Request[Any, Any, Any], exc: Exception) -> 
     )
 
 
+def _code_path(exc: BaseException) -> str:
+    """Where `exc` (and what caused it) happened: exception types and stack frames, no message.
+
+    Messages quote values (SQLAlchemy's a statement's parameters, asyncpg the
+    value it refused), and request values (handles, coordinates) must never
+    reach the logs.
+    """
+    lines: list[str] = []
+    seen = 0
+    current: BaseException | None = exc
+    while current is not None and seen < 5:
+        lines.append(f"{type(current).__module__}.{type(current).__qualname__}")
+        lines.extend(traceback.format_tb(current.__traceback__))
+        current, seen = current.__cause__ or current.__context__, seen + 1
+    return "".join(line if line.endswith("\n") else line + "\n" for line in lines)
+
+
 def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
-    log.exception("unhandled error", extra={"path": request.url.path})
+    route = request.scope.get("path_template") or "unrouted"
+    log.error(
+        "unhandled error", extra={"route": route, "error": type(exc).__qualname__, "where": _code_path(exc)}
+    )
     return problem(
         request,
         status=HTTP_500_INTERNAL_SERVER_ERROR,

@@ -6,16 +6,20 @@ and tests can build a variant with `dataclasses.replace`.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import secrets
+import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 from privacy.release.rules import ReleasePolicy
 
-DEFAULT_SECRET_KEY = "dev-insecure-secret-change-me-please-0123456789"  # noqa: S105 - refused in production
 MIN_SECRET_LENGTH = 32
+SECRET_KEY_FILE = "secret_key"  # noqa: S105 - a file name, not a secret
+"""In the data directory: the development server's signing key, made on first start."""
 
 Environment = Literal["development", "production"]
 
@@ -29,7 +33,9 @@ class Settings:
     env: Environment = "development"
     database_url: str | None = None
     data_dir: Path = Path(".saferoutes")
-    secret_key: str = DEFAULT_SECRET_KEY
+    # Set from SAFEROUTES_SECRET_KEY, or (development) the data directory's key file; a Settings built
+    # in code gets a random key of its own, so no key the service signs with is written in its source.
+    secret_key: str = field(default_factory=lambda: secrets.token_urlsafe(48), repr=False)
     jwt_issuer: str = "saferoutes"
     jwt_audience: str = "saferoutes-app"
     access_token_ttl_s: int = 15 * 60
@@ -109,7 +115,7 @@ class Settings:
     def validate(self) -> Settings:
         """Refuse configurations that would be unsafe, before anything starts."""
         if self.is_production:
-            if self.secret_key == DEFAULT_SECRET_KEY or len(self.secret_key) < MIN_SECRET_LENGTH:
+            if len(self.secret_key) < MIN_SECRET_LENGTH:
                 raise SettingsError(
                     "SAFEROUTES_SECRET_KEY must be set to a random value of at least "
                     f"{MIN_SECRET_LENGTH} characters in production"
@@ -176,18 +182,58 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     raise SettingsError(f"{name} must be true or false, got {raw!r}")
 
 
+def development_secret(data_dir: Path) -> str:
+    """The data directory's own signing key, made at random on first start and kept with the data.
+
+    A development server left reachable must not sign with a key anyone can
+    read in the source. The file appears complete or not at all (written
+    aside, then linked into place), so workers starting together agree on one
+    key; it is readable by its owner only.
+    """
+    path = data_dir / SECRET_KEY_FILE
+    try:
+        data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if not path.exists():
+            descriptor, draft = tempfile.mkstemp(dir=data_dir, prefix=".secret-")
+            try:
+                with os.fdopen(descriptor, "w") as out:
+                    out.write(secrets.token_urlsafe(48) + "\n")
+                    out.flush()
+                    os.fsync(out.fileno())
+                with contextlib.suppress(FileExistsError):  # another process was first: use its key
+                    os.link(draft, path)
+            finally:
+                os.unlink(draft)
+        key = path.read_text().strip()
+    except OSError as exc:
+        raise SettingsError(
+            f"cannot keep a signing key in {data_dir} ({exc.strerror}): set SAFEROUTES_SECRET_KEY"
+        ) from exc
+    if len(key) < MIN_SECRET_LENGTH:
+        raise SettingsError(f"{path} holds no usable key: delete it, and a new one is made on start")
+    return key
+
+
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
-    """Read the settings from the environment (or the mapping given) and validate them."""
+    """Read the settings from the environment (or the mapping given) and validate them.
+
+    Without SAFEROUTES_SECRET_KEY a development server signs with its data
+    directory's key (`development_secret`); production refuses to start.
+    """
     env = os.environ if environ is None else environ
     mode = env.get("SAFEROUTES_ENV", "development")
     if mode not in ("development", "production"):
         raise SettingsError(f"SAFEROUTES_ENV must be development or production, got {mode!r}")
     defaults = Settings()
+    data_dir = Path(env.get("SAFEROUTES_DATA_DIR") or defaults.data_dir)
+    secret_key = env.get("SAFEROUTES_SECRET_KEY") or ""
+    if not secret_key and mode == "development":
+        secret_key = development_secret(data_dir)
     settings = Settings(
         env=mode,  # type: ignore[arg-type]  # checked just above
         database_url=env.get("DATABASE_URL") or None,
-        data_dir=Path(env.get("SAFEROUTES_DATA_DIR") or defaults.data_dir),
-        secret_key=env.get("SAFEROUTES_SECRET_KEY") or defaults.secret_key,
+        data_dir=data_dir,
+        secret_key=secret_key,
         jwt_issuer=env.get("SAFEROUTES_JWT_ISSUER") or defaults.jwt_issuer,
         jwt_audience=env.get("SAFEROUTES_JWT_AUDIENCE") or defaults.jwt_audience,
         access_token_ttl_s=_int(env, "SAFEROUTES_ACCESS_TOKEN_TTL", defaults.access_token_ttl_s),

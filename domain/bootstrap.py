@@ -33,7 +33,7 @@ from gamification.points import service as points
 
 
 async def _judge(session: AsyncSession, asked: JudgeRide) -> Judgement:
-    return await judge_ride(session, asked.user_id, asked.ride_id, asked.processed)
+    return await judge_ride(session, asked.user_id, asked.ride_id, asked.processed, now=asked.now)
 
 
 async def _reward(session: AsyncSession, asked: RewardRide) -> points.RideAward:

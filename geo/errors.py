@@ -24,3 +24,7 @@ class FieldError(ValueError):
 
 class TraceError(FieldError):
     """An uploaded trace (JSON points or GPX) cannot be accepted."""
+
+
+class OutsideUploadWindow(TraceError):
+    """An uploaded trace ended longer ago than uploads are accepted (the upload window)."""

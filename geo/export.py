@@ -1,5 +1,9 @@
 """Streaming encoders for planner exports: GeoJSON (RFC 7946) and CSV (RFC 4180) of cells and flows.
 
+Every CSV the service writes (planner exports, route reports, the open-data
+dump) goes through :func:`csv_chunks`, whose :func:`csv_cell` neutralises
+spreadsheet formulas in one place.
+
 Each encoder takes an iterator of rows and yields ``bytes`` chunks of about
 ``chunk_bytes``, so memory stays flat whatever the export size: the API can
 hand the generator to a streaming response, the CLI can write it to a file.
@@ -31,6 +35,7 @@ import csv
 import io
 import itertools
 import json
+import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Final, TypeVar
@@ -208,25 +213,44 @@ def geojson_flows(
     return _chunked(head, features(), chunk_bytes)
 
 
-def _csv_value(value: ExportValue) -> str:
+_PLAIN_NUMBER: Final = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+
+
+def csv_cell(value: ExportValue) -> str:
+    """The one place a value becomes CSV text, for every CSV the service writes.
+
+    A cell that starts with ``= + - @``, a tab or a carriage return is
+    prefixed with ``'``: a spreadsheet would run it as a formula (CSV
+    injection: ``=HYPERLINK(...)``, ``+cmd|...``, ``@SUM(...)``), and the
+    quote makes it show as the text it is. A plain number (``-0.5``,
+    ``1e-05``, a western longitude) is no formula and stays a number.
+    """
     if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, datetime):
-        return format_hour(value)
-    if isinstance(value, str):
-        # A spreadsheet would run a cell starting with these as a formula (CSV injection).
-        return "'" + value if value.startswith(_CSV_FORMULA_START) else value
-    return repr(value)
+        text = ""
+    elif isinstance(value, bool):
+        text = "true" if value else "false"
+    elif isinstance(value, datetime):
+        text = format_hour(value)
+    elif isinstance(value, str):
+        text = value
+    else:
+        text = repr(value)
+    if text.startswith(_CSV_FORMULA_START) and not _PLAIN_NUMBER.fullmatch(text):
+        return "'" + text
+    return text
 
 
-def _csv_chunks(header: Sequence[str], lines: Iterator[Sequence[str]], chunk_bytes: int) -> Iterator[bytes]:
+def csv_chunks(
+    header: Sequence[str],
+    lines: Iterable[Sequence[ExportValue]],
+    chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+) -> Iterator[bytes]:
+    """RFC 4180 CSV (CRLF, quoted where needed) of a header and rows, every cell through `csv_cell`."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\r\n")
-    writer.writerow(header)
+    writer.writerow([csv_cell(name) for name in header])
     for line in lines:
-        writer.writerow(line)
+        writer.writerow([csv_cell(value) for value in line])
         if buf.tell() >= chunk_bytes:
             yield buf.getvalue().encode()
             buf.seek(0)
@@ -257,12 +281,12 @@ def csv_cells(
     names = list(columns if columns is not None else first[1] if first else [])
     check(dict.fromkeys(names))
 
-    def lines() -> Iterator[list[str]]:
+    def lines() -> Iterator[list[ExportValue]]:
         for cell, values in it:
             lat, lon = h3.cell_to_latlng(cell)
-            yield [cell, f"{lat:.6f}", f"{lon:.6f}", *(_csv_value(values.get(n)) for n in names)]
+            yield [cell, f"{lat:.6f}", f"{lon:.6f}", *(values.get(n) for n in names)]
 
-    return _csv_chunks(["h3", "lat", "lon", *names], lines(), chunk_bytes)
+    return csv_chunks(["h3", "lat", "lon", *names], lines(), chunk_bytes)
 
 
 def csv_flows(
@@ -277,14 +301,14 @@ def csv_flows(
     names = list(columns if columns is not None else first[2] if first else [])
     check(dict.fromkeys(names))
 
-    def lines() -> Iterator[list[str]]:
+    def lines() -> Iterator[list[ExportValue]]:
         for src, dst, values in it:
             (slat, slon), (dlat, dlon) = cell_centre(src), cell_centre(dst)
             ends = [f"{slat:.6f}", f"{slon:.6f}", f"{dlat:.6f}", f"{dlon:.6f}"]
-            yield [src, dst, *ends, *(_csv_value(values.get(n)) for n in names)]
+            yield [src, dst, *ends, *(values.get(n) for n in names)]
 
     header = ["from", "to", "fromLat", "fromLon", "toLat", "toLon", *names]
-    return _csv_chunks(header, lines(), chunk_bytes)
+    return csv_chunks(header, lines(), chunk_bytes)
 
 
 __all__ = [
@@ -292,7 +316,9 @@ __all__ = [
     "CellExportRow",
     "ExportValue",
     "FlowExportRow",
+    "csv_cell",
     "csv_cells",
+    "csv_chunks",
     "csv_flows",
     "format_hour",
     "geojson_cells",

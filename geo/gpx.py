@@ -112,6 +112,11 @@ def parse_gpx(data: bytes, *, max_bytes: int, max_depth: int = DEFAULT_MAX_DEPTH
         raise TraceError("gpx", "DTDs, entities and external references are not allowed in GPX") from None
     except ParseError as exc:
         raise TraceError("gpx", f"malformed XML at line {exc.position[0]}") from None
+    except (LookupError, ValueError) as exc:
+        if isinstance(exc, TraceError):
+            raise
+        # the parser cannot read the declared encoding (UTF-7, UTF-32, a made-up name)
+        raise TraceError("gpx", "the declared encoding cannot be read; send GPX as UTF-8") from None
     return points
 
 

@@ -15,7 +15,7 @@ from datetime import datetime
 import numpy as np
 import numpy.typing as npt
 
-from geo.errors import TraceError
+from geo.errors import OutsideUploadWindow, TraceError
 from geo.points import Columns, TracePoint
 
 
@@ -26,12 +26,15 @@ class TraceLimits:
     ``max_points`` 20 000 is 5.5 h at 1 Hz, and ``max_duration_s`` 12 h covers any
     day's trip while bounding the work one request can cause. ``clock_skew_s``
     tolerates phones whose clock runs a little ahead of the server's.
+    ``max_age_s`` is the upload window: a trace must have ended within it (7
+    days: an app offline for a week still syncs, a backdated year does not).
     """
 
     max_points: int = 20_000
     max_duration_s: float = 12 * 3600.0
     min_points: int = 2
     clock_skew_s: float = 120.0
+    max_age_s: float = 7 * 24 * 3600.0
 
 
 def _first(mask: npt.NDArray[np.bool_]) -> int:
@@ -85,7 +88,8 @@ def validate_trace(
     Rules: point count within limits; lat in [-90, 90] and lon in [-180, 180];
     finite numbers only; accuracy, when given, finite and >= 0; timestamps
     non-decreasing (equal ones happen with 1 Hz rounding), not later than
-    ``now`` plus the allowed skew, and spanning at most ``max_duration_s``.
+    ``now`` plus the allowed skew, spanning at most ``max_duration_s``, and
+    ending no longer than ``max_age_s`` before ``now`` (:class:`OutsideUploadWindow`).
     """
     limits = limits or TraceLimits()
     if now.tzinfo is None:
@@ -103,5 +107,11 @@ def validate_trace(
     if duration > limits.max_duration_s:
         raise TraceError(
             "points", f"a ride may last at most {limits.max_duration_s:g} s, this one lasts {duration:g} s"
+        )
+    if float(cols.t[-1]) < now.timestamp() - limits.max_age_s:
+        days = limits.max_age_s / 86400
+        raise OutsideUploadWindow(
+            f"points[{len(cols) - 1}].t",
+            f"rides are accepted until {days:g} days after they end, and this one ended earlier",
         )
     return cols

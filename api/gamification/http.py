@@ -65,7 +65,7 @@ class PointsController(Controller):
             db_session, caller.id, limit=limit + 1, after=decode_time_id_cursor(cursor)
         )
         more, entries = len(entries) > limit, entries[:limit]
-        next_cursor = encode_cursor(entries[-1].created_at.isoformat(), entries[-1].id) if more else None
+        next_cursor = encode_cursor(entries[-1].created_at, entries[-1].id) if more else None
         total = await gamification.points_total(db_session, caller.id)
         return PointsLedger(total=total, items=[entry_out(e) for e in entries], next_cursor=next_cursor)
 
@@ -135,7 +135,7 @@ class ChallengesController(Controller):
             db_session, limit=limit + 1, after=decode_time_id_cursor(cursor)
         )
         more, found = len(found) > limit, found[:limit]
-        next_cursor = encode_cursor(found[-1].created_at.isoformat(), found[-1].id) if more else None
+        next_cursor = encode_cursor(found[-1].created_at, found[-1].id) if more else None
         return Page(items=[challenge_out(c) for c in found], next_cursor=next_cursor)
 
     @get("/{challenge_id:uuid}", summary="One challenge")

@@ -77,7 +77,7 @@ class ChallengeCreate(Strict):
     starts_at: Annotated[datetime, msgspec.Meta(tz=True)]
     ends_at: Annotated[datetime, msgspec.Meta(tz=True)]
     scope_id: uuid.UUID | None = None
-    target: Annotated[float, msgspec.Meta(gt=0)] | None = None
+    target: float | None = None  # positive: checked with the window and scope (422)
     name: Annotated[str, msgspec.Meta(max_length=80)] = ""
 
 

@@ -14,6 +14,7 @@ from litestar.status_codes import HTTP_201_CREATED
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.hazards.wire import (
+    BBoxQuery,
     CategoryList,
     ConfirmationCreate,
     HazardCreate,
@@ -37,7 +38,7 @@ from domain.core.columns import utcnow
 from domain.core.enums import ConsentPurpose, Role
 from domain.core.errors import InvalidInput
 from domain.hazards import service as hazard_service
-from domain.hazards.rules import ReportDraft, parse_category, parse_status
+from domain.hazards.rules import HazardCategory, HazardStatus, ReportDraft
 from domain.hazards.store import HazardFilter, get_hazard, list_hazards, reports_of, status_history
 
 CAN_REPORT = requires_consent(ConsentPurpose.HAZARD_REPORTING)
@@ -87,21 +88,19 @@ class HazardController(Controller):
         db_session: NamedDependency[AsyncSession],
         limit: Limit = DEFAULT_LIMIT,
         cursor: Cursor = None,
-        bbox: Annotated[
-            str | None, QueryParameter(max_length=200, description="minLon,minLat,maxLon,maxLat (WGS84)")
-        ] = None,
-        category: Annotated[str | None, QueryParameter(max_length=64)] = None,
-        status: Annotated[str | None, QueryParameter(max_length=32)] = None,
+        bbox: BBoxQuery = None,
+        category: Annotated[HazardCategory | None, QueryParameter(description="one category")] = None,
+        status: Annotated[HazardStatus | None, QueryParameter(description="one status")] = None,
     ) -> Page[HazardOut]:
         where = HazardFilter(
             bbox=parse_bbox(bbox),
-            categories=[parse_category(category)] if category else [],
-            statuses=[parse_status(status)] if status else [],
+            categories=[category] if category else [],
+            statuses=[status] if status else [],
         )
         rows = await list_hazards(db_session, where, limit=limit + 1, after=decode_time_id_cursor(cursor))
         more = len(rows) > limit
         rows = rows[:limit]
-        next_cursor = encode_cursor(rows[-1].created_at.isoformat(), rows[-1].id) if more else None
+        next_cursor = encode_cursor(rows[-1].created_at, rows[-1].id) if more else None
         return Page(items=[hazard_out(h) for h in rows], next_cursor=next_cursor)
 
     @get("/{hazard_id:uuid}", summary="One hazard with its counts and status history")
@@ -143,7 +142,7 @@ class HazardController(Controller):
             hazard_id,
             actor_id=caller.id,
             actor_role=caller.role,
-            status=None if isinstance(data.status, msgspec.UnsetType) else parse_status(data.status),
+            status=None if isinstance(data.status, msgspec.UnsetType) else data.status,
             public_note=None if isinstance(data.public_note, msgspec.UnsetType) else data.public_note,
             now=utcnow(),
         )

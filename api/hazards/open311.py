@@ -7,8 +7,9 @@ API. Each hazard is one service request; each category is one service.
 
 from __future__ import annotations
 
-import json
+import dataclasses
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 from urllib.parse import parse_qs
@@ -17,13 +18,16 @@ import msgspec
 from litestar import Controller, Request, get, post
 from litestar.datastructures import State
 from litestar.di import NamedDependency
-from litestar.exceptions import ValidationException
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, Operation, RequestBody, Schema
 from litestar.params import PathParameter, QueryParameter
-from litestar.status_codes import HTTP_201_CREATED
+from litestar.status_codes import HTTP_201_CREATED, HTTP_415_UNSUPPORTED_MEDIA_TYPE
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.hazards.http import CAN_REPORT, THROTTLED
-from api.hazards.wire import SEVERITY_LABELS, Lat, Lon, RawText
+from api.hazards.wire import SEVERITY_LABELS, Description, Lat, Lon
+from api.strict import decode
+from api.wire import time_query
 from domain.accounts.tables import User
 from domain.core import idempotency
 from domain.core.columns import utcnow
@@ -31,6 +35,7 @@ from domain.core.errors import NotFound
 from domain.hazards import service as hazard_service
 from domain.hazards.categories import CATEGORIES
 from domain.hazards.rules import (
+    MAX_DESCRIPTION_LENGTH,
     HazardCategory,
     HazardStatus,
     Open311Status,
@@ -44,6 +49,16 @@ from domain.hazards.store import HazardFilter, get_hazard, list_hazards
 from domain.hazards.tables import Hazard, HazardReport
 
 Language = Literal["nl", "fr", "en"]
+_UUID = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+_CODE = "(?:" + "|".join(c.value for c in HazardCategory) + ")"
+_STATUS = "(?:open|closed)"
+
+
+def _list_of(item: str) -> str:
+    """A comma-separated list of `item`, as GeoReport's filters are."""
+    return rf"^{item}(?:,{item})*$"
+
+
 DEFAULT_WINDOW = timedelta(days=90)
 MAX_REQUESTS = 1000
 OPEN311_SEVERITY = 2  # GeoReport has no severity field: "dangerous" is the honest middle
@@ -91,7 +106,7 @@ class ServiceRequestCreate(msgspec.Struct, kw_only=True):
     service_code: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
     lat: Lat
     long: Lon
-    description: RawText | None = None
+    description: Description | None = None
 
 
 def _service(code: HazardCategory, language: Language) -> Service:
@@ -150,6 +165,13 @@ def _ids(raw: str | None) -> list[uuid.UUID]:
         ) from exc
 
 
+def _time(raw: str | None, name: str) -> datetime | None:
+    try:
+        return None if raw is None else datetime.fromisoformat(raw)
+    except ValueError as exc:  # the form is checked by the pattern: this is a 2026-13-45
+        raise ValidationException(f"{name} is not a time", extra=[{"key": name}]) from exc
+
+
 def _open311_statuses(raw: str | None) -> set[HazardStatus]:
     try:
         return {s for v in _split(raw) for s in statuses_for_open311(Open311Status(v))}
@@ -157,23 +179,73 @@ def _open311_statuses(raw: str | None) -> set[HazardStatus]:
         raise ValidationException("status must be open or closed", extra=[{"key": "status"}]) from exc
 
 
-def _submitted_fields(body: bytes, content_type: str) -> dict[str, Any]:
-    if content_type.startswith("application/json"):
-        try:
-            decoded = json.loads(body or b"{}")
-        except ValueError as exc:
-            raise ValidationException("The body is not valid JSON.") from exc
-        if not isinstance(decoded, dict):
-            raise ValidationException("The body must be a JSON object.")
-        return decoded
-    return {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
+FORM_TYPE = "application/x-www-form-urlencoded"
 
 
 def _parse_create(body: bytes, content_type: str) -> ServiceRequestCreate:
+    """GeoReport's form fields, or the same as JSON, strictly (`api.strict`): each field once.
+
+    Form values are text by nature, so only they are converted to numbers.
+    """
+    media = content_type.split(";")[0].strip().lower()
+    if media == "application/json":
+        return decode(body, ServiceRequestCreate)
+    if media != FORM_TYPE:
+        raise HTTPException(
+            status_code=HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+            detail=f"Send the request form-encoded ({FORM_TYPE}) or as application/json.",
+        )
+    form = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
+    fields: dict[str, str] = {}
+    for name, values in form.items():
+        if len(values) > 1:
+            raise ValidationException(
+                "The request body is invalid.",
+                extra=[{"message": f"Form repeats the field `{name}`; send each field once - at `$.{name}`"}],
+            )
+        if "\x00" in name + values[0]:
+            raise ValidationException(
+                "The request body is invalid.",
+                extra=[{"message": f"Text may not contain the NUL character - at `$.{name}`"}],
+            )
+        fields[name] = values[0]
     try:
-        return msgspec.convert(_submitted_fields(body, content_type), ServiceRequestCreate, strict=False)
+        return msgspec.convert(fields, ServiceRequestCreate, strict=False)
     except msgspec.ValidationError as exc:
-        raise ValidationException(str(exc), extra=[{"message": str(exc)}]) from exc
+        raise ValidationException("The request body is invalid.", extra=[{"message": str(exc)}]) from None
+
+
+_CREATE_SCHEMA = Schema(
+    type=OpenAPIType.OBJECT,
+    required=["service_code", "lat", "long"],
+    description="GeoReport v2 fields; personal ones (email, names, phone, device_id) are dropped unread.",
+    properties={
+        "service_code": Schema(type=OpenAPIType.STRING, enum=[c.value for c in HazardCategory]),
+        "lat": Schema(type=OpenAPIType.NUMBER, minimum=-90, maximum=90),
+        "long": Schema(type=OpenAPIType.NUMBER, minimum=-180, maximum=180),
+        "description": Schema(
+            one_of=[
+                Schema(type=OpenAPIType.STRING, max_length=MAX_DESCRIPTION_LENGTH),
+                Schema(type=OpenAPIType.NULL),
+            ]
+        ),
+    },
+)
+
+
+@dataclass
+class CreateOperation(Operation):
+    """The handler reads its body itself (form or JSON), so the body is declared here."""
+
+    def __post_init__(self) -> None:
+        form = dataclasses.replace(_CREATE_SCHEMA, additional_properties=Schema(type=OpenAPIType.STRING))
+        self.request_body = RequestBody(
+            required=True,
+            content={
+                FORM_TYPE: OpenAPIMediaType(schema=form),  # a form field holds text, once
+                "application/json": OpenAPIMediaType(schema=_CREATE_SCHEMA),
+            },
+        )
 
 
 def _created_body(report: HazardReport, hazard: Hazard) -> dict[str, Any]:
@@ -197,25 +269,24 @@ class Open311Controller(Controller):
     async def requests(
         self,
         db_session: NamedDependency[AsyncSession],
-        service_request_id: Annotated[str | None, QueryParameter(max_length=4000)] = None,
-        service_code: Annotated[str | None, QueryParameter(max_length=1000)] = None,
-        status: Annotated[str | None, QueryParameter(max_length=20)] = None,
-        start_date: Annotated[
-            datetime | None, QueryParameter(description="ISO 8601, on requested_datetime")
+        service_request_id: Annotated[
+            str | None, QueryParameter(max_length=4000, pattern=_list_of(_UUID), description="hazard ids")
         ] = None,
-        end_date: Annotated[
-            datetime | None, QueryParameter(description="ISO 8601, on requested_datetime")
-        ] = None,
+        service_code: Annotated[str | None, QueryParameter(max_length=1000, pattern=_list_of(_CODE))] = None,
+        status: Annotated[str | None, QueryParameter(max_length=20, pattern=_list_of(_STATUS))] = None,
+        start_date: Annotated[str | None, time_query("start_date", "RFC 3339, on requested_datetime")] = None,
+        end_date: Annotated[str | None, time_query("end_date", "RFC 3339, on requested_datetime")] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=MAX_REQUESTS)] = MAX_REQUESTS,
     ) -> list[ServiceRequest]:
         ids = _ids(service_request_id)
-        if start_date is None and not ids:
-            start_date = (end_date or utcnow()) - DEFAULT_WINDOW
+        starts, ends = _time(start_date, "start_date"), _time(end_date, "end_date")
+        if starts is None and not ids:
+            starts = (ends or utcnow()) - DEFAULT_WINDOW
         where = HazardFilter(
             categories=[category_for_service_code(c) for c in _split(service_code)],
             statuses=_open311_statuses(status),
-            created_from=start_date,
-            created_to=end_date,
+            created_from=starts,
+            created_to=ends,
             ids=ids,
         )
         rows = await list_hazards(db_session, where, limit=limit)
@@ -240,6 +311,7 @@ class Open311Controller(Controller):
         "/requests.json",
         status_code=HTTP_201_CREATED,
         guards=[THROTTLED, CAN_REPORT],
+        operation_class=CreateOperation,
         summary="File a hazard report the GeoReport v2 way (form-encoded or JSON; bearer token)",
     )
     async def create(

@@ -12,18 +12,27 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import msgspec
+from litestar.params import QueryParameter
 
 from api.wire import Out, Strict
 from domain.core.errors import InvalidInput
 from domain.hazards.categories import CATEGORIES, LocalizedText
-from domain.hazards.rules import HazardCategory, public_time, public_time_or_none
+from domain.hazards.rules import (
+    MAX_DESCRIPTION_LENGTH,
+    MAX_PUBLIC_NOTE_LENGTH,
+    HazardCategory,
+    HazardStatus,
+    public_time,
+    public_time_or_none,
+)
 from domain.hazards.store import BBox
 from domain.hazards.tables import Hazard, HazardReport, HazardStatusChange
 
 Lat = Annotated[float, msgspec.Meta(ge=-90, le=90, description="WGS84 latitude, degrees")]
 Lon = Annotated[float, msgspec.Meta(ge=-180, le=180, description="WGS84 longitude, degrees")]
-# a generous bound before cleaning; the real cap (1000, 2000) is checked after cleaning, as a 422
-RawText = Annotated[str, msgspec.Meta(max_length=8000)]
+# the caps the rules apply to the cleaned text (a 422 should cleaning ever lengthen it)
+Description = Annotated[str, msgspec.Meta(max_length=MAX_DESCRIPTION_LENGTH)]
+PublicNote = Annotated[str, msgspec.Meta(max_length=MAX_PUBLIC_NOTE_LENGTH)]
 MAX_BBOX_AREA_DEG2 = 4.0
 
 SEVERITY_LABELS: dict[int, LocalizedText] = {
@@ -60,12 +69,17 @@ class CategoryList(Out):
     severities: list[SeverityOut]
 
 
+Severity = Annotated[
+    int, msgspec.Meta(ge=1, le=3, description="1 uncomfortable, 2 dangerous, 3 very dangerous")
+]
+
+
 class HazardCreate(Strict):
     lat: Lat
     lon: Lon
-    category: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
-    severity: Annotated[int, msgspec.Meta(description="1 uncomfortable, 2 dangerous, 3 very dangerous")]
-    description: RawText | None = None
+    category: HazardCategory
+    severity: Severity
+    description: Description | None = None
     observed_at: Annotated[datetime, msgspec.Meta(tz=True)] | None = None
 
 
@@ -81,8 +95,8 @@ class ConfirmationCreate(Strict):
 
 
 class TriagePatch(Strict):
-    status: Annotated[str, msgspec.Meta(max_length=32)] | msgspec.UnsetType = msgspec.UNSET
-    public_note: RawText | msgspec.UnsetType | None = msgspec.UNSET
+    status: HazardStatus | msgspec.UnsetType = msgspec.UNSET
+    public_note: PublicNote | msgspec.UnsetType | None = msgspec.UNSET
 
 
 class StatusChangeOut(Out):
@@ -208,6 +222,15 @@ def planner_report(report: HazardReport) -> PlannerReport:
         created_at=report.created_at,
         from_ride=report.ride_id is not None,
     )
+
+
+_NUMBER = r"-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)"
+BBOX_PATTERN = rf"^{_NUMBER},{_NUMBER},{_NUMBER},{_NUMBER}$"
+"""Four plain decimal numbers; their ranges, order and area are checked by `parse_bbox` (422)."""
+BBoxQuery = Annotated[
+    str | None,
+    QueryParameter(max_length=200, pattern=BBOX_PATTERN, description="minLon,minLat,maxLon,maxLat (WGS84)"),
+]
 
 
 def parse_bbox(raw: str | None) -> BBox | None:

@@ -9,7 +9,7 @@ consented to research sharing (docs/open-data.md).
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from litestar import Controller, Request, Response, get
 from litestar.datastructures import State
@@ -30,8 +30,16 @@ from api.opendata.wire import (
 )
 from domain.opendata import rules as ngsi
 
-Text = Annotated[str | None, QueryParameter(max_length=4000)]
-Options = Annotated[str | None, QueryParameter(max_length=64, description="keyValues, normalized, count")]
+_OPTION = "(?:keyValues|simplified|normalized|count)"
+Options = Annotated[
+    str | None,
+    QueryParameter(
+        max_length=64, pattern=rf"^{_OPTION}(?:,{_OPTION})*$", description="keyValues, normalized, count"
+    ),
+]
+EntityType = Literal["Alert", "SafeRoutesCellStatistic"]
+MAX_OFFSET = 10_000_000
+"""Far beyond any city's entities; PostgreSQL's OFFSET is a 64-bit integer, so an unbounded one was a 500."""
 Attrs = Annotated[
     str | None, QueryParameter(max_length=1000, description="attributes to keep, comma-separated")
 ]
@@ -48,16 +56,15 @@ class NgsiController(Controller):
         request: Request[Any, Any, Any],
         state: State,
         db_session: NamedDependency[AsyncSession],
-        type_: Annotated[str | None, QueryParameter(name="type", max_length=64)] = None,
+        type_: Annotated[EntityType | None, QueryParameter(name="type", description="required")] = None,
         id_: Annotated[str | None, QueryParameter(name="id", max_length=4000)] = None,
         attrs: Attrs = None,
         options: Options = None,
-        q: Text = None,
         count: Annotated[bool, QueryParameter(description="send NGSILD-Results-Count")] = False,
         limit: Annotated[int, QueryParameter(ge=0, le=MAX_LIMIT)] = DEFAULT_LIMIT,
-        offset: Annotated[int, QueryParameter(ge=0)] = 0,
+        offset: Annotated[int, QueryParameter(ge=0, le=MAX_OFFSET)] = 0,
     ) -> Response[Any]:
-        if q is not None:
+        if "q" in request.query_params:  # not in the document: the service has no query language
             raise bad_request("Query language (q) filters are not supported: filter with type, id and attrs.")
         if type_ not in ngsi.ENTITY_TYPES:
             raise bad_request(f"Give one type: {' or '.join(ngsi.ENTITY_TYPES)}.")

@@ -112,7 +112,7 @@ def _keys(ids: Sequence[str], kind: str) -> list[str]:
         try:
             found, key = ngsi.parse_entity_id(entity_id)
         except ngsi.NotAnEntityId:
-            raise bad_request(f"Not an entity id of this service: {entity_id[:120]}") from None
+            continue  # an id this service never gave out matches nothing, like one it no longer holds
         if found == kind:
             keys.append(key)
     return keys
@@ -148,7 +148,7 @@ async def read_entity(session: AsyncSession, settings: Settings, entity_id: str)
     try:
         kind, _ = ngsi.parse_entity_id(entity_id)
     except ngsi.NotAnEntityId:
-        raise bad_request("Not an entity id of this service.") from None
+        raise NgsiError(404, "ResourceNotFound", "No entity of this service has this id.") from None
     found, _ = await query_entities(
         session, settings, kind=kind, ids=[entity_id], limit=1, offset=0, count=False
     )

@@ -28,6 +28,7 @@ from api.planner.wire import (
     Metric,
     Resolution,
     To,
+    day_id_cursor,
     decode_day_id_cursor,
     export_out,
     file_stream,
@@ -189,7 +190,7 @@ class PlannerController(Controller):
         rows = await list_audit(db_session, limit=limit + 1, before=decode_time_id_cursor(cursor))
         more = len(rows) > limit
         rows = rows[:limit]
-        next_cursor = encode_cursor(rows[-1].started_at.isoformat(), rows[-1].id) if more else None
+        next_cursor = encode_cursor(rows[-1].started_at, rows[-1].id) if more else None
         return Page(items=[export_out(r) for r in rows], next_cursor=next_cursor)
 
     @get(
@@ -212,7 +213,7 @@ class PlannerController(Controller):
         months = sorted({entry.month for entry, _ in rows})
         spent = await release_store.spent(db_session, months)
         last = rows[-1][0] if rows else None
-        next_cursor = encode_cursor(last.month.isoformat(), last.id) if more and last else None
+        next_cursor = day_id_cursor(last.month, last.id) if more and last else None
         return LedgerPage(
             budget_epsilon=settings.privacy_budget,
             spent={m.strftime("%Y-%m"): round(v, 4) for m, v in spent.items()},

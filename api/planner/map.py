@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Final
 
 from litestar import Response, get
+from litestar.datastructures import CacheControlHeader
 from litestar.static_files import create_static_files_router
 
 STATIC_DIR: Final = Path(__file__).resolve().parent / "static"
@@ -27,9 +28,14 @@ CSP: Final = (
 )
 async def planner_map() -> Response[bytes]:
     page = (STATIC_DIR / "planner-map.html").read_bytes()
-    return Response(page, media_type="text/html; charset=utf-8", headers={"Content-Security-Policy": CSP})
+    # Litestar adds the charset to a text/* type itself; naming it here sent it twice
+    return Response(page, media_type="text/html", headers={"Content-Security-Policy": CSP})
 
 
 static_files = create_static_files_router(
-    path="/static", directories=[STATIC_DIR], include_in_schema=False, name="static"
+    path="/static",
+    directories=[STATIC_DIR],
+    include_in_schema=False,
+    name="static",
+    cache_control=CacheControlHeader(public=True, max_age=3600),
 )

@@ -9,41 +9,38 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, date, datetime
-from typing import Annotated, Any
+from datetime import UTC, date, datetime, time
+from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar.params import QueryParameter
 from litestar.response import Stream
 
-from api.pagination import decode_cursor
-from api.wire import Out
-from domain.core.errors import InvalidInput
+from api.hazards.wire import BBOX_PATTERN
+from api.pagination import decode_time_id_cursor, encode_cursor
+from api.wire import Out, time_query
 from domain.planner.rules import ExportFormat
 from domain.planner.tables import ExportAudit
 from privacy.release.rules import Window
 from privacy.release.tables import LedgerEntry, PrivacyRelease
 
-Metric = Annotated[str, QueryParameter(max_length=16, description="danger, exposure or hazards")]
+Metric = Annotated[
+    Literal["danger", "exposure", "hazards"], QueryParameter(description="what each cell shows")
+]
 Resolution = Annotated[
-    int | None, QueryParameter(description="H3 resolution, 7 (coarse) to 10; default: the release's")
+    int | None,
+    QueryParameter(ge=7, le=10, description="H3 resolution, 7 (coarse) to 10; default: the release's"),
 ]
 BBoxText = Annotated[
-    str | None, QueryParameter(max_length=200, description="minLon,minLat,maxLon,maxLat (WGS84)")
+    str | None,
+    QueryParameter(max_length=200, pattern=BBOX_PATTERN, description="minLon,minLat,maxLon,maxLat (WGS84)"),
 ]
 From = Annotated[
     str | None,
-    QueryParameter(
-        name="from", max_length=40, description="RFC 3339, truncated to its UTC day; default: last month"
-    ),
+    time_query("from", "RFC 3339, truncated to its UTC day; with 'to', or neither: the last month"),
 ]
-To = Annotated[
-    str | None,
-    QueryParameter(
-        name="to", max_length=40, description="RFC 3339; its UTC day is included and must be over"
-    ),
-]
-Format = Annotated[str, QueryParameter(name="format", max_length=16, description="geojson or csv")]
+To = Annotated[str | None, time_query("to", "RFC 3339; its UTC day is included and must be over")]
+Format = Annotated[Literal["geojson", "csv"], QueryParameter(name="format", description="geojson or csv")]
 
 
 class ExportOut(Out):
@@ -115,12 +112,11 @@ def ledger_out(entry: LedgerEntry, release: PrivacyRelease) -> LedgerEntryOut:
     )
 
 
+def day_id_cursor(month: date, entry_id: uuid.UUID) -> str:
+    """The ledger's keyset cursor: (month, id) in the shared cursor form."""
+    return encode_cursor(datetime.combine(month, time(), UTC), entry_id)
+
+
 def decode_day_id_cursor(cursor: str | None) -> tuple[date, uuid.UUID] | None:
-    """The ledger's keyset cursor: (month, id)."""
-    decoded = decode_cursor(cursor, size=2)
-    if decoded is None:
-        return None
-    try:
-        return date.fromisoformat(decoded[0]), uuid.UUID(decoded[1])
-    except ValueError:
-        raise InvalidInput("cursor", "The cursor is not one this service gave out.") from None
+    decoded = decode_time_id_cursor(cursor)
+    return None if decoded is None else (decoded[0].date(), decoded[1])

@@ -14,6 +14,7 @@ from domain.core.enums import ConsentGiver, ConsentPurpose
 from privacy.consent.rules import PurposeState
 from privacy.guardians.service import GuardianConsent, GuardianRelationship
 from privacy.tables import ConsentRecord, PrivacyZoneRecord
+from privacy.zones.rules import MAX_ZONE_RADIUS_M, MIN_ZONE_RADIUS_M
 
 Code = Annotated[
     str, msgspec.Meta(min_length=4, max_length=32, description="as typed; case and dashes ignored")
@@ -80,9 +81,9 @@ def consent_entry(record: ConsentRecord) -> ConsentEntry:
 
 
 class ZoneCreate(Strict):
-    lat: float
-    lon: float
-    radius_m: Annotated[float, msgspec.Meta(description="50 to 2000 metres")]
+    lat: Annotated[float, msgspec.Meta(ge=-90, le=90)]
+    lon: Annotated[float, msgspec.Meta(ge=-180, le=180)]
+    radius_m: Annotated[float, msgspec.Meta(ge=MIN_ZONE_RADIUS_M, le=MAX_ZONE_RADIUS_M, description="metres")]
 
 
 class ZoneOut(Out):

@@ -89,7 +89,7 @@ class RidesController(Controller):
         )
         more = len(rides) > limit
         rides = rides[:limit]
-        next_cursor = encode_cursor(rides[-1].started_at.isoformat(), rides[-1].id) if more else None
+        next_cursor = encode_cursor(rides[-1].started_at, rides[-1].id) if more else None
         return Page(items=[ride_summary(r) for r in rides], next_cursor=next_cursor)
 
     @get("/{ride_id:uuid}", summary="One of my rides with its cell path as a GeoJSON Feature")

@@ -1,9 +1,8 @@
 """Rides on the wire: the two upload formats, the answers, and the OpenAPI description of the upload.
 
 POST /rides reads its body raw because it takes JSON *or* GPX; the JSON is
-decoded here with msgspec into the same kind of Strict struct as every other
-body, so a type error names its field path (`points[3].lat`) exactly as
-Litestar's own validation does.
+decoded here by the same strict decoder as every other body (`api.strict`),
+so a type error names its field path (`points[3].lat`) the same way.
 """
 
 from __future__ import annotations
@@ -14,12 +13,14 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import msgspec
-from litestar.exceptions import HTTPException, ValidationException
-from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, Operation, RequestBody, Schema
+from litestar.exceptions import HTTPException
+from litestar.openapi.spec import OpenAPIFormat, OpenAPIMediaType, OpenAPIType, Operation, RequestBody, Schema
 from litestar.status_codes import HTTP_415_UNSUPPORTED_MEDIA_TYPE
 
 from api.gamification.wire import BadgeOut, badge_out
+from api.strict import check_keys_and_text, decode
 from api.wire import Out, Strict
+from domain.hazards.rules import MAX_DESCRIPTION_LENGTH, HazardCategory
 from domain.rides.rules import Incident
 from domain.rides.service import Ingested, Upload
 from domain.rides.tables import Ride
@@ -52,7 +53,7 @@ class IncidentIn(Strict):
     lon: float
     category: Annotated[str, msgspec.Meta(max_length=64, description="a code of GET /hazard-categories")]
     severity: Annotated[int, msgspec.Meta(description="1 uncomfortable, 2 dangerous, 3 very dangerous")]
-    description: Annotated[str, msgspec.Meta(max_length=4000)] | None = None
+    description: Annotated[str, msgspec.Meta(max_length=MAX_DESCRIPTION_LENGTH)] | None = None
 
 
 class RideUpload(Strict):
@@ -100,9 +101,6 @@ class RideDetail(RideSummary):
     path: RidePath
 
 
-_decoder = msgspec.json.Decoder(RideUpload)
-
-
 class _EpochPoint(TracePoint, forbid_unknown_fields=True, frozen=True, gc=False):
     """A `PointIn` whose time is epoch seconds, decoded straight into the pipeline's type."""
 
@@ -115,11 +113,25 @@ class _EpochUpload(Strict):
 _epoch_decoder = msgspec.json.Decoder(_EpochUpload)
 """The apps send epoch seconds: decoding those straight into `TracePoint`s skips building
 1,800 intermediate structs per ride. Anything else (RFC 3339 times, a type error) is decoded
-again by `_decoder`, which accepts the times and words the errors."""
+again by `api.strict.decode`, which accepts the times and words the errors."""
 
 
 def _epoch(t: float | datetime) -> float:
     return t.timestamp() if isinstance(t, datetime) else t
+
+
+def _plainly_unique(body: bytes, upload: _EpochUpload) -> bool:
+    """Whether no key of `body` repeats, told without parsing it again (the common upload).
+
+    With no escape, no text value and no null in the body, every quoted string
+    is a key of the decoded upload, so the body holds exactly twice as many
+    quotes as the upload has keys when none repeats. Anything else goes to the
+    exact check (`api.strict.check_keys_and_text`), which costs a second parse.
+    """
+    if upload.incidents or b"\\" in body or b"null" in body:
+        return False
+    keys = 1 + int(b'"incidents"' in body) + sum(3 if p.accuracy is None else 4 for p in upload.points)
+    return body.count(b'"') == 2 * keys
 
 
 def _from_json(body: bytes) -> Upload:
@@ -128,13 +140,10 @@ def _from_json(body: bytes) -> Upload:
     except (msgspec.ValidationError, msgspec.DecodeError):
         pass
     else:
+        if not _plainly_unique(body, fast):
+            check_keys_and_text(body)
         return Upload(fast.points, [_incident(i) for i in fast.incidents])
-    try:
-        data = _decoder.decode(body)
-    except msgspec.ValidationError as exc:
-        raise ValidationException("The ride upload is invalid.", extra=[{"message": str(exc)}]) from None
-    except msgspec.DecodeError as exc:
-        raise ValidationException("The body is not valid JSON.", extra=[{"message": str(exc)}]) from None
+    data = decode(body, RideUpload)
     points = [TracePoint(p.lat, p.lon, _epoch(p.t), p.accuracy) for p in data.points]
     return Upload(points, [_incident(i) for i in data.incidents])
 
@@ -207,33 +216,50 @@ def _number(description: str) -> Schema:
 _TIME = Schema(
     one_of=[
         Schema(type=OpenAPIType.NUMBER, description="epoch seconds, UTC"),
-        Schema(type=OpenAPIType.STRING, description="RFC 3339 time with offset"),
+        Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.DATE_TIME, description="RFC 3339, with offset"),
     ]
 )
 _POINT = Schema(
     type=OpenAPIType.OBJECT,
+    additional_properties=False,
     required=["lat", "lon", "t"],
     properties={
         "lat": _number("WGS84 latitude, -90..90"),
         "lon": _number("WGS84 longitude, -180..180"),
         "t": _TIME,
-        "accuracy": _number("horizontal accuracy radius in metres; fixes above 50 m are discarded"),
+        "accuracy": Schema(
+            one_of=[
+                _number("horizontal accuracy radius in metres; fixes above 50 m are discarded"),
+                Schema(type=OpenAPIType.NULL),
+            ]
+        ),
     },
 )
 _INCIDENT = Schema(
     type=OpenAPIType.OBJECT,
+    additional_properties=False,
     required=["t", "lat", "lon", "category", "severity"],
     properties={
         "t": _TIME,
         "lat": _number("WGS84 latitude"),
         "lon": _number("WGS84 longitude"),
-        "category": Schema(type=OpenAPIType.STRING, description="a code of GET /hazard-categories"),
+        "category": Schema(
+            type=OpenAPIType.STRING,
+            enum=[c.value for c in HazardCategory],
+            description="a code of GET /hazard-categories",
+        ),
         "severity": Schema(type=OpenAPIType.INTEGER, minimum=1, maximum=3),
-        "description": Schema(type=OpenAPIType.STRING, max_length=1000),
+        "description": Schema(
+            one_of=[
+                Schema(type=OpenAPIType.STRING, max_length=MAX_DESCRIPTION_LENGTH),
+                Schema(type=OpenAPIType.NULL),
+            ]
+        ),
     },
 )
 _UPLOAD = Schema(
     type=OpenAPIType.OBJECT,
+    additional_properties=False,
     required=["points"],
     properties={
         "points": Schema(type=OpenAPIType.ARRAY, items=_POINT, min_items=2, max_items=20_000),

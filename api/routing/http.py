@@ -32,9 +32,15 @@ _POSITION = re.compile(rf"^\s*(?P<lat>{_NUMBER})\s*,\s*(?P<lon>{_NUMBER})\s*$")
 _POSITION_DOC = "lat,lon in WGS84 decimal degrees, e.g. 51.0259,4.4776 (latitude first)"
 
 _REQUIRED_DOC = f"Required: {_POSITION_DOC}"
+_PLAIN = r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)"
+POSITION_PATTERN = rf"^ *{_PLAIN} *, *{_PLAIN} *$"
+"""The form the document states (plain ASCII numbers); the ranges are checked by `parse_position` (422)."""
 # Optional to Litestar so that a missing one is a 422 naming it, like a malformed one (and
-# Litestar's own message would echo the query string, coordinates included).
-Position = Annotated[str | None, QueryParameter(max_length=64, description=_REQUIRED_DOC)]
+# Litestar's own message would echo the query string, coordinates included); the document
+# marks it required (api.openapi.REQUIRED_QUERY).
+Position = Annotated[
+    str | None, QueryParameter(max_length=64, pattern=POSITION_PATTERN, description=_REQUIRED_DOC)
+]
 
 
 class RouteFigures(Out):
@@ -130,7 +136,8 @@ class RoutesController(Controller):
         self,
         state: State,
         from_: Annotated[
-            str | None, QueryParameter(name="from", max_length=64, description=_REQUIRED_DOC)
+            str | None,
+            QueryParameter(name="from", max_length=64, pattern=POSITION_PATTERN, description=_REQUIRED_DOC),
         ] = None,
         to: Position = None,
         profile: Annotated[

@@ -12,12 +12,12 @@ from typing import Annotated
 
 import msgspec
 
-from api.wire import Out, Strict
+from api.wire import NOT_BLANK, Out, Strict
 from domain.schools import service as school_service
 from domain.schools.tables import CLASS_NAME_MAX, SCHOOL_NAME_MAX, School
 
-Name = Annotated[str, msgspec.Meta(min_length=1, max_length=SCHOOL_NAME_MAX, pattern=r"\S")]
-ClassName = Annotated[str, msgspec.Meta(min_length=1, max_length=CLASS_NAME_MAX, pattern=r"\S")]
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=SCHOOL_NAME_MAX, pattern=NOT_BLANK)]
+ClassName = Annotated[str, msgspec.Meta(min_length=1, max_length=CLASS_NAME_MAX, pattern=NOT_BLANK)]
 Code = Annotated[
     str, msgspec.Meta(min_length=4, max_length=32, description="as typed; case and dashes ignored")
 ]

@@ -11,8 +11,9 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import jwt
-from argon2 import PasswordHasher, Type
+from argon2 import PasswordHasher, Type, extract_parameters
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from argon2.low_level import ARGON2_VERSION
 
 from domain.core.errors import InvalidInput, Unauthenticated
 
@@ -36,21 +37,51 @@ def check_birth_year(birth_year: int | None, today: date) -> None:
 
 
 class Passwords:
-    """Argon2id hashing; the cost is configurable so tests need not burn CPU."""
+    """Argon2id hashing at the configured cost (configurable so tests need not burn CPU).
+
+    Every check costs at least one verification at the configured cost, so a
+    wrong password takes as long for a handle that exists as for one that
+    does not: an unknown handle is verified against a dummy hash, and a hash
+    made at a lower cost (the demo's sample accounts, an older setting) is
+    followed by a dummy verification too. A correct password on such a hash
+    is rehashed at login (`below_cost`), after which it costs what any does.
+    """
 
     def __init__(self, *, time_cost: int = 3, memory_kib: int = 64 * 1024) -> None:
         self._hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_kib, type=Type.ID)
-        # verified against when a handle is unknown, so timing does not reveal which handles exist
         self._dummy = self._hasher.hash(secrets.token_hex(16))
 
     def hash(self, password: str) -> str:
         return self._hasher.hash(password)
 
-    def verify(self, password_hash: str | None, password: str) -> bool:
+    def below_cost(self, password_hash: str) -> bool:
+        """Whether `password_hash` was made cheaper than the configured cost (or is no Argon2id hash)."""
         try:
-            return self._hasher.verify(password_hash or self._dummy, password) and password_hash is not None
+            made = extract_parameters(password_hash)
+        except InvalidHashError:
+            return True
+        wanted = self._hasher
+        return (
+            made.type is not Type.ID
+            or made.time_cost < wanted.time_cost
+            or made.memory_cost < wanted.memory_cost
+            or made.version < ARGON2_VERSION
+        )
+
+    def _verify_one(self, password_hash: str, password: str) -> bool:
+        try:
+            return self._hasher.verify(password_hash, password)
         except (VerifyMismatchError, VerificationError, InvalidHashError):
             return False
+
+    def verify(self, password_hash: str | None, password: str) -> bool:
+        if password_hash is None:
+            self._verify_one(self._dummy, password)
+            return False
+        matches = self._verify_one(password_hash, password)
+        if self.below_cost(password_hash):
+            self._verify_one(self._dummy, password)
+        return matches
 
 
 @dataclass(frozen=True)

@@ -122,6 +122,8 @@ async def login(
     user = await find_by_handle(session, handle)
     if not config.passwords.verify(user.password_hash if user else None, password) or user is None:
         raise Unauthenticated("Unknown handle or wrong password.", code="invalid-credentials")
+    if config.passwords.below_cost(user.password_hash):
+        user.password_hash = config.passwords.hash(password)  # now at the configured cost, with the login
     pair = await _issue_pair(session, config, user, family_id=uuid.uuid4(), now=utcnow())
     await session.commit()
     return user, pair

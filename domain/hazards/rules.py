@@ -30,7 +30,11 @@ MAX_DESCRIPTION_LENGTH: Final = 1000
 MAX_PUBLIC_NOTE_LENGTH: Final = 2000
 DAILY_REPORT_CAP: Final = 20
 REPORT_CAP_WINDOW: Final = timedelta(hours=24)
-MAX_OBSERVED_AGE: Final = timedelta(days=30)
+UPLOAD_WINDOW: Final = timedelta(days=7)
+"""How late an observation may reach the service: a ride must have ended, a hazard been seen, within
+it. An app offline for a week still syncs; a ride or a near miss dated months or years back does not
+(it would earn points and weigh in the danger map as if it were news)."""
+MAX_OBSERVED_AGE: Final = UPLOAD_WINDOW
 MAX_CLOCK_SKEW: Final = timedelta(minutes=5)
 
 

@@ -13,6 +13,9 @@ Concurrency, in one place:
 - Joining, confirming and triaging lock the hazard row (FOR UPDATE) before
   anything else, then recount from the rows in a fresh statement: counts are
   never computed in Python from values read earlier.
+
+One person, one voice: a person's repeated report of a hazard updates their
+one report (`store.put_report`), so every count is a count of people.
 """
 
 from __future__ import annotations
@@ -120,19 +123,20 @@ async def _file_one(
         await session.flush()
     else:
         hazard = await store.locked_hazard(session, decision.hazard_id)
-    report = HazardReport(
-        hazard_id=hazard.id,
-        user_id=user_id,
-        category=checked.category.value,
-        severity=draft.severity,
-        description=checked.description,
-        observed_at=checked.observed_at,
-        created_at=now,
-        ride_id=draft.ride_id,
-        ride_offset_s=draft.ride_offset_s,
+    report = await store.put_report(
+        session,
+        HazardReport(
+            hazard_id=hazard.id,
+            user_id=user_id,
+            category=checked.category.value,
+            severity=draft.severity,
+            description=checked.description,
+            observed_at=checked.observed_at,
+            created_at=now,
+            ride_id=draft.ride_id,
+            ride_offset_s=draft.ride_offset_s,
+        ),
     )
-    session.add(report)
-    await session.flush()
     await store.recount(session, [hazard.id], now)
     await session.refresh(hazard)
     return report, hazard

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -70,6 +71,40 @@ async def candidates(
     return [HazardCandidate(r.id, category.value, r.cell, r.lat, r.lon) for r in rows]
 
 
+async def put_report(session: AsyncSession, report: HazardReport) -> HazardReport:
+    """File `report`, or update the reporter's one report of that hazard with it; the stored report.
+
+    The update keeps the first report's id and filing time (report points are
+    keyed on the id) and takes the newer observation: a near miss synced late
+    never replaces a fresher one.
+    """
+    values = {c.name: getattr(report, c.name) for c in HazardReport.__table__.columns}  # type: ignore[attr-defined]
+    insert_report = insert(HazardReport).values(values)
+    newer = insert_report.excluded
+    statement = insert_report.on_conflict_do_update(
+        constraint="uq_hazard_report_user",
+        set_={
+            "severity": newer.severity,
+            "description": newer.description,
+            "observed_at": newer.observed_at,
+            "ride_id": newer.ride_id,
+            "ride_offset_s": newer.ride_offset_s,
+        },
+        where=newer.observed_at >= col(HazardReport.observed_at),
+    ).returning(HazardReport)
+    stored = (await session.scalars(statement, execution_options={"populate_existing": True})).one_or_none()
+    if stored is None:  # an older observation than the one kept: the report stays as it is
+        stored = (
+            await session.scalars(
+                sa.select(HazardReport).where(
+                    col(HazardReport.hazard_id) == report.hazard_id,
+                    col(HazardReport.user_id) == report.user_id,
+                )
+            )
+        ).one()
+    return stored
+
+
 async def locked_hazard(session: AsyncSession, hazard_id: uuid.UUID) -> Hazard:
     hazard = (
         await session.execute(
@@ -84,30 +119,39 @@ async def locked_hazard(session: AsyncSession, hazard_id: uuid.UUID) -> Hazard:
     return hazard
 
 
+_COUNTED = """NOT EXISTS (SELECT 1 FROM hazard_report r
+                            WHERE r.hazard_id = c.hazard_id AND r.user_id = c.user_id)"""
+"""A confirmation or dispute counts unless its author also reported the hazard: one person, one voice."""
+
 _RECOUNT = sa.text(
-    """
+    f"""
     UPDATE hazard SET
       report_count = (SELECT count(*) FROM hazard_report r WHERE r.hazard_id = hazard.id),
       severity = COALESCE((SELECT percentile_disc(0.5) WITHIN GROUP (ORDER BY r.severity DESC)
                            FROM hazard_report r WHERE r.hazard_id = hazard.id), hazard.severity),
       confirmation_count = (SELECT count(*) FROM hazard_confirmation c
-                            WHERE c.hazard_id = hazard.id AND c.still_there),
+                            WHERE c.hazard_id = hazard.id AND c.still_there AND {_COUNTED}),
       dispute_count = (SELECT count(*) FROM hazard_confirmation c
-                       WHERE c.hazard_id = hazard.id AND NOT c.still_there),
+                       WHERE c.hazard_id = hazard.id AND NOT c.still_there AND {_COUNTED}),
       last_confirmed_at = GREATEST(
-        (SELECT max(r.created_at) FROM hazard_report r WHERE r.hazard_id = hazard.id),
+        (SELECT max(r.observed_at) FROM hazard_report r WHERE r.hazard_id = hazard.id),
         (SELECT max(c.created_at) FROM hazard_confirmation c
-         WHERE c.hazard_id = hazard.id AND c.still_there)),
+         WHERE c.hazard_id = hazard.id AND c.still_there AND {_COUNTED})),
       updated_at = :now
     WHERE hazard.id = ANY(:ids)
-    """
+    """  # noqa: S608 - constant fragments
 )
 
 
 async def recount(session: AsyncSession, hazard_ids: Collection[uuid.UUID], now: datetime) -> None:
     """Counts, severity (upper median of the reports) and freshness from the rows themselves.
 
-    Callers hold the hazard rows' locks (FOR UPDATE), so this statement's snapshot sees every committed row.
+    Every figure counts people: a hazard has at most one report per person
+    (`uq_hazard_report_user`), and a reporter's own confirmation or dispute
+    does not count beside their report. Freshness is the latest observation
+    (a report's `observed_at`, a confirmation's moment), so a near miss synced
+    days late ages from when it happened. Callers hold the hazard rows' locks
+    (FOR UPDATE), so this statement's snapshot sees every committed row.
     """
     await session.execute(_RECOUNT, {"ids": list(hazard_ids), "now": now})
 

@@ -94,14 +94,16 @@ def _hazard_fk() -> sa.Column[uuid.UUID]:
 
 
 class HazardReport(SQLModel, table=True):
-    """One person's observation. No coordinates are kept: the hazard's cell and point say where.
+    """One person's observation of a hazard, and only one: a repeat updates it (one person, one voice).
 
+    No coordinates are kept: the hazard's cell and point say where.
     `ride_id`/`ride_offset_s` tie a near miss to the moment of a ride; the
     foreign key to the ride table is added by the rides migration.
     """
 
     __tablename__ = "hazard_report"
     __table_args__ = (
+        sa.UniqueConstraint("hazard_id", "user_id", name="uq_hazard_report_user"),
         sa.CheckConstraint(f"category IN ({_in(HazardCategory)})", name="ck_hazard_report_category"),
         sa.CheckConstraint(f"severity {_SEVERITY_RANGE}", name="ck_hazard_report_severity"),
         sa.Index("ix_hazard_report_user_created", "user_id", "created_at"),

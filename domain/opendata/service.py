@@ -10,8 +10,6 @@ Each file is written to ``NAME.part`` and renamed when complete.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -26,7 +24,7 @@ from domain.hazards.rules import HazardCategory
 from domain.opendata import store as open_data
 from domain.opendata.rules import CellStatistic, PublicHazard
 from domain.opendata.store import CellWindow
-from geo.export import ExportValue, csv_cells, format_hour, geojson_cells
+from geo.export import ExportValue, csv_cells, csv_chunks, format_hour, geojson_cells
 from privacy.release.rules import Window, last_closed_month, month_window
 
 HAZARD_COLUMNS: Final = (
@@ -79,16 +77,10 @@ def hazard_properties(hazard: PublicHazard) -> dict[str, Any]:
     }
 
 
-def hazards_csv(hazards: Iterable[PublicHazard]) -> Iterator[str]:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=HAZARD_COLUMNS, lineterminator="\r\n")
-    writer.writeheader()
-    for hazard in hazards:
-        writer.writerow(hazard_properties(hazard))
-        yield buffer.getvalue()
-        buffer.seek(0)
-        buffer.truncate()
-    yield buffer.getvalue()
+def hazards_csv(hazards: Iterable[PublicHazard]) -> Iterator[bytes]:
+    """One row per hazard; a planner's public note is text from outside, escaped like every CSV cell."""
+    rows = ([hazard_properties(h)[name] for name in HAZARD_COLUMNS] for h in hazards)
+    return csv_chunks(HAZARD_COLUMNS, rows)
 
 
 def hazards_geojson(hazards: Iterable[PublicHazard], *, generated_at: datetime) -> Iterator[str]:

@@ -159,7 +159,9 @@ class ExportFormat(StrEnum):
 
     @property
     def media_type(self) -> str:
-        return "application/geo+json" if self is ExportFormat.GEOJSON else "text/csv; charset=utf-8"
+        return (
+            "application/geo+json" if self is ExportFormat.GEOJSON else "text/csv"
+        )  # the charset is added once
 
     @property
     def extension(self) -> str:

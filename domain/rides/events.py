@@ -49,11 +49,12 @@ class Reward(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class JudgeRide(Request[Judged]):
-    """Asked under the rider's ride lock, before the ride is written."""
+    """Asked under the rider's ride lock, before the ride is written; `now` is the upload's moment."""
 
     user_id: uuid.UUID
     ride_id: uuid.UUID
     processed: ProcessedRide
+    now: datetime
 
 
 @dataclass(frozen=True, slots=True)

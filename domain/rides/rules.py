@@ -35,6 +35,7 @@ from enum import StrEnum
 from domain.hazards.rules import (
     MAX_DESCRIPTION_LENGTH,
     MAX_OBSERVED_AGE,
+    UPLOAD_WINDOW,
     InvalidHazardInput,
     ReportDraft,
     parse_category,
@@ -57,7 +58,7 @@ DEFAULT_RESOLUTION = 10
 class PipelineParams:
     """Every tunable of :func:`process_trace`, with the documented defaults of each stage."""
 
-    limits: TraceLimits = field(default_factory=TraceLimits)
+    limits: TraceLimits = field(default_factory=lambda: TraceLimits(max_age_s=UPLOAD_WINDOW.total_seconds()))
     cleaning: CleaningParams = field(default_factory=CleaningParams)
     thresholds: ClassifyThresholds = field(default_factory=ClassifyThresholds)
     resolution: int = DEFAULT_RESOLUTION

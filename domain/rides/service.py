@@ -252,7 +252,7 @@ async def ingest(
     )
     if stored is not None:
         return stored
-    judged = await ask(session, JudgeRide(user.id, ride_id, processed))
+    judged = await ask(session, JudgeRide(user.id, ride_id, processed, now))
     ride = _ride_row(ride_id, user.id, processed, judged.verdict, len(checked.to_file), now)
     await ride_store.write_ride(session, ride, processed, exposure=ride.mode in _EXPOSURE_VALUES)
     resolution = params.pipeline.resolution

@@ -71,8 +71,9 @@ Each of the user's rides around this one is reduced to its distinct cells,
 counted against this ride's cells with a hash join (work linear in the cells,
 not cells times ours); only the few past the Jaccard floor have their cells
 (first entry offset per cell) read. The standing is what a qualifying ride
-is paid against: its local day's ride points, the active days, the badges
-held and the school a school badge looks at; read under the ride lock, it
+is paid against: the ride points of the local day it is uploaded on (a ride
+synced late shares that day's cap: a past day never opens a fresh one), the
+active days, the badges held and the school a school badge looks at; read under the ride lock, it
 stays exact until the ride is paid.
 """
 
@@ -101,6 +102,7 @@ async def judge_ride(
     ride_id: uuid.UUID,
     processed: ProcessedRide,
     *,
+    now: datetime,
     rules: AntiCheatRules = DEFAULT_ANTICHEAT,
     point_rules: PointRules = DEFAULT_RULES,
 ) -> Judgement:
@@ -116,7 +118,7 @@ async def judge_ride(
         session,
         _JUDGE,
         user_id=user_id,
-        day=local_date(processed.started_at),
+        day=local_date(now),
         min_trip_m=point_rules.min_trip_m,
         fingerprint=fingerprint_of(processed),
         since=processed.started_at - rules.recent_window,

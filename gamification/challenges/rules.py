@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -29,6 +30,8 @@ def check_draft(draft: ChallengeDraft) -> None:
         raise InvalidInput("endsAt", "A challenge must end after it starts.", code="invalid-window")
     if draft.ends_at - draft.starts_at > MAX_WINDOW:
         raise InvalidInput("endsAt", "A challenge lasts at most a year.", code="invalid-window")
+    if draft.target is not None and not 0 < draft.target < math.inf:
+        raise InvalidInput("target", "A target is a positive number.")
     if draft.metric is ChallengeMetric.PARTICIPATION and draft.target is not None and draft.target > 100:
         raise InvalidInput("target", "A participation target is a percentage (at most 100).")
     if (draft.scope == "city") != (draft.scope_id is None):

@@ -256,16 +256,15 @@ async def award_ride(
     mode = TravelMode(ride.mode)
     if not is_qualifying_trip(ride.distance_m, mode, flagged=not verdict.ok, rules=rules):
         return RideAward(0, (), verdict)
-    day = local_date(ride.started_at)
-    days = set(standing.days) | {day}  # the standing was read before this ride was stored
     today = local_date(now)
+    days = set(standing.days) | {local_date(ride.started_at)}  # the standing was read before this ride
     last_active = today if today in days else today - _ONE_DAY
     entries = (
         _Entry(
             ride_points(ride.distance_m, mode, standing.points_today, rules),
             AwardReason.RIDE,
             str(ride.id),
-            day,
+            today,  # paid on, and capped by, the day it arrives: a past day never opens a fresh cap
         ),
         _Entry(
             streak_bonus(streaks(days, today).current, rules),

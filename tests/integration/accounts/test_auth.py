@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import time
 from typing import Any
 
 import jwt
+from argon2 import extract_parameters
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
+from domain.accounts.rules import Passwords
+from domain.accounts.service import create_user, find_by_handle
 from tests.integration.conftest import TEST_SECRET, Register
 
 Client = AsyncTestClient[Litestar]
@@ -200,3 +204,29 @@ async def test_login_brute_force_is_slowed_down(register: Register, make_app: An
         )
         assert blocked.status_code == 429
         assert int(blocked.headers["retry-after"]) >= 1
+
+
+async def test_a_weakly_hashed_password_is_rehashed_at_the_configured_cost_on_login(
+    make_app: Any, clean_db: Any
+) -> None:
+    """The demo's sample accounts are hashed cheaply; their first login brings them to the real cost."""
+    async with AsyncTestClient(app=make_app(argon2_time_cost=2, argon2_memory_kib=2048)) as dearer:
+        app: Litestar = dearer.app
+        cheap = dataclasses.replace(app.state.auth, passwords=Passwords(time_cost=1, memory_kib=1024))
+        async with app.state.sessionmaker() as session:
+            await create_user(session, cheap, handle="demo-pupil", password="saferoutes-demo")
+            await session.commit()
+
+        async def stored_cost() -> tuple[int, int]:
+            async with app.state.sessionmaker() as session:
+                made = extract_parameters((await find_by_handle(session, "demo-pupil")).password_hash)  # type: ignore[union-attr]
+            return made.time_cost, made.memory_cost
+
+        wrong = await dearer.post("/auth/login", json={"handle": "demo-pupil", "password": "not it at all"})
+        assert wrong.status_code == 401
+        assert await stored_cost() == (1, 1024), "a wrong password changes nothing"
+        right = await dearer.post("/auth/login", json={"handle": "demo-pupil", "password": "saferoutes-demo"})
+        assert right.status_code == 200, right.text
+        assert await stored_cost() == (2, 2048)
+        again = await dearer.post("/auth/login", json={"handle": "demo-pupil", "password": "saferoutes-demo"})
+        assert again.status_code == 200

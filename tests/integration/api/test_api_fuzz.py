@@ -69,6 +69,16 @@ def citizen_token(fuzz_app: Litestar) -> Iterator[str]:
         yield token
 
 
+def _drops_the_token(case: Any) -> bool:
+    """A negative case that leaves out the Authorization header must go without the caller's token."""
+    data = case.meta.phase.data if case.meta is not None else None
+    named = [
+        getattr(data, "parameter", None),
+        *(getattr(m, "parameter", None) for m in getattr(data, "mutations", ())),
+    ]
+    return "Authorization" in named
+
+
 def _operations() -> list[tuple[str, str]]:
     """The operations the OpenAPI document holds, read from an app that never connects anywhere."""
     app = create_app(Settings(database_url="postgresql://enumerate@127.0.0.1:9/none"), log_config=False)
@@ -110,7 +120,12 @@ def test_every_operation_answers_below_500_and_as_documented(
         database=None,
     )
     def fuzz(case: Any) -> None:
-        case.call_and_validate(headers=auth, excluded_checks=[positive_data_acceptance])
+        response = case.call(headers={} if _drops_the_token(case) else auth)
+        if (method, path) == ("GET", "/routes/safe") and response.status_code == 503:
+            # documented: nobody has ridden enough here for a k-anonymous network (the contract run has)
+            assert response.json()["type"].endswith("routing-unavailable")
+            return
+        case.validate_response(response, excluded_checks=[positive_data_acceptance])
 
     try:
         fuzz()

@@ -33,8 +33,11 @@ RIDING = ("ride_tracking",)
 LONG_AGO = local_today() - timedelta(days=200)
 
 
-async def _ride(client: Client, auth: dict[str, str], seed: int = 1, mode: str = "bike") -> dict[str, object]:
-    response = await upload(client, auth, ride_json(simulated(seed, mode=mode).points))  # type: ignore[arg-type]
+async def _ride(
+    client: Client, auth: dict[str, str], seed: int = 1, mode: str = "bike", start_t: float | None = None
+) -> dict[str, object]:
+    ride = simulated(seed, mode=mode, start_t=start_t)  # type: ignore[arg-type]
+    response = await upload(client, auth, ride_json(ride.points))
     assert response.status_code == 201, response.text
     body: dict[str, object] = response.json()
     return body
@@ -126,9 +129,11 @@ async def test_early_bird_counts_local_starts_from_five_to_eight(client: Client,
         )
     await seed_ride(client, account.id, started_at=local_noon(LONG_AGO, time(1, 0)))  # a night ride home
     await seed_ride(client, account.id, started_at=local_noon(LONG_AGO, time(8, 0)))  # just too late
-    assert "early_bird" not in _codes(await _ride(client, account.auth))
+    # the probes start at noon yesterday: a probe at the wall clock's hour could itself be early
+    noon = local_noon(local_today() - timedelta(days=1)).timestamp()
+    assert "early_bird" not in _codes(await _ride(client, account.auth, start_t=noon))
     await seed_ride(client, account.id, started_at=local_noon(LONG_AGO, time(5, 0)))
-    assert "early_bird" in _codes(await _ride(client, account.auth, 2))
+    assert "early_bird" in _codes(await _ride(client, account.auth, 2, start_t=noon + 3600))
 
 
 async def test_explorer_after_twenty_five_neighbourhoods(

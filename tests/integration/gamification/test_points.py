@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
+import pytest
+
+from gamification.streaks import local_date
 from geo.points import TracePoint
 from tests.integration.conftest import Register
 from tests.integration.game_helpers import (
@@ -90,15 +93,54 @@ async def test_a_motorised_ride_earns_nothing(client: Client, register: Register
     assert await ledger(client, account.id) == []
 
 
-async def test_the_daily_ride_cap_cuts_the_last_ride_of_the_day(client: Client, register: Register) -> None:
+NOW = datetime(2026, 3, 10, 9, 30, tzinfo=UTC)
+"""The uploads' moment in the cap tests (a Tuesday morning in Brussels)."""
+
+
+@pytest.fixture
+def frozen(monkeypatch: pytest.MonkeyPatch) -> datetime:
+    monkeypatch.setattr("api.rides.http.utcnow", lambda: NOW)
+    return NOW
+
+
+async def test_the_daily_ride_cap_cuts_the_last_ride_of_the_day(
+    client: Client, register: Register, frozen: datetime
+) -> None:
     account = await register(consents=RIDING)
-    probe = simulated(5)
-    day = (await upload(client, account.auth, ride_json(probe.points))).json()
-    await client.delete(f"/rides/{day['id']}", headers=account.auth)
-    await seed_points(client, account.id, 295, day=ride_local_day(day))
-    created = (await upload(client, account.auth, ride_json(probe.points))).json()
+    await seed_points(client, account.id, 295, day=local_date(frozen))
+    ride = simulated(5, start_t=(frozen - timedelta(hours=2)).timestamp())
+    created = (await upload(client, account.auth, ride_json(ride.points))).json()
     assert created["pointsAwarded"] == 5
     assert await total(client, account.id) == 300
+
+
+async def test_a_ride_synced_days_late_is_paid_under_the_cap_of_the_day_it_arrives(
+    client: Client, register: Register, frozen: datetime
+) -> None:
+    account = await register(consents=RIDING)
+    await seed_points(client, account.id, 295, day=local_date(frozen))
+    late = simulated(5, start_t=(frozen - timedelta(days=3)).timestamp())
+    created = (await upload(client, account.auth, ride_json(late.points))).json()
+    assert created["pointsAwarded"] == 5, "the ride's own day, still empty, opened no fresh cap"
+    days = await rows(
+        client.app.state.engine,
+        "SELECT DISTINCT day FROM points_entry WHERE user_id = CAST(:u AS uuid)",
+        u=account.id,
+    )
+    assert days == [(local_date(frozen),)]
+
+
+async def test_a_week_of_rides_uploaded_at_once_earns_one_days_cap(
+    client: Client, register: Register, frozen: datetime
+) -> None:
+    account = await register(consents=RIDING)
+    earned = 0
+    for back in range(1, 7):
+        ride = simulated(20 + back, duration_s=3600, start_t=(frozen - timedelta(days=back)).timestamp())
+        answer = await upload(client, account.auth, ride_json(ride.points))
+        assert answer.status_code == 201, answer.text
+        earned += answer.json()["pointsAwarded"]
+    assert earned == await total(client, account.id) == 300
 
 
 async def test_deleting_a_ride_takes_its_points_with_it(client: Client, register: Register) -> None:

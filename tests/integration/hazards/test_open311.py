@@ -84,7 +84,7 @@ async def test_requests_filter_by_service_code_status_and_dates(client: Client) 
     assert await ids(start_date=start, end_date=(utcnow() - timedelta(days=100)).isoformat()) == {old}
     assert await ids(service_request_id=f"{old},{pothole}") == {old, pothole}
     assert (await client.get("/open311/v2/requests.json", params={"status": "pending"})).status_code == 400
-    assert (await client.get("/open311/v2/requests.json", params={"service_code": "x"})).status_code == 422
+    assert (await client.get("/open311/v2/requests.json", params={"service_code": "x"})).status_code == 400
 
 
 async def test_one_request_is_a_one_element_list(client: Client) -> None:
@@ -110,8 +110,9 @@ async def test_filing_form_encoded_returns_the_service_request(client: Client, r
     assert created["account_id"] is None
     hazard = (await client.get(f"/hazards/{created['service_request_id']}")).json()
     assert hazard["category"] == "road_surface" and hazard["severity"] == 2
+    as_json = {**FORM, "lat": HERE[0], "long": HERE[1]}  # JSON numbers are numbers, as everywhere
     again = await client.post(
-        "/open311/v2/requests.json", json=FORM, headers=(await register(consents=REPORTING)).auth
+        "/open311/v2/requests.json", json=as_json, headers=(await register(consents=REPORTING)).auth
     )
     assert again.status_code == 201
     assert again.json()[0]["service_request_id"] == created["service_request_id"], "clustered, JSON works too"
@@ -128,8 +129,31 @@ async def test_filing_needs_a_token_consent_and_valid_fields(client: Client, reg
         ({**FORM, "service_code": "dragons"}, 422),
         ({**FORM, "lat": "95"}, 400),
         ({k: v for k, v in FORM.items() if k != "long"}, 400),
-        ({**FORM, "description": "x" * 1001}, 422),
+        ({**FORM, "description": "x" * 1001}, 400),
     ):
         response = await client.post("/open311/v2/requests.json", data=bad, headers=account.auth)
         assert response.status_code == status, (bad, response.text)
+    assert await count(client, "hazard_report") == 0
+
+
+async def test_filing_is_strict_in_json_and_in_forms(client: Client, register: Register) -> None:
+    account = await register(consents=REPORTING)
+    form = "service_code=road_surface&lat=51.02&long=4.47&lat=50.0"
+    for content, media in (
+        (form, "application/x-www-form-urlencoded"),
+        ('{"service_code": "road_surface", "lat": "51.02", "long": 4.47}', "application/json"),
+        ('{"service_code": "road_surface", "lat": 51.02, "long": 4.47, "lat": 50.0}', "application/json"),
+        (
+            "service_code=road_surface&lat=51.02&long=4.47&description=a%00b",
+            "application/x-www-form-urlencoded",
+        ),
+    ):
+        response = await client.post(
+            "/open311/v2/requests.json", content=content, headers={**account.auth, "Content-Type": media}
+        )
+        assert response.status_code == 400, (content, response.text)
+    odd = await client.post(
+        "/open311/v2/requests.json", content="<x/>", headers={**account.auth, "Content-Type": "text/xml"}
+    )
+    assert odd.status_code == 415
     assert await count(client, "hazard_report") == 0

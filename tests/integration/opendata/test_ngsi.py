@@ -139,4 +139,11 @@ async def test_bad_requests_are_ngsi_ld_errors(client: Client) -> None:
     assert no_type.json()["type"] == "https://uri.etsi.org/ngsi-ld/errors/BadRequestData"
     assert query.status_code == 400
     assert "not supported" in query.json()["detail"]
-    assert stranger.status_code == 400
+    assert stranger.status_code == 404, "an id this service never gave out names nothing here"
+    assert stranger.json()["type"] == "https://uri.etsi.org/ngsi-ld/errors/ResourceNotFound"
+
+
+async def test_an_offset_past_any_city_is_refused_not_a_crash(client: Client) -> None:
+    huge = await client.get(ENTITIES, params={"type": "Alert", "offset": str(2**64)})
+    assert huge.status_code == 400
+    assert huge.json()["errors"][0]["field"] == "offset"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import datetime
 from typing import Any
 
 import msgspec
@@ -139,6 +140,28 @@ async def test_each_trace_rule_is_a_422_naming_the_field(
     assert problem["type"].endswith("invalid-trace")
     assert problem["errors"][0]["field"] == field
     await assert_nothing_stored(db_engine)
+
+
+@pytest.mark.parametrize("ended", ["1970-01-01T00:10:00Z", "2020-01-15T08:00:00Z", "eight-days-ago", -1e12])
+async def test_a_ride_that_ended_before_the_upload_window_is_refused_and_earns_nothing(
+    client: Client, register: Register, db_engine: AsyncEngine, ended: str | float
+) -> None:
+    account = await register(consents=("ride_tracking",))
+    if ended == "eight-days-ago":
+        end = recent_start(8 * 24)
+    elif isinstance(ended, float):
+        end = ended
+    else:
+        end = datetime.fromisoformat(ended).timestamp()
+    points = list(simulated(8, duration_s=300, start_t=end - 300).points)
+    response = await upload(client, account.auth, ride_json(points))
+    assert response.status_code == 422, response.text
+    problem = response.json()
+    assert problem["type"] == "urn:saferoutes:problem:outside-upload-window"
+    assert problem["errors"][0]["field"] == f"points[{len(points) - 1}].t"
+    assert "7 days" in problem["detail"]
+    await assert_nothing_stored(db_engine)
+    assert await count(db_engine, "points_entry") == 0
 
 
 async def test_too_many_points_is_refused(client: Client, register: Register, db_engine: AsyncEngine) -> None:

@@ -208,3 +208,14 @@ async def test_cli_creates_a_teacher_at_a_school(
     assert await scalar(client, staffed) == 1
     citizen = ("create-user", "--handle", "cit", "--password", "citizen password", "--school", school_id)
     assert await asyncio.to_thread(_run_cli, *citizen) == 2
+
+
+async def test_a_blank_school_or_class_name_is_refused_as_the_document_says(client: Client) -> None:
+    """A control character alone is blank: Python's regex and the document's (ECMA) now agree."""
+    admin = await staff(client)
+    for name in ("\u001d", "   ", "\u00a0"):
+        answer = await client.post(
+            "/schools", json={"name": name, "lat": 51.02, "lon": 4.47}, headers=admin.auth
+        )
+        assert answer.status_code == 400, (name, answer.text)
+        assert answer.json()["errors"][0]["field"] == "name"

@@ -17,6 +17,7 @@ import pytest
 from geo.cells import BBox
 from geo.export import (
     ExportValue,
+    csv_cell,
     csv_cells,
     csv_flows,
     geojson_cells,
@@ -231,3 +232,33 @@ def test_csv_flows_name_both_ends() -> None:
     assert table[1][:2] == [MECHELEN, dst]
     assert float(table[1][2]) == pytest.approx(h3.cell_to_latlng(MECHELEN)[0], abs=1e-6)
     assert table[1][-1] == "9"
+
+
+@pytest.mark.parametrize(
+    ("value", "written"),
+    [
+        ("=1+1", "'=1+1"),
+        ("+31 470", "'+31 470"),
+        ("-cmd", "'-cmd"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\tx", "'\tx"),
+        ("\rx", "'\rx"),
+        ("-0.1275", "-0.1275"),
+        (-0.1275, "-0.1275"),
+        (-3, "-3"),
+        ("+2.5e-3", "+2.5e-3"),
+        (float("-inf"), "'-inf"),
+        ("a=b", "a=b"),
+        (None, ""),
+        (True, "true"),
+    ],
+)
+def test_every_csv_cell_is_neutralised_in_one_place(value: ExportValue, written: str) -> None:
+    assert csv_cell(value) == written
+
+
+def test_flows_and_headers_go_through_the_same_cell_rule() -> None:
+    neighbour = sorted(h3.grid_ring(MECHELEN, 1))[0]
+    text = collect(csv_flows([(MECHELEN, neighbour, {"note": "=2*3"})]))
+    header, row = list(csv.reader(io.StringIO(text)))
+    assert header[-1] == "note" and row[-1] == "'=2*3"

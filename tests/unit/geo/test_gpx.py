@@ -90,6 +90,9 @@ def test_oversized_document_is_rejected_before_parsing() -> None:
         (b"<gpx><trk>", "malformed"),
         (b"<kml/>", "not GPX"),
         (b"", "malformed"),
+        (b'<?xml version="1.0" encoding="UTF-7"?><gpx/>', "encoding"),
+        (b'<?xml version="1.0" encoding="UTF-32"?><gpx/>', "encoding"),
+        (b'<?xml version="1.0" encoding="no-such-codec"?><gpx/>', "encoding"),
     ],
 )
 def test_broken_documents_are_rejected(data: bytes, message: str) -> None:

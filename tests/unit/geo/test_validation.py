@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from geo.errors import TraceError
+from geo.errors import OutsideUploadWindow, TraceError
 from geo.points import TracePoint
 from geo.validation import TraceLimits, validate_trace
 
@@ -122,3 +122,22 @@ def test_with_several_offences_the_rules_are_checked_in_order(
     with pytest.raises(TraceError) as err:
         validate_trace(points, now=NOW)
     assert err.value.field == field
+
+
+def test_a_ride_that_ended_within_the_upload_window_is_accepted() -> None:
+    week = TraceLimits().max_age_s
+    ended_a_week_ago = [TracePoint(51.03, 4.48, NOW.timestamp() - week - 60 + i * 60, 5.0) for i in range(2)]
+    validate_trace(ended_a_week_ago, now=NOW)
+
+
+@pytest.mark.parametrize(
+    "ends",
+    [NOW.timestamp() - 7 * 86400 - 1, datetime(2020, 1, 15, tzinfo=UTC).timestamp(), 0.0, -1e12],
+    ids=["a-week-and-a-second", "2020", "1970", "minus-1e12"],
+)
+def test_a_ride_that_ended_before_the_upload_window_is_refused(ends: float) -> None:
+    points = [TracePoint(51.03, 4.48, ends - 60, 5.0), TracePoint(51.031, 4.48, ends, 5.0)]
+    with pytest.raises(OutsideUploadWindow) as refused:
+        validate_trace(points, now=NOW)
+    assert refused.value.field == "points[1].t"
+    assert "7 days" in refused.value.message

@@ -56,3 +56,45 @@ def test_a_bad_point_is_refused_with_its_path(point: dict[str, object], says: st
 def test_broken_json_is_refused_as_such() -> None:
     with pytest.raises(ValidationException, match="not valid JSON"):
         parse_upload(b'{"points": [', "application/json")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        # the direct path: numbers only, then with a null and with an escape in it
+        b'{"points": [{"lat": 51.0, "lon": 4.4, "t": 1, "t": 2}, {"lat": 51.0, "lon": 4.4, "t": 3}]}',
+        b'{"points": [{"lat": 51.0, "lat": 9.0, "lon": 4.4, "t": 1, "accuracy": null}]}',
+        b'{"points": [{"lat": 51.0, "lon": 4.4, "t": 1, "l\\u0061t": 9.0}]}',
+        b'{"points": [], "points": [{"lat": 51.0, "lon": 4.4, "t": 1}]}',
+        b'{"points": [{"lat": 51.0, "lon": 4.4, "t": 1}], "incidents": [], "incidents": []}',
+        # with incidents, and the general path (RFC 3339 times)
+        b'{"points": [{"lat": 51.0, "lon": 4.4, "t": 1}], "incidents": [{"t": 1, "lat": 51.0, "lon": 4.4,'
+        b' "category": "close_pass", "severity": 1, "severity": 3}]}',
+        b'{"points": [{"lat": 51.0, "lon": 4.4, "t": "2026-01-01T00:00:00Z", "lon": 5.0}]}',
+    ],
+)
+def test_a_repeated_key_is_refused_on_every_path(body: bytes) -> None:
+    with pytest.raises(ValidationException) as refused:
+        parse_upload(body, "application/json")
+    assert "repeats the key" in str(refused.value.extra)
+
+
+def test_uploads_without_a_repeated_key_pass_the_key_check() -> None:
+    for body in (
+        b'{"points": [{"lat": 51.0, "lon": 4.4, "t": 1, "accuracy": null},'
+        b' {"lat": 51.0, "lon": 4.4, "t": 2}]}',
+        b'{"points": [{"lat": 51.0, "lon": 4.4, "t": 1, "accuracy": 3}], "incidents": []}',
+        b'{"points": [{"lat": 51.0, "lon": 4.4, "t": 1}], "incidents": [{"t": 1, "lat": 51.0, "lon": 4.4,'
+        b' "category": "close_pass", "severity": 1, "description": "lat\\" lon"}]}',
+    ):
+        assert parse_upload(body, "application/json").points
+
+
+def test_nul_in_an_incident_text_is_refused_with_its_path() -> None:
+    body = (
+        b'{"points": [{"lat": 51.0, "lon": 4.4, "t": 1}], "incidents": [{"t": 1, "lat": 51.0, "lon": 4.4,'
+        b' "category": "close_pass", "severity": 1, "description": "a\\u0000b"}]}'
+    )
+    with pytest.raises(ValidationException) as refused:
+        parse_upload(body, "application/json")
+    assert "at `$.incidents[0].description`" in str(refused.value.extra)

@@ -26,15 +26,20 @@ def test_anything_else_names_the_field(raw: str) -> None:
     assert caught.value.field == "to"
 
 
+KEY = {"SAFEROUTES_SECRET_KEY": "k" * 40}
+"""Given, so that no test makes a key file in the working directory."""
+
+
 def test_routing_settings_come_from_the_environment() -> None:
     settings = load_settings(
         {
+            **KEY,
             "SAFEROUTES_ROUTING_MAX_AGE_S": "60",
             "SAFEROUTES_ROUTING_CHECK_S": "0",
         }
     )
     assert (settings.routing_max_age_s, settings.routing_check_s) == (60, 0)
-    assert load_settings({}).routing_max_age_s == 300
+    assert load_settings(KEY).routing_max_age_s == 300
 
 
 @pytest.mark.parametrize(
@@ -46,4 +51,4 @@ def test_routing_settings_come_from_the_environment() -> None:
 )
 def test_routing_settings_refuse_nonsense(name: str, value: str) -> None:
     with pytest.raises(SettingsError, match="ROUTING"):
-        load_settings({name: value})
+        load_settings({**KEY, name: value})

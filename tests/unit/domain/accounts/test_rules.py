@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import jwt
 import pytest
+from argon2 import extract_parameters
 
 from domain.accounts.rules import Passwords, TokenIssuer, hash_refresh_token, new_refresh_token
 from domain.core.errors import Unauthenticated
@@ -66,3 +67,39 @@ def test_refresh_tokens_are_random_and_stored_as_hashes() -> None:
     assert token != new_refresh_token()
     assert len(hash_refresh_token(token)) == 64
     assert token not in hash_refresh_token(token)
+
+
+class _Recording(Passwords):
+    """Passwords that note the cost (time, memory) of every verification they run."""
+
+    def __init__(self, **cost: int) -> None:
+        super().__init__(**cost)
+        self.costs: list[tuple[int, int]] = []
+
+    def _verify_one(self, password_hash: str, password: str) -> bool:
+        made = extract_parameters(password_hash)
+        self.costs.append((made.time_cost, made.memory_cost))
+        return super()._verify_one(password_hash, password)
+
+
+def test_a_hash_below_the_configured_cost_is_found() -> None:
+    configured = Passwords(time_cost=2, memory_kib=2048)
+    assert configured.below_cost(Passwords(time_cost=1, memory_kib=2048).hash("pw"))
+    assert configured.below_cost(Passwords(time_cost=2, memory_kib=1024).hash("pw"))
+    assert configured.below_cost("$2b$12$not-argon2")
+    assert not configured.below_cost(configured.hash("pw"))
+    assert not configured.below_cost(Passwords(time_cost=3, memory_kib=4096).hash("pw")), "dearer is fine"
+
+
+def test_every_check_costs_a_verification_at_the_configured_cost() -> None:
+    """Unknown handles, weak hashes and strong ones: a wrong password costs the same least work."""
+    passwords = _Recording(time_cost=2, memory_kib=2048)
+    weak = Passwords(time_cost=1, memory_kib=1024).hash("right password")
+    strong = passwords.hash("right password")
+    for stored in (None, weak, strong):
+        passwords.costs.clear()
+        assert not passwords.verify(stored, "wrong password")
+        assert (2, 2048) in passwords.costs, stored
+    passwords.costs.clear()
+    assert passwords.verify(weak, "right password")
+    assert passwords.costs == [(1, 1024), (2, 2048)]

@@ -34,6 +34,7 @@ from domain.hazards.rules import (
     ensure_report_quota,
     hazard_severity,
     is_active,
+    observed_minute,
     open311_status,
     parse_category,
     parse_status,
@@ -384,3 +385,14 @@ def test_closed_hazard_refuses_confirmations_with_a_conflict(status: HazardStatu
     with pytest.raises(HazardClosed) as caught:
         ensure_accepts_confirmations(status)
     assert isinstance(caught.value, Conflict)
+
+
+def test_a_report_may_be_observed_within_the_upload_window_only() -> None:
+    now = datetime(2026, 3, 10, 9, 30, 42, tzinfo=UTC)
+    assert observed_minute(now - timedelta(days=7), now) == datetime(2026, 3, 3, 9, 30, tzinfo=UTC)
+    assert observed_minute(None, now) == datetime(2026, 3, 10, 9, 30, tzinfo=UTC)
+    for moment in (now - timedelta(days=7, seconds=1), now - timedelta(days=30), now + timedelta(minutes=6)):
+        with pytest.raises(InvalidHazardInput) as refused:
+            observed_minute(moment, now)
+        assert refused.value.field == "observedAt"
+        assert "7 days" in refused.value.detail

@@ -10,7 +10,8 @@ from datetime import UTC, datetime
 import h3
 import pytest
 
-from domain.rides.rules import ProcessedRide, process_trace
+from domain.hazards.rules import MAX_OBSERVED_AGE, UPLOAD_WINDOW
+from domain.rides.rules import PipelineParams, ProcessedRide, process_trace
 from geo.classify import TravelMode
 from geo.errors import TraceError
 from geo.points import TracePoint, haversine_m
@@ -18,7 +19,7 @@ from geo.simulator import simulate_ride
 from geo.snapping import cell_centre
 from privacy.zones.rules import make_zone
 
-NOW = datetime(2026, 6, 1, tzinfo=UTC)
+NOW = datetime(2026, 1, 2, tzinfo=UTC)
 START = datetime(2026, 1, 1, 10, 0, 37, tzinfo=UTC).timestamp()
 
 
@@ -97,3 +98,8 @@ def test_short_ride_is_valid_but_leaves_no_cells() -> None:
     assert result.segments == ()
     assert result.transitions == ()
     assert result.distance_m > 0
+
+
+def test_rides_and_hazard_reports_share_one_upload_window() -> None:
+    assert PipelineParams().limits.max_age_s == UPLOAD_WINDOW.total_seconds() == 7 * 86400
+    assert MAX_OBSERVED_AGE == UPLOAD_WINDOW
