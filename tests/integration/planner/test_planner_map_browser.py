@@ -65,7 +65,7 @@ async def demo_city(clean_db: AsyncEngine, settings: Settings) -> Settings:
             make_sessionmaker(engine),
             _auth(city),
             CodeHasher(city.secret_key),
-            DemoSize(seed=7, users=24, rides=160, hotspots=8),
+            DemoSize(seed=7, users=40, rides=320, hotspots=8),
             policy_version=city.privacy_policy_version,
             now=datetime.now(UTC),
             progress=lambda step, done, total: None,
