@@ -18,7 +18,6 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +32,7 @@ from api.database import make_engine, make_sessionmaker
 from api.settings import Settings
 from domain.core.codes import CodeHasher
 from domain.demo.service import DEMO_PASSWORD, DemoSize, seed_city
+from tests.clock import session_clock
 from tests.integration.conftest import free_port
 from tests.tooling import require_or_skip
 
@@ -73,7 +73,7 @@ async def demo_city(clean_db: AsyncEngine, settings: Settings) -> Settings:
             CodeHasher(city.secret_key),
             DemoSize(seed=7, users=80, rides=480, hotspots=8),
             policy_version=city.privacy_policy_version,
-            now=datetime.now(UTC),
+            now=session_clock(),
             progress=lambda step, done, total: None,
         )
     finally:
@@ -84,7 +84,7 @@ async def demo_city(clean_db: AsyncEngine, settings: Settings) -> Settings:
 @pytest.fixture
 def service(demo_city: Settings) -> Iterator[str]:
     port = free_port()
-    app = create_app(demo_city, null_pool=True, log_config=False)
+    app = create_app(demo_city, null_pool=True, log_config=False, clock=session_clock)
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False)
     )
