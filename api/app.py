@@ -14,7 +14,7 @@ from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
-from litestar.types import ControllerRouterHandler
+from litestar.types import ASGIApp, ControllerRouterHandler, Receive, Scope, Send
 
 from api.accounts.http import AuthController, MeController
 from api.database import autocommit, head_revision, make_engine, make_sessionmaker, resolve_url
@@ -47,6 +47,7 @@ from api.strict import StrictRequest
 from domain.accounts.rules import Passwords, TokenIssuer
 from domain.accounts.service import AuthConfig
 from domain.bootstrap import build_bus
+from domain.core.columns import CLOCK, Clock, system_clock
 from domain.core.ratelimit import RateLimiter
 from domain.opendata.broker import BrokerPusher
 from domain.routing.service import GraphCache
@@ -83,8 +84,14 @@ ROUTE_HANDLERS: Sequence[ControllerRouterHandler] = [
 
 
 def create_app(
-    settings: Settings | None = None, *, null_pool: bool = False, log_config: bool = True
+    settings: Settings | None = None,
+    *,
+    null_pool: bool = False,
+    log_config: bool = True,
+    clock: Clock = system_clock,
 ) -> Litestar:
+    """``clock`` is the app's time: every request it serves reads it through ``utcnow()``, in every
+    layer (tests pass one that starts at a fixed moment, so nothing depends on when they run)."""
     settings = settings or load_settings()
     if log_config:
         configure_logging(settings.log_level)
@@ -177,4 +184,20 @@ def create_app(
     # Outermost, so that unrouted requests and errors answered by Litestar's own
     # exception layer also get a request id, an access-log line and the security headers.
     app.asgi_handler = request_id_middleware(security_headers(app.asgi_handler, allowed_methods(app)))
+    if clock is not system_clock:
+        app.asgi_handler = with_clock(clock, app.asgi_handler)
     return app
+
+
+def with_clock(clock: Clock, handler: ASGIApp) -> ASGIApp:
+    """Serve every request on ``clock`` (see ``domain.core.columns.CLOCK``), background work it
+    starts included: tasks copy the context they are created in."""
+
+    async def timed(scope: Scope, receive: Receive, send: Send) -> None:
+        token = CLOCK.set(clock)
+        try:
+            await handler(scope, receive, send)
+        finally:
+            CLOCK.reset(token)
+
+    return timed

@@ -54,7 +54,7 @@ class BearerAuthentication(AbstractAuthenticationMiddleware):
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthenticated("Use 'Authorization: Bearer <access token>'.", code="invalid-token")
         tokens: TokenIssuer = connection.app.state.tokens
-        claims = tokens.verify(token.strip())
+        claims = tokens.verify(token.strip(), now=utcnow())
         # one SELECT on an autocommit session: no BEGIN/ROLLBACK round trips on every request
         reads: async_sessionmaker[AsyncSession] = connection.app.state.read_sessionmaker
         async with reads() as session:

@@ -19,6 +19,12 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.database import make_engine, migrate, to_async_url
+from domain.core.columns import CLOCK
+from tests.clock import session_clock
+
+# Use cases a test calls directly read the test clock too (the app gets it through create_app's
+# clock): no test depends on the wall clock or the machine's time zone (tests/clock.py).
+CLOCK.set(session_clock)
 
 
 def _server_url() -> Iterator[str]:

@@ -24,6 +24,7 @@ from domain.hazards.rules import MAX_DESCRIPTION_LENGTH, HazardCategory
 from domain.rides.rules import Incident
 from domain.rides.service import Ingested, Upload
 from domain.rides.tables import Ride
+from gamification.anticheat.rules import flag_explanation
 from gamification.badges.rules import Badge
 from geo.gpx import parse_gpx
 from geo.points import TracePoint
@@ -80,6 +81,16 @@ class RideSummary(Out):
     resolution: int
     incidents_filed: int
     created_at: datetime
+    flags: Annotated[
+        list[str],
+        msgspec.Meta(
+            description="anti-cheat flags (too_fast, teleport, duplicate, near_duplicate); [] if plausible"
+        ),
+    ]
+    flag_reason: Annotated[
+        str | None,
+        msgspec.Meta(description="why a flagged ride earns nothing, in one sentence; null when not flagged"),
+    ]
 
 
 class RideCreated(RideSummary):
@@ -180,6 +191,8 @@ def summary_fields(ride: Ride) -> dict[str, Any]:
         "resolution": ride.resolution,
         "incidents_filed": ride.incidents_filed,
         "created_at": ride.created_at,
+        "flags": list(ride.flags),
+        "flag_reason": flag_explanation(ride.flags),
     }
 
 

@@ -14,6 +14,7 @@ from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import CODES
+from api.pagination import DEFAULT_LIMIT, Cursor, Limit, Page, decode_time_id_cursor, encode_cursor
 from api.schools.wire import (
     ClassCreate,
     ClassCreated,
@@ -54,6 +55,23 @@ class SchoolsController(Controller):
     ) -> SchoolOut:
         school = await school_service.create_school(db_session, name=data.name, lat=data.lat, lon=data.lon)
         return school_out(school)
+
+    @get(
+        "/",
+        guards=[requires_role(Role.PLANNER, Role.ADMIN)],
+        summary="The schools, oldest first: the ids a route report needs",
+        description="Paginated like every list: pass the answer's nextCursor as cursor for the next page.",
+    )
+    async def list_all(
+        self, db_session: NamedDependency[AsyncSession], limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None
+    ) -> Page[SchoolOut]:
+        rows = await school_service.list_schools(
+            db_session, limit=limit + 1, after=decode_time_id_cursor(cursor)
+        )
+        more = len(rows) > limit
+        rows = rows[:limit]
+        next_cursor = encode_cursor(rows[-1].created_at, rows[-1].id) if more else None
+        return Page(items=[school_out(s) for s in rows], next_cursor=next_cursor)
 
     @post(
         "/{school_id:uuid}/classes",

@@ -91,6 +91,10 @@ class AccessClaims:
     issued_at: datetime
 
 
+CLOCK_SKEW_S = 5
+"""How far in the future a token's issue time may be: workers' clocks differ by a little."""
+
+
 @dataclass(frozen=True)
 class TokenIssuer:
     secret: str
@@ -109,8 +113,9 @@ class TokenIssuer:
         }
         return jwt.encode(claims, self.secret, algorithm=JWT_ALGORITHM)
 
-    def verify(self, token: str) -> AccessClaims:
-        """Decode and check a token; every failure is the same 401 so nothing leaks about why."""
+    def verify(self, token: str, *, now: datetime) -> AccessClaims:
+        """Decode and check a token at ``now`` (the caller's clock, not PyJWT's); every failure is the
+        same 401 so nothing leaks about why."""
         try:
             header = jwt.get_unverified_header(token)
             if header.get("alg") != JWT_ALGORITHM:
@@ -121,8 +126,13 @@ class TokenIssuer:
                 algorithms=[JWT_ALGORITHM],
                 audience=self.audience,
                 issuer=self.issuer,
-                options={"require": list(REQUIRED_CLAIMS)},
+                options={"require": list(REQUIRED_CLAIMS), "verify_exp": False, "verify_iat": False},
             )
+            moment = now.timestamp()
+            if int(claims["exp"]) <= moment:
+                raise jwt.ExpiredSignatureError("Signature has expired")
+            if int(claims["iat"]) > moment + CLOCK_SKEW_S:
+                raise jwt.ImmatureSignatureError("The token is not yet valid (iat)")
             user_id = uuid.UUID(str(claims["sub"]))
             issued_at = datetime.fromtimestamp(int(claims["iat"])).astimezone()
         except (jwt.PyJWTError, ValueError, TypeError, KeyError) as exc:

@@ -3,15 +3,30 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Field
 
+Clock = Callable[[], datetime]
+
+
+def system_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+CLOCK: ContextVar[Clock] = ContextVar("saferoutes_clock", default=system_clock)
+"""The clock in force. The system's, unless the app was made with another (``create_app(clock=...)``
+sets it for each request it serves): the tests run every layer on a fixed moment this way, without
+threading a clock through every use case that asks ``utcnow()``."""
+
 
 def utcnow() -> datetime:
-    return datetime.now(UTC)
+    """Now, in UTC, by the clock in force."""
+    return CLOCK.get()()
 
 
 def id_field() -> Any:

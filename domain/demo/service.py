@@ -262,7 +262,7 @@ class DemoSeeder:
     async def hazards(self, city: _City, size: DemoSize, rng: random.Random) -> None:
         categories = [c for c, w in HAZARD_MIX for _ in range(w)]
         centre = city.grid.size // 2
-        filed: list[tuple[uuid.UUID, set[uuid.UUID]]] = []
+        filed: dict[uuid.UUID, set[uuid.UUID]] = {}
         for n in range(size.hotspots):
             i = min(city.grid.size - 1, max(0, round(rng.gauss(centre, city.grid.size / 5))))
             j = min(city.grid.size - 1, max(0, round(rng.gauss(centre, city.grid.size / 5))))
@@ -270,7 +270,6 @@ class DemoSeeder:
             category = rng.choice(categories)
             people = rng.sample(city.reporters, k=min(len(city.reporters), rng.randint(1, 6)))
             first = _when(rng, self._now, days=25)
-            hazard_id: uuid.UUID | None = None
             for k, person in enumerate(people):
                 moment = first + timedelta(hours=k * rng.randint(2, 30))
                 moment = min(moment, self._now - timedelta(minutes=5))
@@ -287,15 +286,15 @@ class DemoSeeder:
                         now=moment,
                     )
                     await session.commit()
-                    hazard_id = hazard.id
-            assert hazard_id is not None
-            filed.append((hazard_id, {p.id for p in people}))
+                filed.setdefault(hazard.id, set()).add(person.id)
             self._progress("hazards", n + 1, size.hotspots)
         await self._confirm_and_triage(city, filed, rng)
 
     async def _confirm_and_triage(
-        self, city: _City, filed: list[tuple[uuid.UUID, set[uuid.UUID]]], rng: random.Random
+        self, city: _City, filed: dict[uuid.UUID, set[uuid.UUID]], rng: random.Random
     ) -> None:
+        """Each hazard once, with everyone who reported it: two hotspots in one cell and category
+        cluster into one hazard, which must not be confirmed or triaged twice."""
         confirmations = 0
         steps: tuple[tuple[HazardStatus, ...], ...] = (
             (),
@@ -310,7 +309,7 @@ class DemoSeeder:
             HazardStatus.PLANNED: "Redesign planned with the mobility plan.",
             HazardStatus.RESOLVED: "Fixed.",
         }
-        for hazard_id, reporters in filed:
+        for hazard_id, reporters in filed.items():
             for person in rng.sample(city.reporters, k=rng.randint(0, 8)):
                 if person.id in reporters:
                     continue

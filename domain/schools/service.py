@@ -17,6 +17,7 @@ from datetime import date, datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from domain.accounts.tables import User
 from domain.core.codes import JOIN_CODE_LENGTH, CodeHasher, IssuedCode, new_code
@@ -57,6 +58,16 @@ async def create_school(session: AsyncSession, *, name: str, lat: float, lon: fl
     session.add(school)
     await session.commit()
     return school
+
+
+async def list_schools(
+    session: AsyncSession, *, limit: int, after: tuple[datetime, uuid.UUID] | None = None
+) -> list[School]:
+    """Oldest first, keyset-paginated on (created_at, id): a planner finds the id a route report needs."""
+    stmt = sa.select(School).order_by(col(School.created_at), col(School.id))
+    if after is not None:
+        stmt = stmt.where(sa.tuple_(col(School.created_at), col(School.id)) > sa.tuple_(*after))
+    return list((await session.execute(stmt.limit(limit))).scalars())
 
 
 async def add_teacher(session: AsyncSession, school_id: uuid.UUID, user: User) -> None:

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 from types import MappingProxyType
+from typing import Final
 
 import h3
 
@@ -47,6 +48,29 @@ class CheatFlag(StrEnum):
     TELEPORT = "teleport"
     DUPLICATE = "duplicate"
     NEAR_DUPLICATE = "near_duplicate"
+
+
+FLAG_SENTENCES: Final[dict[CheatFlag, str]] = {
+    CheatFlag.TOO_FAST: "its speeds are too high for walking or cycling",
+    CheatFlag.TELEPORT: "it jumps between two positions faster than its travel mode can go",
+    CheatFlag.DUPLICATE: "the same recording was already uploaded",
+    CheatFlag.NEAR_DUPLICATE: "it copies or overlaps another recent ride of yours",
+}
+"""What each flag means, said to the rider: the one wording of the upload answer and the ride reads."""
+
+
+def flag_explanation(flags: Iterable[str]) -> str | None:
+    """One sentence saying why a flagged ride earns nothing (None for a plausible ride); flag names
+    as stored on the ride, unknown ones (a flag retired later) said plainly rather than dropped."""
+    names = sorted(set(flags))
+    if not names:
+        return None
+    known = {str(flag): sentence for flag, sentence in FLAG_SENTENCES.items()}
+    why = "; ".join(known.get(name, f"it was flagged '{name}'") for name in names)
+    return (
+        f"This ride earns no points and counts for no badge, streak or challenge: {why}. "
+        "It is kept, still feeds the danger map, and may be reviewed."
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,13 +9,14 @@ one must be refused with a 4xx problem document and change nothing.
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import dataclass
 from typing import Any
 
+from tests.clock import session_clock
+
 JSON = "application/json"
 GPX = "application/gpx+xml"
-NOW = int(time.time()) - int(time.time()) % 60
+NOW = int(session_clock().timestamp()) - int(session_clock().timestamp()) % 60
 
 SQL_INJECTION = (
     "' OR '1'='1",

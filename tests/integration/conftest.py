@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.app import create_app
 from api.settings import Settings
+from tests.clock import session_clock
 
 TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"
 
@@ -44,7 +45,9 @@ def make_app(settings: Settings) -> Callable[..., Litestar]:
     """Build an app with some settings changed, e.g. make_app(login_attempts_per_minute=3)."""
 
     def build(**changes: Any) -> Litestar:
-        return create_app(dataclasses.replace(settings, **changes), null_pool=True, log_config=False)
+        return create_app(
+            dataclasses.replace(settings, **changes), null_pool=True, log_config=False, clock=session_clock
+        )
 
     return build
 

@@ -17,6 +17,7 @@ from gamification.leaderboards.rules import ChallengeMetric
 from gamification.points.rules import DEFAULT_RULES, is_qualifying_trip
 from gamification.streaks import CITY_TZ
 from geo.classify import TravelMode
+from tests.clock import session_clock
 from tests.integration.ride_helpers import rows
 from tests.integration.school_helpers import execute, scalar
 
@@ -59,7 +60,7 @@ def local_noon(day: date, at: time = time(12, 0)) -> datetime:
 
 
 def local_today() -> date:
-    return datetime.now(CITY_TZ).date()
+    return session_clock().astimezone(CITY_TZ).date()
 
 
 RIDE_INSERT = """

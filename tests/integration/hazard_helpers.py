@@ -12,9 +12,9 @@ from httpx import Response
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from domain.core.columns import utcnow
 from domain.core.enums import Role
 from domain.hazards.tables import Hazard
+from tests.clock import session_clock
 from tests.integration import school_helpers
 from tests.integration.conftest import Account
 
@@ -65,7 +65,7 @@ async def make_hazard(
     created_at: datetime | None = None,
 ) -> str:
     """A hazard row without reports, for triage and listing tests that need many or specific ones."""
-    moment = created_at or utcnow()
+    moment = created_at or session_clock()
     hazard = Hazard(
         category=category,
         cell=h3.latlng_to_cell(lat, lon, 10),

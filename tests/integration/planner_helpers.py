@@ -19,11 +19,12 @@ from domain.rides.tables import CellExposure, CellTransition, Ride, RideCell
 from domain.schools.tables import ClassMembership, School, SchoolClass
 from privacy.release.rules import last_closed_month
 from privacy.tables import ConsentRecord
+from tests.clock import session_clock
 
 MECHELEN = (51.0259, 4.4776)
 CELL = h3.latlng_to_cell(*MECHELEN, 10)
-TODAY = datetime.now(UTC).date()
-NOW = datetime.now(UTC)
+TODAY = session_clock().date()
+NOW = session_clock()
 MARCH = date(2026, 3, 15)
 """A day of a month that is over (releases cover closed windows only): where most seeds ride."""
 APRIL = date(2026, 4, 15)
@@ -92,7 +93,7 @@ class Seed:
             granted=granted,
             policy_version="2026-01",
             given_by=given_by,
-            recorded_at=at or datetime.now(UTC),
+            recorded_at=at or session_clock(),
         )
         await self._add(record)
 
@@ -156,7 +157,7 @@ class Seed:
             severity=severity,
             report_count=reports,
             confirmation_count=2,
-            last_confirmed_at=datetime.now(UTC) - timedelta(days=1),
+            last_confirmed_at=session_clock() - timedelta(days=1),
             created_at=datetime.combine(created, datetime.min.time(), UTC),
         )
         await self._add(hazard)

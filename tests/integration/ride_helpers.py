@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-import time
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -16,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from geo.points import TracePoint
 from geo.simulator import Mode, SimulatedRide, simulate_ride, street_grid
+from tests.clock import session_clock
 
 Client = AsyncTestClient[Litestar]
 GRID = street_grid()
@@ -23,7 +23,7 @@ GRID = street_grid()
 
 def recent_start(hours_ago: float = 2.0) -> float:
     """A whole-minute epoch time some hours back, so that nothing is 'in the future' or 'too old'."""
-    t = time.time() - hours_ago * 3600
+    t = session_clock().timestamp() - hours_ago * 3600
     return float(int(t) - int(t) % 60)
 
 

@@ -94,7 +94,7 @@
     for (const f of collection.features) {
       const danger = f.properties.danger ?? 0;
       const ridden = (f.properties.contributors ?? 0) > 0 ? "yes" : "no";
-      const path = el("path", { class: "hex", d: `M${points(f.geometry.coordinates[0])}Z`, fill: dangerColour(danger), "data-ridden": ridden }, layer);
+      const path = el("path", { class: "hex", d: `M${points(f.geometry.coordinates[0])}Z`, fill: dangerColour(danger), "data-ridden": ridden, "data-cell": f.properties.h3 }, layer);
       el("title", {}, path).textContent =
         `cell ${f.properties.h3}: danger ${danger}, ${f.properties.rides ?? 0} rides, ` +
         `${f.properties.hazards ?? 0} hazards, ${f.properties.contributors} people`;

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import dataclasses
 import json
-import time
 from typing import Any
 
 import jwt
@@ -15,6 +14,7 @@ from litestar.testing import AsyncTestClient
 
 from domain.accounts.rules import Passwords
 from domain.accounts.service import create_user, find_by_handle
+from tests.clock import session_clock
 from tests.integration.conftest import TEST_SECRET, Register
 
 Client = AsyncTestClient[Litestar]
@@ -144,7 +144,7 @@ async def test_protected_routes_need_a_token(client: Client) -> None:
 async def test_token_attacks_are_all_refused_with_401(client: Client, register: Register) -> None:
     account = await register()
     claims = _claims(account.access_token)
-    now = int(time.time())
+    now = int(session_clock().timestamp())
 
     header = (
         base64.urlsafe_b64encode(json.dumps({"alg": "none", "typ": "JWT"}).encode()).rstrip(b"=").decode()

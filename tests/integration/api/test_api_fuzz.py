@@ -27,6 +27,7 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 from api.app import create_app
 from api.settings import Settings
 from domain.core.enums import Role
+from tests.clock import session_clock
 from tests.integration.authz_helpers import allowed_roles, handlers_by_operation, make_staff_sync
 
 pytestmark = pytest.mark.slow
@@ -37,7 +38,7 @@ CONSENTS = ("ride_tracking", "hazard_reporting", "leaderboard", "research_sharin
 
 @pytest.fixture(scope="module")
 def fuzz_app(settings: Settings) -> Litestar:
-    return create_app(settings, null_pool=True, log_config=False)
+    return create_app(settings, null_pool=True, log_config=False, clock=session_clock)
 
 
 @pytest.fixture(scope="module")

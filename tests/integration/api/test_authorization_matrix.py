@@ -94,6 +94,7 @@ MATRIX: dict[tuple[str, str], dict[str, str]] = {
     ("GET", "/open311/v2/requests/{request_file}"): public(),
     ("POST", "/open311/v2/requests.json"): consent(),
     ("POST", "/schools"): roles("admin"),
+    ("GET", "/schools"): roles("planner", "admin"),
     ("POST", "/schools/{school_id}/classes"): roles("admin"),  # schools are public; another's: 403
     ("POST", "/classes/join"): user(),
     ("GET", "/classes/{class_id}"): school_staff(),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.problems import PROBLEM_MEDIA_TYPE
 from domain.core.enums import Role
+from tests.clock import session_clock
 from tests.integration.conftest import Register
 from tests.integration.ride_helpers import Client, key, ride_gpx, ride_json, simulated, upload
 from tests.integration.school_helpers import school, staff
@@ -36,7 +37,7 @@ async def test_nul_in_school_class_and_challenge_names_is_a_400(client: Client) 
     admin = await staff(client)
     school_id = await school(client, admin)
     teacher = await staff(client, Role.TEACHER, school_id)
-    now = datetime.now(UTC)
+    now = session_clock()
     for path, body, who in (
         ("/schools", {"name": NUL_NAME, "lat": 51.02, "lon": 4.47}, admin),
         (f"/schools/{school_id}/classes", {"name": "5\x00B"}, teacher),

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
+from tests.clock import session_clock
 from tests.integration.conftest import Account, Register
 from tests.integration.game_helpers import Client, seed_ride
 from tests.integration.ride_helpers import recent_start, ride_json, rows, simulated, upload
@@ -110,7 +111,7 @@ async def test_the_same_route_ridden_again_or_another_ride_is_not_flagged_howeve
 async def test_rides_without_cells_are_compared_with_nothing(client: Client, register: Register) -> None:
     account = await register(consents=RIDING)
     for back in range(3):
-        await seed_ride(client, account.id, started_at=datetime.now(UTC) - timedelta(hours=10 + back))
+        await seed_ride(client, account.id, started_at=session_clock() - timedelta(hours=10 + back))
     answer = await upload(client, account.auth, ride_json(simulated(7, mode="walk", duration_s=40).points))
     assert answer.status_code == 201 and answer.json()["cellCount"] == 0
     assert await _flags(client, answer.json()["id"]) == [(False, [])]

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from domain.core.enums import Role
+from tests.clock import session_clock
 from tests.integration.conftest import Account, Register
 from tests.integration.game_helpers import Client, ledger, seed_ride
 from tests.integration.school_helpers import (
@@ -18,7 +19,7 @@ from tests.integration.school_helpers import (
     staff,
 )
 
-NOW = datetime.now(UTC)
+NOW = session_clock()
 WINDOW = {"startsAt": (NOW - timedelta(days=7)).isoformat(), "endsAt": (NOW + timedelta(days=7)).isoformat()}
 
 

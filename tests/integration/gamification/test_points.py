@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from gamification.anticheat.rules import flag_explanation
 from gamification.streaks import local_date
 from geo.points import TracePoint
 from tests.integration.conftest import Register
@@ -71,6 +72,14 @@ async def test_the_same_trace_under_another_key_is_flagged_and_earns_nothing(
         id=first["id"],
     )
     assert flagged == [(True, ["duplicate"])] * 3
+    # the answer says why: the flags and one sentence, the same when the ride is read again
+    assert first["flags"] == [] and first["flagReason"] is None
+    copy = copies[0].json()
+    assert copy["flags"] == ["duplicate"]
+    assert copy["flagReason"] == flag_explanation(["duplicate"])
+    assert "no points" in copy["flagReason"] and "already uploaded" in copy["flagReason"]
+    read = (await client.get(f"/rides/{copy['id']}", headers=account.auth)).json()
+    assert (read["flags"], read["flagReason"]) == (copy["flags"], copy["flagReason"])
 
 
 async def test_a_teleporting_ride_is_flagged_and_earns_nothing(client: Client, register: Register) -> None:
@@ -83,6 +92,7 @@ async def test_a_teleporting_ride_is_flagged_and_earns_nothing(client: Client, r
     assert created["mode"] == "bike" and created["pointsAwarded"] == 0 and created["badgesEarned"] == []
     [(flagged, flags)] = await rows(client.app.state.engine, "SELECT flagged, flags FROM ride")
     assert flagged and "teleport" in flags
+    assert created["flags"] == flags and "jumps" in created["flagReason"]
     assert await ledger(client, account.id) == []
 
 
@@ -90,6 +100,7 @@ async def test_a_motorised_ride_earns_nothing(client: Client, register: Register
     account = await register(consents=RIDING)
     created = (await upload(client, account.auth, ride_json(simulated(1, mode="car").points))).json()
     assert created["mode"] == "motorised" and created["pointsAwarded"] == 0 and created["badgesEarned"] == []
+    assert created["flags"] == [] and created["flagReason"] is None  # not cheating: just not a trip
     assert await ledger(client, account.id) == []
 
 

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from domain.core.columns import utcnow
+from tests.clock import session_clock
 from tests.integration.conftest import Register
 from tests.integration.hazard_helpers import HERE, REPORTING, Client, body, far, filed, make_hazard
 
@@ -79,7 +79,7 @@ async def test_bad_filters_are_refused_naming_the_parameter(
 
 
 async def test_pages_are_stable_without_duplicates_or_gaps(client: Client) -> None:
-    same_moment = utcnow() - timedelta(hours=1)
+    same_moment = session_clock() - timedelta(hours=1)
     created = {await make_hazard(client, lat=far(i)[0], created_at=same_moment) for i in range(5)}
     created |= {await make_hazard(client, lat=far(10 + i)[0]) for i in range(2)}
     seen: list[str] = []

@@ -11,8 +11,8 @@ import pytest
 from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from domain.core.columns import utcnow
 from domain.hazards.rules import DAILY_REPORT_CAP
+from tests.clock import session_clock
 from tests.integration.conftest import Account, Register
 from tests.integration.hazard_helpers import HERE, REPORTING, Client, body, count, far, filed, report
 
@@ -108,7 +108,7 @@ async def test_reporting_without_consent_is_403_naming_the_purpose(
 
 
 async def test_a_child_without_guardian_consent_cannot_report(client: Client, register: Register) -> None:
-    child = await register(birthYear=utcnow().year - 9, consents=REPORTING)
+    child = await register(birthYear=session_clock().year - 9, consents=REPORTING)
     response = await report(client, child)
     assert response.status_code == 403
     assert response.json()["guardianConsentRequired"] is True
@@ -134,7 +134,7 @@ BAD_INPUTS: list[tuple[str, dict[str, Any], int, str]] = [
     ("missing severity", {"lat": HERE[0], "lon": HERE[1], "category": "road_surface"}, 400, "severity"),
     (
         "observedAt in the future",
-        body(observedAt=(utcnow() + timedelta(hours=2)).isoformat()),
+        body(observedAt=(session_clock() + timedelta(hours=2)).isoformat()),
         422,
         "observedAt",
     ),

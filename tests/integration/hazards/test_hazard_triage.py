@@ -8,6 +8,7 @@ import pytest
 
 from domain.core.enums import Role
 from domain.hazards.rules import ALLOWED_TRANSITIONS, HazardStatus
+from tests.clock import session_clock
 from tests.integration.conftest import Register
 from tests.integration.hazard_helpers import REPORTING, Client, body, count, far, filed, make_hazard, staff
 
@@ -203,7 +204,6 @@ async def test_a_report_after_resolution_starts_a_new_hazard(client: Client, reg
 async def test_erasing_a_user_removes_their_share_of_the_counts(client: Client, register: Register) -> None:
     import uuid
 
-    from domain.core.columns import utcnow
     from domain.hazards.service import erase_contributions
 
     alone = (await filed(client, first := await register(consents=REPORTING), body(*far(7))))["hazardId"]
@@ -212,7 +212,7 @@ async def test_erasing_a_user_removes_their_share_of_the_counts(client: Client, 
     await client.post(f"/hazards/{alone}/confirmations", json={"stillThere": True},
                       headers=(await register(consents=REPORTING)).auth)  # fmt: skip
     async with client.app.state.sessionmaker() as session:
-        await erase_contributions(session, uuid.UUID(first.id), now=utcnow())
+        await erase_contributions(session, uuid.UUID(first.id), now=session_clock())
         await session.commit()
     assert (await client.get(f"/hazards/{alone}")).status_code == 404, "no report left: the hazard goes"
     assert (await client.get(f"/hazards/{shared}")).json()["reportCount"] == 1

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.danger.store import active_hazards
 from domain.routing.store import confirmed_hazard_cells
+from tests.clock import session_clock
 from tests.integration.conftest import Register
 from tests.integration.hazard_helpers import HERE, REPORTING, Client, body, count, filed
 from tests.integration.ride_helpers import ride_json, simulated, upload
@@ -67,7 +68,7 @@ async def test_an_older_observation_does_not_replace_a_fresher_one(
     client: Client, register: Register
 ) -> None:
     person = await register(consents=REPORTING)
-    now = datetime.now(UTC)
+    now = session_clock()
     fresh = (now - timedelta(hours=1)).isoformat()
     stale = (now - timedelta(days=2)).isoformat()
     hazard_id = (await filed(client, person, body(severity=3, observedAt=fresh)))["hazardId"]
@@ -83,7 +84,7 @@ async def test_a_near_miss_synced_late_ages_from_when_it_happened(
     client: Client, register: Register, db_engine: AsyncEngine
 ) -> None:
     rider = await register(consents=("ride_tracking", *REPORTING))
-    start = (datetime.now(UTC) - timedelta(days=3)).replace(second=0, microsecond=0)
+    start = (session_clock() - timedelta(days=3)).replace(second=0, microsecond=0)
     ride = simulated(3, duration_s=600, start_t=start.timestamp())
     at = ride.points[300]
     incident = {"t": at.t, "lat": HERE[0], "lon": HERE[1], "category": "close_pass", "severity": 2}

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from domain.core.columns import utcnow
 from domain.hazards.rules import HazardCategory
+from tests.clock import session_clock
 from tests.integration.conftest import Register
 from tests.integration.hazard_helpers import (
     HERE,
@@ -68,7 +68,7 @@ async def test_requests_carry_the_georeport_fields_and_statuses(client: Client, 
 async def test_requests_filter_by_service_code_status_and_dates(client: Client) -> None:
     pothole = await make_hazard(client)
     crossing = await make_hazard(client, category="dangerous_crossing", status="planned")
-    old = await make_hazard(client, lat=far(4)[0], created_at=utcnow() - timedelta(days=200))
+    old = await make_hazard(client, lat=far(4)[0], created_at=session_clock() - timedelta(days=200))
 
     async def ids(**params: str) -> set[str]:
         response = await client.get("/open311/v2/requests.json", params=params)
@@ -79,9 +79,9 @@ async def test_requests_filter_by_service_code_status_and_dates(client: Client) 
     assert await ids(service_code="dangerous_crossing") == {crossing}
     assert await ids(service_code="road_surface,dangerous_crossing", status="open") == {pothole, crossing}
     assert await ids(status="closed") == set()
-    start = (utcnow() - timedelta(days=365)).isoformat()
+    start = (session_clock() - timedelta(days=365)).isoformat()
     assert await ids(start_date=start) == {pothole, crossing, old}
-    assert await ids(start_date=start, end_date=(utcnow() - timedelta(days=100)).isoformat()) == {old}
+    assert await ids(start_date=start, end_date=(session_clock() - timedelta(days=100)).isoformat()) == {old}
     assert await ids(service_request_id=f"{old},{pothole}") == {old, pothole}
     assert (await client.get("/open311/v2/requests.json", params={"status": "pending"})).status_code == 400
     assert (await client.get("/open311/v2/requests.json", params={"service_code": "x"})).status_code == 400

@@ -17,9 +17,9 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.database import make_sessionmaker
-from domain.core.columns import utcnow
 from domain.opendata.broker import BrokerPusher, full_sync
 from privacy.retention import service as retention
+from tests.clock import session_clock
 from tests.integration.conftest import Register, free_port
 from tests.integration.hazard_helpers import REPORTING, body, filed, staff
 
@@ -175,7 +175,7 @@ async def test_a_resync_repeats_the_deletions_and_retention_forgets_them_after_3
         await pusher.aclose()
     assert broker.calls == [("delete", [f"urn:ngsi-ld:Alert:{gone['hazardId']}"])]
 
-    soon = await retention.apply(clean_db, now=utcnow() + timedelta(days=29), retention_days=365)
+    soon = await retention.apply(clean_db, now=session_clock() + timedelta(days=29), retention_days=365)
     assert soon.removed["hazard_tombstone"] == 0
-    later = await retention.apply(clean_db, now=utcnow() + timedelta(days=31), retention_days=365)
+    later = await retention.apply(clean_db, now=session_clock() + timedelta(days=31), retention_days=365)
     assert later.removed["hazard_tombstone"] == 1

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.cli.main import main
 from domain.core.enums import Role
+from tests.clock import session_clock
 from tests.integration.conftest import Register
 from tests.integration.planner_helpers import CROWD, MARCH, MONTH, Seed, sibling_cells
 from tests.integration.school_helpers import Client, execute, staff
@@ -147,14 +148,13 @@ async def test_cli_writes_the_same_export_to_a_file_with_progress_and_an_audit(
 
 async def test_an_export_cut_short_is_audited_as_aborted(client: Client, clean_db: AsyncEngine) -> None:
     from api.settings import Settings
-    from domain.core.columns import utcnow
     from domain.planner import service as export_service
     from domain.planner.rules import ExportKind, build_query
     from domain.planner.service import Actor
 
     await _crowd(clean_db, sibling_cells(8))
     settings: Settings = client.app.state.settings
-    now = utcnow()
+    now = session_clock()
     query = build_query(ExportKind.HEATMAP, today=now.date(), metric="exposure", resolution=10)
     opened = await export_service.open_export(
         client.app.state.sessionmaker,

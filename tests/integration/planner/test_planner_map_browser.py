@@ -9,15 +9,19 @@ Without Chromium it skips on a developer machine and fails in CI (CI=true), wher
 from __future__ import annotations
 
 import dataclasses
+import json
 import shutil
 import tempfile
 import threading
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import h3
 import pytest
 import uvicorn
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -28,6 +32,7 @@ from api.database import make_engine, make_sessionmaker
 from api.settings import Settings
 from domain.core.codes import CodeHasher
 from domain.demo.service import DEMO_PASSWORD, DemoSize, seed_city
+from tests.clock import session_clock
 from tests.integration.conftest import free_port
 from tests.tooling import require_or_skip
 
@@ -57,7 +62,8 @@ def browser_tools() -> None:
 @pytest.fixture
 async def demo_city(clean_db: AsyncEngine, settings: Settings) -> Settings:
     """A small demo city, released at res 8 under the test policy (threshold 9 people, bounded to 4
-    cells each), so that a few dozen simulated people make a visible heatmap."""
+    cells each): 80 simulated people put enough of them in a cell for the release to show it ridden
+    (24 were too few: every released cell showed nobody, and the router had nothing to join)."""
     city = dataclasses.replace(settings, release_resolution=8, open_data_resolution=8)
     engine = make_engine(city.database_url or "", null_pool=True)
     try:
@@ -65,9 +71,9 @@ async def demo_city(clean_db: AsyncEngine, settings: Settings) -> Settings:
             make_sessionmaker(engine),
             _auth(city),
             CodeHasher(city.secret_key),
-            DemoSize(seed=7, users=40, rides=320, hotspots=8),
+            DemoSize(seed=7, users=80, rides=480, hotspots=8),
             policy_version=city.privacy_policy_version,
-            now=datetime.now(UTC),
+            now=session_clock(),
             progress=lambda step, done, total: None,
         )
     finally:
@@ -78,7 +84,7 @@ async def demo_city(clean_db: AsyncEngine, settings: Settings) -> Settings:
 @pytest.fixture
 def service(demo_city: Settings) -> Iterator[str]:
     port = free_port()
-    app = create_app(demo_city, null_pool=True, log_config=False)
+    app = create_app(demo_city, null_pool=True, log_config=False, clock=session_clock)
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False)
     )
@@ -124,9 +130,47 @@ def _data(driver: Any, name: str) -> int:
     return int(driver.find_element(By.ID, "map").get_attribute(f"data-{name}") or 0)
 
 
+def _shown(driver: Any, element_id: str) -> bool:
+    return bool(driver.find_element(By.ID, element_id).is_displayed())
+
+
+def _routable_pair(service: str, cells: list[str]) -> tuple[str, str]:
+    """The two ridden cells farthest apart (in cells) that the router joins: the release shows people
+    in each, but it may show a district apart from the rest, which no route reaches."""
+    login = json.dumps({"handle": "planner", "password": DEMO_PASSWORD}).encode()
+    request = urllib.request.Request(  # noqa: S310 - our own local service
+        f"{service}/auth/login", data=login, headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310 - our own local service
+        token = json.load(answer)["accessToken"]
+    pairs = sorted(
+        ((a, b) for i, a in enumerate(cells) for b in cells[i + 1 :]),
+        key=lambda pair: -h3.grid_distance(*pair),
+    )
+    for a, b in pairs:
+        (alat, alon), (blat, blon) = h3.cell_to_latlng(a), h3.cell_to_latlng(b)
+        query = urllib.parse.urlencode(
+            {"from": f"{alat:.6f},{alon:.6f}", "to": f"{blat:.6f},{blon:.6f}", "profile": "shortest"}
+        )
+        asked = urllib.request.Request(  # noqa: S310 - our own local service
+            f"{service}/routes/safe?{query}", headers={"Authorization": f"Bearer {token}"}
+        )
+        try:
+            with urllib.request.urlopen(asked, timeout=30):  # noqa: S310 - our own local service
+                return a, b
+        except urllib.error.HTTPError as refused:
+            code = refused.code
+        assert code == 422, f"the route between {a} and {b} answered {code}"
+    raise AssertionError(f"no two of the {len(cells)} ridden cells are joined by a route")
+
+
 @pytest.mark.slow
 def test_planner_logs_in_sees_the_hexagons_and_draws_a_route(service: str, chrome: Any) -> None:
     chrome.get(f"{service}/planner/map")
+    # before logging in only the form shows: `hidden` beats the workspace's flex layout
+    assert _shown(chrome, "login")
+    for hidden in ("workspace", "legend-danger", "session", "map"):
+        assert not _shown(chrome, hidden), f"#{hidden} shows before login"
     chrome.find_element(By.NAME, "handle").send_keys("planner")
     chrome.find_element(By.NAME, "password").send_keys(DEMO_PASSWORD)
     chrome.find_element(By.CSS_SELECTOR, "#login button[type=submit]").click()
@@ -135,30 +179,23 @@ def test_planner_logs_in_sees_the_hexagons_and_draws_a_route(service: str, chrom
     wait.until(lambda d: _data(d, "hexagons") > 0 or "failed" in d.find_element(By.ID, "status").text)
     status = chrome.find_element(By.ID, "status").text
     assert _data(chrome, "hexagons") > 0, status
+    assert not _shown(chrome, "login")
+    for shown in ("workspace", "legend-danger", "session", "map"):
+        assert _shown(chrome, shown), f"#{shown} is hidden after login"
+    assert not _shown(chrome, "route-figures")
     assert len(chrome.find_elements(By.CSS_SELECTOR, "#layer-hexagons path.hex")) == _data(chrome, "hexagons")
     assert _data(chrome, "hazards") > 0
     assert len(chrome.find_elements(By.CSS_SELECTOR, "#legend-danger li")) == 5
 
-    # the two ridden hexagons farthest apart: the release shows people there, so the router serves them
-    hexes = chrome.find_elements(By.CSS_SELECTOR, "#layer-hexagons path.hex[data-ridden=yes]")
+    # two ridden hexagons as far apart as the router joins: the release shows people there
+    hexes = {
+        h.get_attribute("data-cell"): h
+        for h in chrome.find_elements(By.CSS_SELECTOR, "#layer-hexagons path.hex[data-ridden=yes]")
+    }
     assert len(hexes) >= 2, status
-    first, last = chrome.execute_script(
-        """const hexes = arguments[0];
-        const centre = (h) => {
-          const b = h.getBoundingClientRect();
-          return [b.x + b.width / 2, b.y + b.height / 2];
-        };
-        let best = [0, 0, -1];
-        for (let i = 0; i < hexes.length; i += 1) for (let j = i + 1; j < hexes.length; j += 1) {
-          const [a, b] = [centre(hexes[i]), centre(hexes[j])];
-          const d = Math.hypot(a[0] - b[0], a[1] - b[1]);
-          if (d > best[2]) best = [i, j, d];
-        }
-        return [best[0], best[1]];""",
-        hexes,
-    )
-    for index in (first, last):
-        ActionChains(chrome).move_to_element(hexes[index]).click().perform()
+    first, last = _routable_pair(service, sorted(hexes))
+    for cell in (first, last):
+        ActionChains(chrome).move_to_element(hexes[cell]).click().perform()
 
     wait.until(lambda d: _data(d, "routes") == 2 or "No route" in d.find_element(By.ID, "status").text)
     status = chrome.find_element(By.ID, "status").text
@@ -166,5 +203,6 @@ def test_planner_logs_in_sees_the_hexagons_and_draws_a_route(service: str, chrom
     assert chrome.find_element(By.CSS_SELECTOR, "#layer-routes polyline.safest").get_attribute("points")
     assert chrome.find_element(By.CSS_SELECTOR, "#layer-routes polyline.shortest").get_attribute("points")
     assert "Safest:" in status
+    assert _shown(chrome, "route-figures")
     ARTIFACTS.mkdir(exist_ok=True)
     assert chrome.save_screenshot(str(ARTIFACTS / "planner-map.png"))

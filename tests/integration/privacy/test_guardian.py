@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-import time
 import uuid
 from collections.abc import AsyncGenerator, Callable
 from typing import Any
@@ -20,6 +19,7 @@ from domain.core.enums import ConsentPurpose
 from domain.core.errors import InvalidInput
 from geo.simulator import simulate_ride, street_grid
 from privacy.guardians import service as guardian
+from tests.clock import session_clock
 from tests.integration.conftest import TEST_SECRET, Register
 from tests.integration.school_helpers import (
     ADULT_YEAR,
@@ -60,7 +60,7 @@ async def _consents(client: Client, auth: dict[str, str]) -> dict[str, dict[str,
 
 
 def _ride() -> dict[str, Any]:
-    start = float(int(time.time() - 7200) // 60 * 60)
+    start = float(int(session_clock().timestamp() - 7200) // 60 * 60)
     ride = simulate_ride(random.Random(3), mode="bike", duration_s=600, start_t=start, grid=street_grid())
     return {"points": [{"lat": p.lat, "lon": p.lon, "t": p.t, "accuracy": p.accuracy} for p in ride.points]}
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import h3
@@ -19,6 +19,7 @@ from privacy.release import store as release_store
 from privacy.release.mechanism import Totals
 from privacy.release.rules import Window
 from privacy.selfservice.inventory import INVENTORY
+from tests.clock import session_clock
 from tests.integration.conftest import Account, register_account
 from tests.integration.hazard_helpers import body as hazard_body
 from tests.integration.hazard_helpers import filed
@@ -38,7 +39,7 @@ async def _account(client: Client, handle: str, consents: tuple[str, ...]) -> Ac
 
 async def _bounded(engine: AsyncEngine) -> dict[int, Totals]:
     """What the next release of today's rides would be made from: the bounded per-cell totals."""
-    today = datetime.now(UTC).date()
+    today = session_clock().date()
     async with AsyncSession(engine) as session:
         return await release_store.bounded_cells(
             session,

@@ -12,8 +12,8 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.cli.main import main
-from domain.core.columns import utcnow
 from privacy.retention import service as retention
+from tests.clock import session_clock
 from tests.integration.ride_helpers import count, ride_json, rows, simulated, upload
 
 Client = AsyncTestClient[Litestar]
@@ -31,7 +31,7 @@ async def test_rides_inside_the_period_keep_their_cells(
 ) -> None:
     await _ride(client, register)
     cells = await count(clean_db, "ride_cell")
-    report = await retention.apply(clean_db, now=utcnow(), retention_days=30)
+    report = await retention.apply(clean_db, now=session_clock(), retention_days=30)
     assert report.removed["ride_cell"] == 0
     assert await count(clean_db, "ride_cell") == cells
 
@@ -42,7 +42,7 @@ async def test_old_rides_lose_their_cell_paths_but_keep_summary_and_aggregates(
     account = await _ride(client, register)
     exposure = await rows(clean_db, "SELECT cell, day, mode, rides FROM cell_exposure ORDER BY 1, 2, 3")
     cells = await count(clean_db, "ride_cell")
-    later = utcnow() + timedelta(days=31)
+    later = session_clock() + timedelta(days=31)
     report = await retention.apply(clean_db, now=later, retention_days=30, batch=100)
     assert report.removed["ride_cell"] == cells
     assert await count(clean_db, "ride_cell") == 0
@@ -61,7 +61,7 @@ async def test_expired_technical_records_are_removed(
     assert await count(clean_db, "idempotency_record") == 1
     assert await count(clean_db, "refresh_token") == 1
     assert await count(clean_db, "rate_limit_bucket") > 0
-    far = utcnow() + timedelta(days=400)
+    far = session_clock() + timedelta(days=400)
     report = await retention.apply(clean_db, now=far, retention_days=365)
     assert report.removed["idempotency_record"] == 1
     assert report.removed["refresh_token"] == 1
@@ -77,7 +77,7 @@ async def test_a_guardian_code_that_was_used_is_kept(
     assert issued.status_code == 201, issued.text
     async with clean_db.begin() as conn:
         await conn.execute(sa.text("UPDATE guardian_code SET used_at = now()"))
-    await retention.apply(clean_db, now=utcnow() + timedelta(days=60), retention_days=30)
+    await retention.apply(clean_db, now=session_clock() + timedelta(days=60), retention_days=30)
     assert await count(clean_db, "guardian_code") == 1
 
 

@@ -11,6 +11,7 @@ import msgspec
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from tests.clock import session_clock
 from tests.integration.conftest import Register
 from tests.integration.ride_helpers import (
     Client,
@@ -117,7 +118,7 @@ def _shifted(points: list[Any], index: int, **changes: Any) -> list[Any]:
 def _cases() -> list[Any]:
     base = list(simulated(7, duration_s=120).points)
     old = list(simulated(7, duration_s=120, start_t=recent_start(20)).points)
-    now = time.time()
+    now = session_clock().timestamp()
     return [
         pytest.param(base[:1], "points", id="too-few-points"),
         pytest.param(_shifted(base, 5, lat=91.0), "points[5].lat", id="latitude-out-of-range"),
@@ -166,7 +167,7 @@ async def test_a_ride_that_ended_before_the_upload_window_is_refused_and_earns_n
 
 async def test_too_many_points_is_refused(client: Client, register: Register, db_engine: AsyncEngine) -> None:
     account = await register(consents=("ride_tracking",))
-    start = time.time() - 10 * 3600
+    start = session_clock().timestamp() - 10 * 3600
     points = [{"lat": 51.0 + i * 1e-6, "lon": 4.48, "t": start + i} for i in range(20_001)]
     response = await upload(client, account.auth, {"points": points})
     assert response.status_code == 422

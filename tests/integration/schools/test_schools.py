@@ -219,3 +219,45 @@ async def test_a_blank_school_or_class_name_is_refused_as_the_document_says(clie
         )
         assert answer.status_code == 400, (name, answer.text)
         assert answer.json()["errors"][0]["field"] == "name"
+
+
+async def test_planners_and_admins_list_the_schools_page_by_page(client: Client, register: Register) -> None:
+    admin = await staff(client)
+    made = [await school(client, admin, f"School {n}") for n in range(5)]
+    planner = await staff(client, Role.PLANNER)
+    seen: list[dict[str, object]] = []
+    cursor: str | None = None
+    for _ in range(5):
+        params: dict[str, str | int] = {"limit": 2} | ({"cursor": cursor} if cursor else {})
+        page = await client.get("/schools", params=params, headers=planner.auth)
+        assert page.status_code == 200, page.text
+        seen += page.json()["items"]
+        cursor = page.json()["nextCursor"]
+        if cursor is None:
+            break
+    assert [s["id"] for s in seen] == made  # oldest first, each once
+    assert seen[0] == {
+        "id": made[0],
+        "name": "School 0",
+        "lat": 51.0259,
+        "lon": 4.4776,
+        "createdAt": seen[0]["createdAt"],
+    }
+    # the route report takes the listed id
+    report = await client.get(f"/planner/schools/{made[0]}/route-report", headers=planner.auth)
+    assert report.status_code == 200, report.text
+    whole = await client.get("/schools", headers=admin.auth)
+    assert [s["id"] for s in whole.json()["items"]] == made and whole.json()["nextCursor"] is None
+
+    teacher = await staff(client, Role.TEACHER, made[0])
+    citizen = await register()
+    for caller in (teacher, citizen):
+        assert (await client.get("/schools", headers=caller.auth)).status_code == 403
+    assert (await client.get("/schools")).status_code == 401
+
+    bad = await client.get("/schools", params={"cursor": "nonsense"}, headers=planner.auth)
+    assert bad.status_code == 400
+    assert bad.headers["content-type"].startswith("application/problem+json")
+    assert "cursor" in bad.text
+    too_many = await client.get("/schools", params={"limit": 1000}, headers=planner.auth)
+    assert too_many.status_code == 400 and "limit" in too_many.text

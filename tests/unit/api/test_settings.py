@@ -11,8 +11,8 @@ import pytest
 
 from api.settings import SECRET_KEY_FILE, Settings, SettingsError, development_secret, load_settings
 from domain.accounts.rules import TokenIssuer
-from domain.core.columns import utcnow
 from domain.core.errors import Unauthenticated
+from tests.clock import TEST_NOW
 
 FORMERLY_PUBLISHED_KEY = "dev-insecure-secret-change-me-please-0123456789"
 
@@ -61,9 +61,9 @@ def test_a_token_signed_with_the_formerly_published_key_is_refused(dev: dict[str
     server = TokenIssuer(
         settings.secret_key, settings.jwt_issuer, settings.jwt_audience, timedelta(minutes=5)
     )
-    token = forged.issue(uuid.uuid4(), now=utcnow())
+    token = forged.issue(uuid.uuid4(), now=TEST_NOW)
     with pytest.raises(Unauthenticated):
-        server.verify(token)
+        server.verify(token, now=TEST_NOW)
 
 
 def test_a_damaged_key_file_is_refused_rather_than_signing_with_it(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import jwt
 import pytest
@@ -11,14 +11,15 @@ from argon2 import extract_parameters
 
 from domain.accounts.rules import Passwords, TokenIssuer, hash_refresh_token, new_refresh_token
 from domain.core.errors import Unauthenticated
+from tests.clock import TEST_NOW
 
 ISSUER = TokenIssuer(secret="k" * 40, issuer="saferoutes", audience="app", ttl=timedelta(minutes=15))
-NOW = datetime.now(UTC)
+NOW = TEST_NOW
 
 
 def test_issued_token_verifies_to_its_user() -> None:
     user = uuid.uuid4()
-    claims = ISSUER.verify(ISSUER.issue(user, now=NOW))
+    claims = ISSUER.verify(ISSUER.issue(user, now=NOW), now=NOW)
     assert claims.user_id == user
     assert claims.token_id
 
@@ -33,20 +34,27 @@ def test_each_token_has_a_unique_id() -> None:
 def test_expired_token_is_refused() -> None:
     token = ISSUER.issue(uuid.uuid4(), now=NOW - timedelta(hours=1))
     with pytest.raises(Unauthenticated):
-        ISSUER.verify(token)
+        ISSUER.verify(token, now=NOW)
+    assert ISSUER.verify(token, now=NOW - timedelta(minutes=50))  # by the caller's clock, not PyJWT's
+
+
+def test_a_token_from_the_future_is_refused() -> None:
+    token = ISSUER.issue(uuid.uuid4(), now=NOW + timedelta(minutes=1))
+    with pytest.raises(Unauthenticated):
+        ISSUER.verify(token, now=NOW)
 
 
 @pytest.mark.parametrize("alg", ["HS384", "HS512"])
 def test_other_algorithms_are_refused_even_with_the_right_key(alg: str) -> None:
     claims = {"iss": "saferoutes", "aud": "app", "sub": str(uuid.uuid4()), "iat": 1, "exp": 2**40, "jti": "x"}
     with pytest.raises(Unauthenticated):
-        ISSUER.verify(jwt.encode(claims, "k" * 64, algorithm=alg))
+        ISSUER.verify(jwt.encode(claims, "k" * 64, algorithm=alg), now=NOW)
 
 
 def test_subject_must_be_a_uuid() -> None:
     claims = {"iss": "saferoutes", "aud": "app", "sub": "admin", "iat": 1, "exp": 2**40, "jti": "x"}
     with pytest.raises(Unauthenticated):
-        ISSUER.verify(jwt.encode(claims, "k" * 40, algorithm="HS256"))
+        ISSUER.verify(jwt.encode(claims, "k" * 40, algorithm="HS256"), now=NOW)
 
 
 def test_passwords_hash_with_argon2id_and_verify() -> None:

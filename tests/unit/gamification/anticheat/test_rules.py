@@ -10,10 +10,12 @@ import h3
 
 from domain.rides.rules import ProcessedRide
 from gamification.anticheat.rules import (
+    FLAG_SENTENCES,
     CheatFlag,
     Position,
     assess_ride,
     find_teleports,
+    flag_explanation,
     jaccard,
     near_duplicate_of,
     speed_problems,
@@ -231,3 +233,13 @@ def test_copy_shifted_by_a_fraction_of_a_minute_is_still_a_near_duplicate() -> N
         distance_m=original.distance_m - 4,
     )
     assert assess_ride(copy, recent=[summary_of(original)]).flags == {CheatFlag.NEAR_DUPLICATE}
+
+
+def test_a_flagged_ride_is_explained_in_one_sentence_per_flag() -> None:
+    assert flag_explanation([]) is None
+    both = flag_explanation(["teleport", "too_fast", "teleport"])
+    assert both is not None and both.startswith("This ride earns no points")
+    assert both.count(FLAG_SENTENCES[CheatFlag.TOO_FAST]) == 1
+    assert both.index(FLAG_SENTENCES[CheatFlag.TELEPORT]) < both.index(FLAG_SENTENCES[CheatFlag.TOO_FAST])
+    assert set(FLAG_SENTENCES) == set(CheatFlag)  # every flag has its words
+    assert "'retired'" in (flag_explanation(["retired"]) or "")  # a flag from an older release
