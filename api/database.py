@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool
 
@@ -56,8 +56,8 @@ def describe(settings: Settings) -> str:
     except ValueError:
         return "DATABASE_URL (unreadable)"
     kept = {k: v for k, v in url.query.items() if k in ("host", "port")}
-    shown = url.set(password=None, query=kept).render_as_string(hide_password=False)
-    return f"{shown} (DATABASE_URL)"
+    shown = URL.create(url.drivername, url.username, None, url.host, url.port, url.database, kept)
+    return f"{shown.render_as_string(hide_password=False)} (DATABASE_URL)"
 
 
 def start_embedded(data_dir: Path) -> str:
