@@ -10,6 +10,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -176,3 +177,33 @@ def test_a_command_run_while_serve_runs_leaves_the_server_to_serve(data_dir: Pat
         assert _stop(service) == 0
     assert not service.postgres_processes()
     assert os.listdir(tmp_path) == ["service.log"], "the command made files where it was run"
+
+
+class BareApp(EmbeddedService):
+    """The app factory under uvicorn itself, not `saferoutes serve` (the database is then the app's)."""
+
+    def command(self) -> list[str]:
+        app = ["api.app:create_app", "--factory", "--host", "127.0.0.1", "--port", str(self.port)]
+        return [sys.executable, "-m", "uvicorn", *app]
+
+
+def test_the_app_run_without_saferoutes_serve_also_brings_its_embedded_postgres_back(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    service = BareApp("", tmp_path / "app.log", workers=1, data_dir=data_dir)
+    migrate = [sys.executable, "-m", "api.cli", "migrate"]  # the app itself never migrates
+    env = service.environment()
+    subprocess.run(migrate, env=env, cwd=tmp_path, check=True, capture_output=True, timeout=180)  # noqa: S603
+    service.start()
+    try:
+        first = service.postmaster()
+        first.send_signal(signal.SIGKILL)
+        deadline = time.monotonic() + RECOVERY_S
+        while _ready(service) != 200:
+            assert time.monotonic() < deadline, f"/ready did not come back by itself: {service.log()}"
+            time.sleep(0.3)
+        assert service.postmaster().pid != first.pid
+    finally:
+        cluster = service.postgres_processes()
+        _stop(service, signal.SIGINT)
+    assert not _wait_gone(cluster), "postgres outlived the app"
