@@ -13,6 +13,7 @@ import atexit
 import logging
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import sqlalchemy as sa
 from alembic.config import Config
@@ -57,7 +58,7 @@ def describe(settings: Settings) -> str:
         return "DATABASE_URL (unreadable)"
     kept = {k: v for k, v in url.query.items() if k in ("host", "port")}
     shown = URL.create(url.drivername, url.username, None, url.host, url.port, url.database, kept)
-    return f"{shown.render_as_string(hide_password=False)} (DATABASE_URL)"
+    return f"{unquote(shown.render_as_string(hide_password=False))} (DATABASE_URL)"
 
 
 def start_embedded(data_dir: Path) -> str:

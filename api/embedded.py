@@ -30,10 +30,10 @@ import tempfile
 import threading
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import psutil
 
@@ -341,28 +341,39 @@ class EmbeddedPostgres:
         self.postmaster = None
 
 
+class Supervised(Protocol):
+    """What `Supervisor` needs of a server (`EmbeddedPostgres`)."""
+
+    postmaster: psutil.Process | None
+
+    def running(self) -> bool: ...
+
+    def restart(self) -> None: ...
+
+
 class Supervisor:
     """Restarts the embedded PostgreSQL when it dies, waiting `first_delay_s`, then twice as long each
-    time, up to `max_delay_s`; the wait starts again from the first once it stayed up `stable_s`."""
+    time, up to `max_delay_s`; the wait starts again from the first once it stayed up `stable_s`.
+
+    It runs in a thread of the process that serves (the server is shared, so a
+    supervisor that finds it already brought back by another process adopts it).
+    """
 
     def __init__(
         self,
-        server: EmbeddedPostgres,
+        server: Supervised,
         *,
         poll_s: float = 1.0,
         first_delay_s: float = 1.0,
         max_delay_s: float = 30.0,
         stable_s: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.server = server
-        self.poll_s, self.first_delay_s, self.max_delay_s, self.stable_s = (
-            poll_s,
-            first_delay_s,
-            max_delay_s,
-            stable_s,
-        )
+        self.poll_s, self.first_delay_s, self.max_delay_s = poll_s, first_delay_s, max_delay_s
+        self.stable_s, self.clock = stable_s, clock
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._watch, name="postgres-supervisor", daemon=True)
+        self._thread = threading.Thread(target=self.watch, name="postgres-supervisor", daemon=True)
         self.restarts = 0
 
     def start(self) -> Supervisor:
@@ -374,17 +385,21 @@ class Supervisor:
         if self._thread.is_alive():
             self._thread.join(timeout=STOP_TIMEOUT_S + START_TIMEOUT_S)
 
-    def _watch(self) -> None:
+    def pause(self, seconds: float) -> bool:
+        """Wait; True once the supervisor is asked to stop."""
+        return self._stop.wait(seconds)
+
+    def watch(self) -> None:
         delay = self.first_delay_s
-        up_since = time.monotonic()
-        while not self._stop.wait(self.poll_s):
+        up_since = self.clock()
+        while not self.pause(self.poll_s):
             if self.server.running():
-                if time.monotonic() - up_since >= self.stable_s:
-                    delay = self.first_delay_s
                 continue
+            if self.clock() - up_since >= self.stable_s:
+                delay = self.first_delay_s
             pid = self.server.postmaster.pid if self.server.postmaster is not None else None
             log.warning("embedded PostgreSQL is down; restarting it", extra={"pid": pid, "in_s": delay})
-            while not self._stop.wait(delay):
+            while not self.pause(delay):
                 delay = min(self.max_delay_s, delay * 2)
                 try:
                     self.server.restart()
@@ -395,12 +410,7 @@ class Supervisor:
                     )
                     continue
                 self.restarts += 1
-                up_since = time.monotonic()
-                log.warning(
-                    "embedded PostgreSQL is back",
-                    extra={
-                        "pid": self.server.postmaster.pid if self.server.postmaster else None,
-                        "restarts": self.restarts,
-                    },
-                )
+                up_since = self.clock()
+                back = self.server.postmaster.pid if self.server.postmaster is not None else None
+                log.warning("embedded PostgreSQL is back", extra={"pid": back, "restarts": self.restarts})
                 break
