@@ -262,6 +262,8 @@ class EmbeddedPostgres:
         self.postmaster = self._read_postmaster()
         if self.postmaster is None:
             self._start()
+        else:
+            log.info("joining the running embedded PostgreSQL", extra={"pid": self.postmaster.pid})
 
     def url(self, database: str) -> str:
         info = _pgserver_utils().PostmasterInfo.read_from_pgdata(self.pgdata)
@@ -293,6 +295,8 @@ class EmbeddedPostgres:
             self._write_holders([*holders, me])
             self.holding = True
             self._ensure_running()
+            # pgserver's list (earlier versions) of holders that never left: this file now keeps them
+            (self.pgdata / PGSERVER_RECORD).unlink(missing_ok=True)
 
     def restart(self) -> None:
         """Bring a server that died back (or adopt the one another process brought back first)."""

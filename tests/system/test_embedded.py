@@ -150,9 +150,13 @@ def test_an_orphaned_server_is_adopted_by_the_next_start_and_stopped_with_it(
     assert crashed.process is not None
     crashed.process.wait(timeout=10)
     assert orphan.is_running()
+    (crashed.pgdata / ".handle_pids.json").write_text(
+        json.dumps([crashed.process.pid])
+    )  # as pgserver left it
 
     service = EmbeddedService("", tmp_path / "second.log", workers=1, data_dir=data_dir).start()
     assert service.postmaster().pid == orphan.pid, "a second server was started instead of joining"
+    assert not (crashed.pgdata / ".handle_pids.json").exists()
     assert _stop(service) == 0
     assert not _wait_gone([orphan]), "the adopted server outlived the service"
 
