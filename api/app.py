@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncGenerator, Sequence
 from contextlib import asynccontextmanager
@@ -17,9 +18,17 @@ from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from litestar.types import ASGIApp, ControllerRouterHandler, Receive, Scope, Send
 
 from api.accounts.http import AuthController, MeController
-from api.database import autocommit, head_revision, make_engine, make_sessionmaker, resolve_url
+from api.database import (
+    autocommit,
+    embedded_server,
+    head_revision,
+    make_engine,
+    make_sessionmaker,
+    resolve_url,
+)
 from api.deps import provide_caller, provide_current_user, provide_db_session, provide_settings
 from api.docs import docs_assets, swagger_page
+from api.embedded import Supervisor
 from api.gamification.http import ChallengesController, PointsController, badge_catalogue, leaderboard
 from api.hazards.http import HazardController, hazard_categories
 from api.hazards.open311 import Open311Controller
@@ -124,11 +133,18 @@ def create_app(
         )
     bus = build_bus(pusher=pusher)
 
+    # run by an ASGI server of its own without DATABASE_URL, the app started the embedded database
+    # itself (`saferoutes serve` supervises it otherwise): bring it back when it dies
+    embedded = embedded_server() if not settings.database_url else None
+
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncGenerator[None, None]:
+        supervisor = Supervisor(embedded).start() if embedded is not None else None
         try:
             yield
         finally:
+            if supervisor is not None:
+                await asyncio.to_thread(supervisor.stop)
             if pusher is not None:
                 await pusher.aclose()
             await route_graphs.aclose()

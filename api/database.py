@@ -1,26 +1,30 @@
 """Where the database is, how to connect, and how the schema gets there.
 
 `DATABASE_URL` names a server; without it an embedded PostgreSQL (the
-`pgserver` wheel) runs in the data folder, so a new user needs only Python.
+`pgserver` wheel's binaries, `api/embedded.py`) runs in the data folder, so a
+new user needs only Python.
 Alembic migrations are the only way the schema is made.
 """
 
 from __future__ import annotations
 
 import asyncio
+import atexit
 import logging
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import sqlalchemy as sa
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool
 
 from alembic import command
+from api.embedded import EmbeddedPostgres
 from api.settings import Settings
 from domain.bootstrap import build_bus
 from domain.core.bus import BUS_KEY, Bus
@@ -31,8 +35,8 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 ALEMBIC_DIR = PROJECT_ROOT / "alembic"
 EMBEDDED_DB_NAME = "saferoutes"
 
-# keeps the embedded server handle alive for the life of the process
-_embedded: list[Any] = []
+# this process's share of the embedded server (api/embedded.py), once it needed one
+_embedded: list[EmbeddedPostgres] = []
 
 
 def to_async_url(url: str) -> str:
@@ -43,20 +47,45 @@ def to_async_url(url: str) -> str:
     return parsed.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
 
 
-def start_embedded(data_dir: Path) -> str:
-    """Start (or join) the embedded PostgreSQL in `data_dir` and return the app database URL."""
-    from pgserver import get_server  # type: ignore[attr-defined]
+def describe(settings: Settings) -> str:
+    """Which database a command uses, for people: the embedded one's folder, or the server without
+    its password."""
+    if not settings.database_url:
+        return f"embedded PostgreSQL at {settings.data_dir / 'pgdata'}"
+    try:
+        url = make_url(settings.database_url)
+    except ValueError:
+        return "DATABASE_URL (unreadable)"
+    kept = {k: v for k, v in url.query.items() if k in ("host", "port")}
+    shown = URL.create(url.drivername, url.username, None, url.host, url.port, url.database, kept)
+    return f"{unquote(shown.render_as_string(hide_password=False))} (DATABASE_URL)"
 
-    pgdata = (data_dir / "pgdata").resolve()
-    pgdata.parent.mkdir(parents=True, exist_ok=True)
-    log.info("starting embedded PostgreSQL", extra={"pgdata": str(pgdata)})
-    server = get_server(pgdata, cleanup_mode="stop")
-    _embedded.append(server)
-    exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{EMBEDDED_DB_NAME}';")  # noqa: S608 - constant
-    if "(1 row)" not in exists:
-        server.psql(f"CREATE DATABASE {EMBEDDED_DB_NAME};")
-    uri: str = server.get_uri(EMBEDDED_DB_NAME)
-    return uri
+
+def start_embedded(data_dir: Path) -> str:
+    """Start (or join) the embedded PostgreSQL in `data_dir` and return the app database URL.
+
+    The process holds it until `release_embedded` (also called at exit); the
+    last process to let go stops the server.
+    """
+    if not _embedded:
+        _embedded.append(EmbeddedPostgres(data_dir))
+        atexit.register(release_embedded)
+    server = _embedded[0]
+    log.info("using the embedded PostgreSQL", extra={"pgdata": str(server.pgdata)})
+    server.acquire()
+    server.ensure_database(EMBEDDED_DB_NAME)
+    return server.url(EMBEDDED_DB_NAME)
+
+
+def embedded_server() -> EmbeddedPostgres | None:
+    """The embedded server this process holds, if any (to supervise it)."""
+    return _embedded[0] if _embedded and _embedded[0].holding else None
+
+
+def release_embedded() -> None:
+    """Let go of the embedded server; stops it when no other process holds it."""
+    for server in _embedded:
+        server.release()
 
 
 def resolve_url(settings: Settings) -> str:

@@ -10,6 +10,9 @@ from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
 from api.database import current_revision
 from api.wire import Out
 
+RETRY_AFTER = {"Retry-After": "5"}
+"""A database that is restarting (the embedded one is brought back by `saferoutes serve`) needs seconds."""
+
 
 class Health(Out):
     status: str
@@ -40,12 +43,12 @@ class OpsController(Controller):
             body = Readiness(
                 status="unavailable", database="unreachable", schema_revision=None, expected_revision=expected
             )
-            return Response(body, status_code=HTTP_503_SERVICE_UNAVAILABLE)
+            return Response(body, status_code=HTTP_503_SERVICE_UNAVAILABLE, headers=RETRY_AFTER)
         if revision != expected:
             body = Readiness(
                 status="migrating", database="ok", schema_revision=revision, expected_revision=expected
             )
-            return Response(body, status_code=HTTP_503_SERVICE_UNAVAILABLE)
+            return Response(body, status_code=HTTP_503_SERVICE_UNAVAILABLE, headers=RETRY_AFTER)
         return Response(
             Readiness(status="ready", database="ok", schema_revision=revision, expected_revision=expected),
             status_code=HTTP_200_OK,

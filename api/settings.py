@@ -23,6 +23,33 @@ SECRET_KEY_FILE = "secret_key"  # noqa: S105 - a file name, not a secret
 
 Environment = Literal["development", "production"]
 
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DATA_DIR_NAME = ".saferoutes"
+
+
+def default_data_dir(project_root: Path = PROJECT_ROOT, environ: Mapping[str, str] | None = None) -> Path:
+    """Where the embedded database lives when SAFEROUTES_DATA_DIR is unset: never the current directory.
+
+    In a source checkout (``pyproject.toml`` beside the code, how the README
+    installs it) that is ``<checkout>/.saferoutes``; otherwise the per-user
+    data folder, ``$XDG_DATA_HOME/saferoutes`` (``~/.local/share/saferoutes``).
+    The service and every command resolve it the same way, from any folder.
+    """
+    if (project_root / "pyproject.toml").is_file():
+        return project_root / DATA_DIR_NAME
+    env = os.environ if environ is None else environ
+    base = Path(env.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    return base.expanduser().absolute() / "saferoutes"
+
+
+def data_dir_from(environ: Mapping[str, str]) -> Path:
+    """SAFEROUTES_DATA_DIR made absolute once (a relative one is taken from where the process
+    starts), else `default_data_dir`."""
+    raw = environ.get("SAFEROUTES_DATA_DIR")
+    if raw:
+        return Path(raw).expanduser().absolute()
+    return default_data_dir(environ=environ)
+
 
 class SettingsError(ValueError):
     """The environment describes a configuration the service must not run with."""
@@ -32,7 +59,7 @@ class SettingsError(ValueError):
 class Settings:
     env: Environment = "development"
     database_url: str | None = None
-    data_dir: Path = Path(".saferoutes")
+    data_dir: Path = field(default_factory=default_data_dir)
     # Set from SAFEROUTES_SECRET_KEY, or (development) the data directory's key file; a Settings built
     # in code gets a random key of its own, so no key the service signs with is written in its source.
     secret_key: str = field(default_factory=lambda: secrets.token_urlsafe(48), repr=False)
@@ -225,7 +252,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     if mode not in ("development", "production"):
         raise SettingsError(f"SAFEROUTES_ENV must be development or production, got {mode!r}")
     defaults = Settings()
-    data_dir = Path(env.get("SAFEROUTES_DATA_DIR") or defaults.data_dir)
+    data_dir = data_dir_from(env)
     secret_key = env.get("SAFEROUTES_SECRET_KEY") or ""
     if not secret_key and mode == "development":
         secret_key = development_secret(data_dir)

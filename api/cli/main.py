@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import signal
 import sys
 import uuid
 from collections.abc import Sequence
 from datetime import timedelta
+from types import FrameType
 
 import sqlalchemy as sa
 
@@ -16,7 +18,17 @@ from api.cli import demo as demo_cli
 from api.cli import export as export_cli
 from api.cli import opendata as open_data_cli
 from api.cli import retention as retention_cli
-from api.database import make_engine, make_sessionmaker, migrate_sync, resolve_url
+from api.database import (
+    describe,
+    embedded_server,
+    make_engine,
+    make_sessionmaker,
+    migrate_sync,
+    release_embedded,
+    resolve_url,
+)
+from api.embedded import Supervisor
+from api.observability import configure_logging
 from api.settings import Settings, SettingsError, load_settings
 from domain.accounts import service as auth
 from domain.accounts.rules import Passwords, TokenIssuer
@@ -24,6 +36,18 @@ from domain.accounts.service import AuthConfig
 from domain.core.enums import Role
 from domain.core.errors import DomainError
 from domain.schools import service as school_service
+
+
+class Stopped(BaseException):
+    """SIGTERM arrived (what systemd and docker send): unwind, so the embedded PostgreSQL is let go."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _raise_stopped(signum: int, _: FrameType | None) -> None:
+    raise Stopped(signum)
 
 
 class UnsafeDatabase(RuntimeError):
@@ -49,7 +73,8 @@ def require_durable(url: str) -> None:
 
 
 def _prepare_database(settings: Settings) -> str:
-    """Resolve (maybe start) the database and bring its schema to the latest migration."""
+    """Say which database this is, resolve (maybe start) it and bring its schema to the latest migration."""
+    print(f"Database: {describe(settings)}", file=sys.stderr, flush=True)
     url = resolve_url(settings)
     print("Applying migrations…", file=sys.stderr, flush=True)
     migrate_sync(url)
@@ -57,34 +82,42 @@ def _prepare_database(settings: Settings) -> str:
 
 
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    """Serve until SIGTERM or SIGINT; an embedded PostgreSQL is supervised meanwhile and let go after."""
     import uvicorn
 
+    configure_logging(settings.log_level)
     url = _prepare_database(settings)
     try:
         require_durable(url)
     except UnsafeDatabase as exc:
         print(f"error: {exc}", file=sys.stderr, flush=True)
         return 2
+    embedded = embedded_server()
+    supervisor = Supervisor(embedded).start() if embedded is not None else None
     # workers are separate processes: hand them the resolved server, never start a second embedded one
     os.environ["DATABASE_URL"] = url
-    where = (
-        "embedded PostgreSQL in " + str(settings.data_dir) if not settings.database_url else "DATABASE_URL"
-    )
     print(
-        f"SafeRoutes on http://{args.host}:{args.port} (database: {where}); API docs at /schema",
+        f"SafeRoutes on http://{args.host}:{args.port} (database: {describe(settings)}); API docs at /schema",
         file=sys.stderr,
         flush=True,
     )
-    uvicorn.run(
-        "api.app:create_app",
-        factory=True,
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        log_config=None,
-        access_log=False,
-        proxy_headers=settings.trust_forwarded_for,
-    )
+    try:
+        uvicorn.run(
+            "api.app:create_app",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            log_config=None,
+            access_log=False,
+            proxy_headers=settings.trust_forwarded_for,
+        )
+    except (Stopped, KeyboardInterrupt):
+        pass  # uvicorn shut down gracefully, then passed the signal on
+    finally:
+        if supervisor is not None:
+            supervisor.stop()
+        release_embedded()
     return 0
 
 
@@ -188,7 +221,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
-    code: int = args.func(settings, args)
+    # Python ends on SIGTERM without unwinding; raising lets every command let go of the embedded
+    # database (KeyboardInterrupt already does so for SIGINT).
+    signal.signal(signal.SIGTERM, _raise_stopped)
+    try:
+        code: int = args.func(settings, args)
+    except Stopped as stop:
+        code = 128 + stop.signum
+    except KeyboardInterrupt:
+        code = 128 + signal.SIGINT
+    finally:
+        release_embedded()
     return code
 
 

@@ -195,3 +195,32 @@ class Service:
             for process in self.processes()[::-1]:
                 process.kill()
             self.process.wait(timeout=10)
+
+
+@dataclass
+class EmbeddedService(Service):
+    """`saferoutes serve` without DATABASE_URL: its own embedded PostgreSQL in `data_dir`."""
+
+    data_dir: Path = field(default_factory=Path)
+
+    def environment(self) -> dict[str, str]:
+        env = super().environment()
+        del env["DATABASE_URL"]
+        env["SAFEROUTES_DATA_DIR"] = str(self.data_dir)
+        return env
+
+    @property
+    def pgdata(self) -> Path:
+        return self.data_dir / "pgdata"
+
+    def postmaster(self) -> psutil.Process:
+        return psutil.Process(int((self.pgdata / "postmaster.pid").read_text().splitlines()[0]))
+
+    def postgres_processes(self) -> list[psutil.Process]:
+        """Every process of this data directory's PostgreSQL (they all work in pgdata)."""
+        found = []
+        for process in psutil.process_iter(["name"]):
+            with contextlib.suppress(psutil.Error, OSError):
+                if process.info["name"] == "postgres" and Path(process.cwd()) == self.pgdata:
+                    found.append(process)
+        return found

@@ -36,8 +36,10 @@ async def test_ready_is_503_when_the_database_is_unreachable(make_app: Any, clea
         response = await offline.get("/ready")
         assert response.status_code == 503
         assert response.json()["database"] == "unreachable"
+        assert response.headers["retry-after"] == "5"
         login = await offline.post("/auth/login", json={"handle": "someone", "password": "whatever1"})
         assert login.status_code == 503
+        assert login.headers["retry-after"].isdigit()
         assert login.json()["type"].endswith("service-unavailable")
 
 
