@@ -61,6 +61,9 @@ class Settings:
     # client address on registration; login attempts per handle and address.
     rate_limit_per_minute: int = 120
     register_per_hour: int = 20
+    # A registration with a valid class join code is bounded per code instead of per address
+    # (a class enrolling from one school network); it still counts against the address.
+    register_per_join_code_per_day: int = 60
     login_attempts_per_minute: int = 10
     # Only when a trusted reverse proxy sets it is X-Forwarded-For believed.
     trust_forwarded_for: bool = False
@@ -256,6 +259,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         db_pool_size=_int(env, "SAFEROUTES_DB_POOL_SIZE", defaults.db_pool_size),
         rate_limit_per_minute=_int(env, "SAFEROUTES_RATE_LIMIT_PER_MINUTE", defaults.rate_limit_per_minute),
         register_per_hour=_int(env, "SAFEROUTES_REGISTER_PER_HOUR", defaults.register_per_hour),
+        register_per_join_code_per_day=_int(
+            env, "SAFEROUTES_REGISTER_PER_JOIN_CODE_PER_DAY", defaults.register_per_join_code_per_day
+        ),
         trust_forwarded_for=_bool(env, "SAFEROUTES_TRUST_FORWARDED_FOR", defaults.trust_forwarded_for),
         login_attempts_per_minute=_int(
             env, "SAFEROUTES_LOGIN_ATTEMPTS_PER_MINUTE", defaults.login_attempts_per_minute

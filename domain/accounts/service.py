@@ -98,6 +98,23 @@ async def _issue_pair(
     )
 
 
+async def open_account(
+    session: AsyncSession,
+    config: AuthConfig,
+    *,
+    handle: str,
+    password: str,
+    birth_year: int | None,
+    nickname: str | None,
+) -> tuple[User, TokenPair]:
+    """A new citizen and their first login, flushed; the caller's use case commits."""
+    user = await create_user(
+        session, config, handle=handle, password=password, birth_year=birth_year, nickname=nickname
+    )
+    pair = await _issue_pair(session, config, user, family_id=uuid.uuid4(), now=utcnow())
+    return user, pair
+
+
 async def register(
     session: AsyncSession,
     config: AuthConfig,
@@ -107,11 +124,9 @@ async def register(
     birth_year: int | None,
     nickname: str | None,
 ) -> tuple[User, TokenPair]:
-    now = utcnow()
-    user = await create_user(
+    user, pair = await open_account(
         session, config, handle=handle, password=password, birth_year=birth_year, nickname=nickname
     )
-    pair = await _issue_pair(session, config, user, family_id=uuid.uuid4(), now=now)
     await session.commit()
     return user, pair
 
