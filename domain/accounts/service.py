@@ -148,18 +148,14 @@ async def login(
     rehashed, also off the connection, and stored with the login unless the
     hash changed meanwhile.
     """
-    found = (
-        await session.execute(
-            sa.select(User.id, User.password_hash).where(User.handle_key == handle_key(handle))  # type: ignore[call-overload]
-        )
-    ).one_or_none()
+    found = await find_by_handle(session, handle)
+    user_id, stored = (found.id, found.password_hash) if found is not None else (None, None)
     await session.rollback()  # hands the connection back to the pool before the slow part
-    stored: str | None = found.password_hash if found is not None else None
     matches = await config.passwords.verify_off_loop(stored, password)
-    if not matches or found is None or stored is None:
+    if not matches or user_id is None or stored is None:
         raise Unauthenticated("Unknown handle or wrong password.", code="invalid-credentials")
     rehashed = await config.passwords.hash_off_loop(password) if config.passwords.below_cost(stored) else None
-    user = await session.get(User, found.id)
+    user = await session.get(User, user_id)
     if user is None:  # erased while its password was being checked
         raise Unauthenticated("Unknown handle or wrong password.", code="invalid-credentials")
     if rehashed is not None and user.password_hash == stored:
