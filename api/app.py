@@ -112,8 +112,13 @@ def create_app(
         audience=settings.jwt_audience,
         ttl=timedelta(seconds=settings.access_token_ttl_s),
     )
+    passwords = Passwords(
+        time_cost=settings.argon2_time_cost,
+        memory_kib=settings.argon2_memory_kib,
+        workers=settings.password_workers,
+    )
     auth_config = AuthConfig(
-        passwords=Passwords(time_cost=settings.argon2_time_cost, memory_kib=settings.argon2_memory_kib),
+        passwords=passwords,
         tokens=tokens,
         refresh_ttl=timedelta(seconds=settings.refresh_token_ttl_s),
     )
@@ -148,6 +153,7 @@ def create_app(
             if pusher is not None:
                 await pusher.aclose()
             await route_graphs.aclose()
+            passwords.close()
             await engine.dispose()
 
     prometheus = PrometheusConfig(

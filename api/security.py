@@ -13,6 +13,7 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from domain.accounts import service as accounts
 from domain.accounts.rules import TokenIssuer
 from domain.accounts.tables import User
 from domain.core.columns import utcnow
@@ -41,7 +42,8 @@ class BearerAuthentication(AbstractAuthenticationMiddleware):
     """Resolve `Authorization: Bearer …` to a Caller; no header means anonymous.
 
     The user row is read on every request so that an erased account's tokens
-    stop working at once, not when they expire.
+    stop working at once, not when they expire; the same statement tells
+    whether the token's login was revoked (`caller_of_token`).
     """
 
     async def authenticate_request(
@@ -58,9 +60,7 @@ class BearerAuthentication(AbstractAuthenticationMiddleware):
         # one SELECT on an autocommit session: no BEGIN/ROLLBACK round trips on every request
         reads: async_sessionmaker[AsyncSession] = connection.app.state.read_sessionmaker
         async with reads() as session:
-            user = await session.get(User, claims.user_id)
-        if user is None:
-            raise Unauthenticated("The access token is invalid or expired.", code="invalid-token")
+            user = await accounts.caller_of_token(session, claims)
         caller = Caller(
             id=user.id, role=Role(user.role), birth_year=user.birth_year, token_id=claims.token_id, user=user
         )

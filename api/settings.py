@@ -88,12 +88,18 @@ class Settings:
     # client address on registration; login attempts per handle and address.
     rate_limit_per_minute: int = 120
     register_per_hour: int = 20
+    # A registration with a valid class join code is bounded per code instead of per address
+    # (a class enrolling from one school network); it still counts against the address.
+    register_per_join_code_per_day: int = 60
     login_attempts_per_minute: int = 10
     # Only when a trusted reverse proxy sets it is X-Forwarded-For believed.
     trust_forwarded_for: bool = False
     redis_url: str | None = None
     argon2_time_cost: int = 3
     argon2_memory_kib: int = 64 * 1024
+    # Threads per worker that hash and check passwords, off the event loop; at most this many
+    # hashes (argon2_memory_kib each) run at once per worker, later logins queue.
+    password_workers: int = 2
     # Safe routes: a worker's routing graph is never older than routing_max_age_s; it reads
     # the data's stamp at most every routing_check_s and rebuilds once a hazard changed or a
     # new month was released (docs/routing.md).
@@ -170,6 +176,8 @@ class Settings:
             raise SettingsError("SAFEROUTES_NGSI_BROKER_URL must be an http(s) URL")
         if not 1 <= self.db_pool_size <= 200:
             raise SettingsError("SAFEROUTES_DB_POOL_SIZE must be between 1 and 200")
+        if not 1 <= self.password_workers <= 64:
+            raise SettingsError("SAFEROUTES_PASSWORD_WORKERS must be between 1 and 64")
         if self.max_body_bytes < 1024:
             raise SettingsError("SAFEROUTES_MAX_BODY_BYTES must be at least 1024")
         return self
@@ -278,6 +286,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         db_pool_size=_int(env, "SAFEROUTES_DB_POOL_SIZE", defaults.db_pool_size),
         rate_limit_per_minute=_int(env, "SAFEROUTES_RATE_LIMIT_PER_MINUTE", defaults.rate_limit_per_minute),
         register_per_hour=_int(env, "SAFEROUTES_REGISTER_PER_HOUR", defaults.register_per_hour),
+        register_per_join_code_per_day=_int(
+            env, "SAFEROUTES_REGISTER_PER_JOIN_CODE_PER_DAY", defaults.register_per_join_code_per_day
+        ),
         trust_forwarded_for=_bool(env, "SAFEROUTES_TRUST_FORWARDED_FOR", defaults.trust_forwarded_for),
         login_attempts_per_minute=_int(
             env, "SAFEROUTES_LOGIN_ATTEMPTS_PER_MINUTE", defaults.login_attempts_per_minute
@@ -285,6 +296,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         redis_url=env.get("REDIS_URL") or None,
         argon2_time_cost=_int(env, "SAFEROUTES_ARGON2_TIME_COST", defaults.argon2_time_cost),
         argon2_memory_kib=_int(env, "SAFEROUTES_ARGON2_MEMORY_KIB", defaults.argon2_memory_kib),
+        password_workers=_int(env, "SAFEROUTES_PASSWORD_WORKERS", defaults.password_workers),
         routing_max_age_s=_int(env, "SAFEROUTES_ROUTING_MAX_AGE_S", defaults.routing_max_age_s),
         routing_check_s=_int(env, "SAFEROUTES_ROUTING_CHECK_S", defaults.routing_check_s),
         open_data_resolution=_int(env, "SAFEROUTES_OPEN_DATA_RESOLUTION", defaults.open_data_resolution),

@@ -1,6 +1,7 @@
 """Load test: a school morning against the real multi-worker service, for a fixed time.
 
     .venv/bin/python bench/load.py [--seconds 30] [--workers 2] [--clients 40]
+    .venv/bin/python bench/load.py --login-burst [--workers 2] [--logins 40]
 
 Starts PostgreSQL of its own (pgserver's binaries, or DATABASE_URL's server for a
 scratch database) and `saferoutes serve --workers N`, seeds users with consents,
@@ -9,6 +10,12 @@ queries, hazard reads and leaderboard reads. It prints per operation the
 throughput, p50/p99 latency and errors, the server's memory (RSS of every
 worker), and the ratio of hazard-read throughput to a hello-world route
 (`GET /health`) of the same server measured in the same run.
+
+`--login-burst` measures instead what a burst of wrong logins does to the rest
+of the service, at the production Argon2 cost: `GET /health` is polled alone
+(idle), then while that many wrong logins run at once; it prints /health p50
+and p99 in both phases (and p99's rise over idle, the target being at most
+50 ms), and the logins' answers by status (every one should be 401: no 503).
 """
 
 from __future__ import annotations
@@ -21,7 +28,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -161,7 +168,66 @@ def report(title: str, stats: Stats, elapsed: float) -> None:
     print(f"{'all':<14}{total / elapsed:>9.1f}{'':>18}{sum(stats.errors.values()):>8}{total:>8}")
 
 
+async def _poll_health(http: httpx.AsyncClient, until: Callable[[], bool]) -> list[float]:
+    latencies: list[float] = []
+    while not until():
+        started = time.perf_counter()
+        answer = await http.get("/health")
+        answer.raise_for_status()
+        latencies.append(time.perf_counter() - started)
+        await asyncio.sleep(0.005)
+    return latencies
+
+
+async def login_burst(base_url: str, logins: int, idle_s: float) -> None:
+    """/health alone, then /health while `logins` wrong logins run at once (half on a real handle)."""
+    limits = httpx.Limits(max_connections=logins, max_keepalive_connections=logins)
+    async with (
+        httpx.AsyncClient(base_url=base_url, timeout=120) as probe,
+        httpx.AsyncClient(base_url=base_url, timeout=120, limits=limits) as crowd,
+    ):
+        handle = f"burst-{secrets.token_hex(3)}"
+        made = await crowd.post(
+            "/auth/register", json={"handle": handle, "password": "correct horse battery"}
+        )
+        made.raise_for_status()
+        for _ in range(3):  # warm every worker's connections and hashing threads
+            await crowd.post("/auth/login", json={"handle": handle, "password": "warm-up guess"})
+        deadline = time.monotonic() + idle_s
+        idle = await _poll_health(probe, lambda: time.monotonic() >= deadline)
+
+        async def guess(i: int) -> int:
+            who = handle if i % 2 == 0 else f"nobody-{i}"
+            try:
+                answer = await crowd.post("/auth/login", json={"handle": who, "password": f"wrong guess {i}"})
+            except httpx.HTTPError:
+                return 0
+            return answer.status_code
+
+        started = time.perf_counter()
+        burst = asyncio.gather(*(guess(i) for i in range(logins)))
+        during = await _poll_health(probe, burst.done)
+        statuses = Counter(await burst)
+        elapsed = time.perf_counter() - started
+    idle_p50, idle_p99 = _pct(idle, 0.5), _pct(idle, 0.99)
+    busy_p50, busy_p99 = _pct(during, 0.5), _pct(during, 0.99)
+    print(f"\n{logins} concurrent wrong logins: all answered in {elapsed:.1f} s")
+    print(f"{'GET /health':<14}{'p50 ms':>9}{'p99 ms':>9}{'count':>8}")
+    print(f"{'idle':<14}{idle_p50:>9.1f}{idle_p99:>9.1f}{len(idle):>8}")
+    print(f"{'during burst':<14}{busy_p50:>9.1f}{busy_p99:>9.1f}{len(during):>8}")
+    print(
+        f"p50 ratio {busy_p50 / idle_p50:.2f}, p99 ratio {busy_p99 / idle_p99:.2f}; "
+        f"p99 over idle: {busy_p99 - idle_p99:+.1f} ms (target <= +50 ms)"
+    )
+    others = {status: n for status, n in statuses.items() if status != 401}
+    print(f"login answers by status: {dict(sorted(statuses.items()))}; non-401: {sum(others.values())}")
+    print(f"503s: {statuses.get(503, 0)} (must be 0); transport errors: {statuses.get(0, 0)}")
+
+
 async def main(args: argparse.Namespace) -> None:
+    if args.login_burst:
+        await main_login_burst(args)
+        return
     with tempfile.TemporaryDirectory(prefix="sr-load-") as tmp:
         cluster = Cluster(Path(tmp) / "pg").init().start()
         service = Service(cluster.create_database("load"), Path(tmp) / "service.log", workers=args.workers)
@@ -193,6 +259,28 @@ async def main(args: argparse.Namespace) -> None:
             cluster.stop()
 
 
+async def main_login_burst(args: argparse.Namespace) -> None:
+    """The service at the production Argon2 cost (the system tests' cluster hashes cheaply)."""
+    production_cost = {
+        "SAFEROUTES_ARGON2_TIME_COST": "3",
+        "SAFEROUTES_ARGON2_MEMORY_KIB": str(64 * 1024),
+    }
+    with tempfile.TemporaryDirectory(prefix="sr-load-") as tmp:
+        cluster = Cluster(Path(tmp) / "pg").init().start()
+        service = Service(
+            cluster.create_database("load"),
+            Path(tmp) / "service.log",
+            workers=args.workers,
+            env=production_cost,
+        )
+        try:
+            service.start()
+            await login_burst(service.base_url, args.logins, args.idle_seconds)
+        finally:
+            service.stop()
+            cluster.stop()
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -201,4 +289,7 @@ if __name__ == "__main__":
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--clients", type=int, default=40)
     parser.add_argument("--users", type=int, default=60)
+    parser.add_argument("--login-burst", action="store_true", help="only the login-burst scenario")
+    parser.add_argument("--logins", type=int, default=40)
+    parser.add_argument("--idle-seconds", type=float, default=5)
     asyncio.run(main(parser.parse_args()))

@@ -11,7 +11,7 @@ from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.params import JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.accounts.wire import (
     LoginRequest,
@@ -22,16 +22,20 @@ from api.accounts.wire import (
     Session,
     Tokens,
 )
-from api.deps import client_address
+from api.deps import CODES, client_address
 from api.privacy.wire import consent_summaries
+from api.schools.wire import joined_out
 from api.security import authenticated
 from api.settings import Settings
 from domain.accounts import service as auth
 from domain.accounts.rules import handle_key
 from domain.accounts.service import AuthConfig, TokenPair
 from domain.accounts.tables import User
+from domain.core.codes import CodeHasher
 from domain.core.columns import utcnow
+from domain.core.errors import InvalidInput
 from domain.core.ratelimit import RateLimiter
+from domain.schools import service as school_service
 from gamification.points import service as gamification
 from privacy.consent import service as consent
 from privacy.consent.rules import is_child
@@ -63,6 +67,7 @@ async def profile_of(session: AsyncSession, user: User) -> Profile:
 class AuthController(Controller):
     path = "/auth"
     tags = ["accounts"]
+    dependencies = CODES
 
     @post("/register", status_code=HTTP_201_CREATED, summary="Create an account")
     async def register(
@@ -70,30 +75,68 @@ class AuthController(Controller):
         request: Request[Any, Any, Any],
         state: State,
         db_session: NamedDependency[AsyncSession],
+        codes: NamedDependency[CodeHasher],
         data: JSONBody[RegisterRequest],
     ) -> Session:
+        """Registrations count per address; one with a valid class join code is bounded per code instead.
+
+        A class enrolling from one school network must not stop at the
+        address's limit. Such a registration still counts against the address,
+        and an invalid code is refused (422) after counting against it, so
+        guessing codes is no way around the address's limit.
+        """
         settings: Settings = state.settings
         limiter: RateLimiter = state.rate_limiter
-        await limiter.hit(
-            f"register:{client_address(request, settings)}",
-            limit=settings.register_per_hour,
-            window=timedelta(hours=1),
-        )
+        address = f"register:{client_address(request, settings)}"
         config: AuthConfig = state.auth
-        user, pair = await auth.register(
-            db_session,
-            config,
-            handle=data.handle,
-            password=data.password,
-            birth_year=data.birth_year,
-            nickname=data.nickname,
-        )
+        if data.join_code is None:
+            await limiter.hit(address, limit=settings.register_per_hour, window=timedelta(hours=1))
+            user, pair = await auth.register(
+                db_session,
+                config,
+                handle=data.handle,
+                password=data.password,
+                birth_year=data.birth_year,
+                nickname=data.nickname,
+            )
+            joined = None
+        else:
+            now = utcnow()
+            reads: async_sessionmaker[AsyncSession] = state.read_sessionmaker
+            async with reads() as session:
+                live = await school_service.live_join_code(session, codes, data.join_code, now=now)
+            if live is None:
+                await limiter.hit(address, limit=settings.register_per_hour, window=timedelta(hours=1))
+                raise InvalidInput(
+                    "joinCode",
+                    "This join code is unknown, expired or revoked; ask your teacher for the current one.",
+                    code="invalid-join-code",
+                )
+            await limiter.hit(
+                f"register-code:{live.id}",
+                limit=settings.register_per_join_code_per_day,
+                window=timedelta(days=1),
+            )
+            await limiter.hit(address, limit=None, window=timedelta(hours=1))
+            user, pair, pupil = await school_service.register_pupil(
+                db_session,
+                config,
+                codes,
+                handle=data.handle,
+                password=data.password,
+                birth_year=data.birth_year,
+                nickname=data.nickname,
+                code=data.join_code,
+                now=now,
+            )
+            joined = joined_out(pupil)
         profile = await profile_of(db_session, user)
         return Session(
             user=profile,
             access_token=pair.access_token,
             refresh_token=pair.refresh_token,
             expires_in=pair.expires_in,
+            joined_class=joined,
         )
 
     @post("/login", status_code=HTTP_200_OK, summary="Log in with handle and password")

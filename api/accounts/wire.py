@@ -9,6 +9,7 @@ from typing import Annotated
 import msgspec
 
 from api.privacy.wire import ConsentSummary
+from api.schools.wire import Code, Joined
 from api.wire import BirthYear, Nickname, Out, Strict
 
 Handle = Annotated[
@@ -28,6 +29,8 @@ class RegisterRequest(Strict):
     password: Password
     birth_year: BirthYear | None = None
     nickname: Nickname | None = None
+    # a class's join code: register and join the class at once (birthYear then required)
+    join_code: Code | None = None
 
 
 class LoginRequest(Strict):
@@ -69,3 +72,5 @@ class Session(Out):
     refresh_token: str
     expires_in: int
     token_type: str = "Bearer"  # noqa: S105 - the OAuth token type, not a secret
+    # the class joined with the registration's join code (and, under 13, the guardian code)
+    joined_class: Joined | None = None

@@ -1,7 +1,10 @@
 """Account use cases: register, log in, rotate refresh tokens, log out, edit the profile.
 
 Each function works inside the caller's session and commits once when it
-changes something, so a use case is all-or-nothing.
+changes something, so a use case is all-or-nothing. Passwords are hashed and
+checked in the hashing pool (`Passwords.*_off_loop`), never while the session
+holds a pooled connection: a burst of logins waits for the pool's threads,
+not with every database connection of the worker checked out.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.accounts.rules import (
+    AccessClaims,
     Passwords,
     TokenIssuer,
     check_birth_year,
@@ -55,10 +59,11 @@ async def create_user(
     today: date | None = None,
 ) -> User:
     check_birth_year(birth_year, today or utcnow().date())
+    password_hash = await config.passwords.hash_off_loop(password)
     user = User(
         handle=handle,
         handle_key=handle_key(handle),
-        password_hash=config.passwords.hash(password),
+        password_hash=password_hash,
         role=role.value,
         birth_year=birth_year,
         nickname=nickname or default_nickname(),
@@ -87,10 +92,27 @@ async def _issue_pair(
     )
     await session.flush()
     return TokenPair(
-        access_token=config.tokens.issue(user.id, now=now),
+        access_token=config.tokens.issue(user.id, login_id=family_id, now=now),
         refresh_token=raw,
         expires_in=int(config.tokens.ttl.total_seconds()),
     )
+
+
+async def open_account(
+    session: AsyncSession,
+    config: AuthConfig,
+    *,
+    handle: str,
+    password: str,
+    birth_year: int | None,
+    nickname: str | None,
+) -> tuple[User, TokenPair]:
+    """A new citizen and their first login, flushed; the caller's use case commits."""
+    user = await create_user(
+        session, config, handle=handle, password=password, birth_year=birth_year, nickname=nickname
+    )
+    pair = await _issue_pair(session, config, user, family_id=uuid.uuid4(), now=utcnow())
+    return user, pair
 
 
 async def register(
@@ -102,11 +124,9 @@ async def register(
     birth_year: int | None,
     nickname: str | None,
 ) -> tuple[User, TokenPair]:
-    now = utcnow()
-    user = await create_user(
+    user, pair = await open_account(
         session, config, handle=handle, password=password, birth_year=birth_year, nickname=nickname
     )
-    pair = await _issue_pair(session, config, user, family_id=uuid.uuid4(), now=now)
     await session.commit()
     return user, pair
 
@@ -119,14 +139,57 @@ async def find_by_handle(session: AsyncSession, handle: str) -> User | None:
 async def login(
     session: AsyncSession, config: AuthConfig, *, handle: str, password: str
 ) -> tuple[User, TokenPair]:
-    user = await find_by_handle(session, handle)
-    if not config.passwords.verify(user.password_hash if user else None, password) or user is None:
+    """Check the password with no connection held, then write the new login in one transaction.
+
+    The lookup's transaction ends before the check (which takes a while, and
+    queues for the hashing pool in a burst), so the check holds no pooled
+    connection. An unknown handle is checked against a dummy hash all the
+    same. A correct password whose hash is below the configured cost is
+    rehashed, also off the connection, and stored with the login unless the
+    hash changed meanwhile.
+    """
+    found = await find_by_handle(session, handle)
+    user_id, stored = (found.id, found.password_hash) if found is not None else (None, None)
+    await session.rollback()  # hands the connection back to the pool before the slow part
+    matches = await config.passwords.verify_off_loop(stored, password)
+    if not matches or user_id is None or stored is None:
         raise Unauthenticated("Unknown handle or wrong password.", code="invalid-credentials")
-    if config.passwords.below_cost(user.password_hash):
-        user.password_hash = config.passwords.hash(password)  # now at the configured cost, with the login
+    rehashed = await config.passwords.hash_off_loop(password) if config.passwords.below_cost(stored) else None
+    user = await session.get(User, user_id)
+    if user is None:  # erased while its password was being checked
+        raise Unauthenticated("Unknown handle or wrong password.", code="invalid-credentials")
+    if rehashed is not None and user.password_hash == stored:
+        user.password_hash = rehashed  # now at the configured cost, with the login
     pair = await _issue_pair(session, config, user, family_id=uuid.uuid4(), now=utcnow())
     await session.commit()
     return user, pair
+
+
+async def caller_of_token(session: AsyncSession, claims: AccessClaims) -> User:
+    """The user an access token speaks for, if the user still exists and its login is not revoked.
+
+    One statement, the user read every authenticated request makes anyway: a
+    login (refresh-token family) revoked by reuse detection or logout ends
+    its access tokens on the next request, on every worker and every
+    instance sharing the database, with no extra round trip. The check is an
+    index probe (only revoked rows are indexed by family).
+    """
+    revoked = sa.exists().where(
+        RefreshToken.family_id == claims.login_id,  # type: ignore[arg-type]
+        RefreshToken.revoked_at.is_not(None),  # type: ignore[union-attr]
+    )
+    row = (
+        await session.execute(sa.select(User, revoked.label("revoked")).where(User.id == claims.user_id))  # type: ignore[arg-type]
+    ).one_or_none()
+    if row is None:
+        raise Unauthenticated("The access token is invalid or expired.", code="invalid-token")
+    if row.revoked:
+        raise Unauthenticated(
+            "This login has been ended (logout or a reused refresh token); log in again.",
+            code="login-revoked",
+        )
+    user: User = row.User
+    return user
 
 
 async def _revoke_family(session: AsyncSession, family_id: uuid.UUID, now: datetime) -> None:

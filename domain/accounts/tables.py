@@ -47,6 +47,12 @@ class RefreshToken(SQLModel, table=True):
     """
 
     __tablename__ = "refresh_token"
+    # what every authenticated request asks: is this login revoked? (service.caller_of_token)
+    __table_args__ = (
+        sa.Index(
+            "ix_refresh_token_revoked_family", "family_id", postgresql_where=sa.text("revoked_at IS NOT NULL")
+        ),
+    )
 
     id: uuid.UUID = id_field()
     user_id: uuid.UUID = user_fk()

@@ -58,11 +58,14 @@ class RateLimiter:
     def _hash(self, key: str) -> str:
         return hmac.new(self._secret, key.encode(), hashlib.sha256).hexdigest()
 
-    async def hit(self, key: str, *, limit: int, window: timedelta, now: datetime | None = None) -> None:
+    async def hit(
+        self, key: str, *, limit: int | None, window: timedelta, now: datetime | None = None
+    ) -> None:
         """Count one hit; raise 429 when `limit` is exceeded within the sliding window.
 
         Runs in its own transaction so that a failing request (a wrong password)
-        still counts.
+        still counts. With `limit` None the hit is counted and never refused
+        (a registration with a class code still uses up its address's allowance).
         """
         now = now or utcnow()
         span = window.total_seconds()
@@ -76,6 +79,8 @@ class RateLimiter:
                 window_start=datetime.fromtimestamp(start_ts, tz=now.tzinfo),
                 previous_start=datetime.fromtimestamp(start_ts - span, tz=now.tzinfo),
             )
+        if limit is None:
+            return
         retry_after = seconds_until_allowed(
             current=current, previous=earlier or 0, limit=limit, elapsed=now.timestamp() - start_ts, span=span
         )

@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from domain.accounts import service as accounts
 from domain.accounts.tables import User
 from domain.core.codes import JOIN_CODE_LENGTH, CodeHasher, IssuedCode, new_code
 from domain.core.enums import ConsentGiver, Role
@@ -155,10 +156,18 @@ async def revoke_join_code(session: AsyncSession, user: User, class_id: uuid.UUI
     await session.commit()
 
 
-async def join_class(
-    session: AsyncSession, codes: CodeHasher, user: User, code: str, *, now: datetime
-) -> Joined:
-    """Join (or move to) the class of a live code; a child under 13 gets a guardian code back."""
+async def live_join_code(
+    session: AsyncSession, codes: CodeHasher, code: str, *, now: datetime
+) -> ClassJoinCode | None:
+    """The join code as stored, if `code` is one that can be used now (not revoked, not expired)."""
+    query = sa.select(ClassJoinCode).where(_JOIN.code_hash == codes.hash(HASH_PURPOSE, code))
+    row = (await session.execute(query)).scalar_one_or_none()
+    if row is None or row.revoked_at is not None or row.expires_at <= now:
+        return None
+    return row
+
+
+async def _join(session: AsyncSession, codes: CodeHasher, user: User, code: str, *, now: datetime) -> Joined:
     if Role(user.role) is not Role.CITIZEN:
         raise Forbidden("Only pupils and citizens join classes.", code="join-not-allowed")
     if user.birth_year is None:
@@ -167,9 +176,8 @@ async def join_class(
             "Declare your birth year (PATCH /me) before joining a class: under 13 a guardian must consent.",
             code="birth-year-required",
         )
-    query = sa.select(ClassJoinCode).where(_JOIN.code_hash == codes.hash(HASH_PURPOSE, code))
-    row = (await session.execute(query)).scalar_one_or_none()
-    if row is None or row.revoked_at is not None or row.expires_at <= now:
+    row = await live_join_code(session, codes, code, now=now)
+    if row is None:
         raise InvalidInput(
             "joinCode",
             "This join code is unknown, expired or revoked; ask your teacher for the current one.",
@@ -189,8 +197,47 @@ async def join_class(
             await session.rollback()
             raise Conflict("Another join of yours is in progress; retry.", code="join-in-progress") from exc
     issued = await guardian.code_for_new_member(session, codes, user, now=now)
-    await session.commit()
     return Joined(school_class=school_class, school=school, guardian_code=issued)
+
+
+async def join_class(
+    session: AsyncSession, codes: CodeHasher, user: User, code: str, *, now: datetime
+) -> Joined:
+    """Join (or move to) the class of a live code; a child under 13 gets a guardian code back."""
+    joined = await _join(session, codes, user, code, now=now)
+    await session.commit()
+    return joined
+
+
+async def register_pupil(
+    session: AsyncSession,
+    config: accounts.AuthConfig,
+    codes: CodeHasher,
+    *,
+    handle: str,
+    password: str,
+    birth_year: int | None,
+    nickname: str | None,
+    code: str,
+    now: datetime,
+) -> tuple[User, accounts.TokenPair, Joined]:
+    """Register and join the class of `code` at once: both happen, or neither (one commit).
+
+    The birth year is required, as for any join: under 13 nothing is
+    collected until a guardian consents, with the guardian code returned here.
+    """
+    if birth_year is None:
+        raise InvalidInput(
+            "birthYear",
+            "Give your birth year to join a class: under 13 a guardian must consent.",
+            code="birth-year-required",
+        )
+    user, pair = await accounts.open_account(
+        session, config, handle=handle, password=password, birth_year=birth_year, nickname=nickname
+    )
+    joined = await _join(session, codes, user, code, now=now)
+    await session.commit()
+    return user, pair, joined
 
 
 async def issue_guardian_code(

@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from tests.system.cluster import Service
-from tests.system.conftest import PASSWORD, StartService, citizen
+from tests.system.conftest import PASSWORD, StartService, citizen, create_staff
 
 WRITES_PER_MINUTE = 15
 LOGINS_PER_MINUTE = 4
@@ -106,3 +106,43 @@ async def test_registrations_are_counted_per_client_address_not_per_forwarded_he
     assert len(limited) >= 10
     for answer in limited:
         _assert_rate_limited(answer)
+
+
+async def test_a_class_enrols_with_its_join_code_from_an_address_whose_allowance_is_spent(
+    service: Service,
+) -> None:
+    """Registrations with a valid join code are bounded per code, on both workers, not per address."""
+    admin = create_staff(service, "admin")
+    async with httpx.AsyncClient(base_url=service.base_url, timeout=60) as http:
+        made = await http.post(
+            "/schools",
+            json={"name": "Sint-Jan", "lat": 51.0259, "lon": 4.4776},
+            headers={"Authorization": f"Bearer {admin}"},
+        )
+        assert made.status_code == 201, made.text
+        teacher = create_staff(service, "teacher", made.json()["id"])
+        created = await http.post(
+            f"/schools/{made.json()['id']}/classes",
+            json={"name": "5B"},
+            headers={"Authorization": f"Bearer {teacher}"},
+        )
+        code = created.json()["joinCode"]
+        plain = await http.post(
+            "/auth/register", json={"handle": f"walkin{time.time_ns() % 10**9}", "password": PASSWORD}
+        )
+        _assert_rate_limited(plain)  # the earlier tests spent this address's hour
+        pupils = await asyncio.gather(
+            *(
+                http.post(
+                    "/auth/register",
+                    json={
+                        "handle": f"pupil{i}x{time.time_ns() % 10**6}",
+                        "password": PASSWORD,
+                        "birthYear": 2016,
+                        "joinCode": code,
+                    },
+                )
+                for i in range(REGISTRATIONS_PER_HOUR + 5)
+            )
+        )
+    assert [a.status_code for a in pupils] == [201] * (REGISTRATIONS_PER_HOUR + 5), [a.text for a in pupils]

@@ -61,7 +61,7 @@ def test_a_token_signed_with_the_formerly_published_key_is_refused(dev: dict[str
     server = TokenIssuer(
         settings.secret_key, settings.jwt_issuer, settings.jwt_audience, timedelta(minutes=5)
     )
-    token = forged.issue(uuid.uuid4(), now=TEST_NOW)
+    token = forged.issue(uuid.uuid4(), login_id=uuid.uuid4(), now=TEST_NOW)
     with pytest.raises(Unauthenticated):
         server.verify(token, now=TEST_NOW)
 

@@ -15,31 +15,32 @@ from tests.clock import TEST_NOW
 
 ISSUER = TokenIssuer(secret="k" * 40, issuer="saferoutes", audience="app", ttl=timedelta(minutes=15))
 NOW = TEST_NOW
+LOGIN = uuid.uuid4()
 
 
 def test_issued_token_verifies_to_its_user() -> None:
     user = uuid.uuid4()
-    claims = ISSUER.verify(ISSUER.issue(user, now=NOW), now=NOW)
+    claims = ISSUER.verify(ISSUER.issue(user, login_id=LOGIN, now=NOW), now=NOW)
     assert claims.user_id == user
     assert claims.token_id
 
 
 def test_each_token_has_a_unique_id() -> None:
     user = uuid.uuid4()
-    a = jwt.decode(ISSUER.issue(user, now=NOW), options={"verify_signature": False})
-    b = jwt.decode(ISSUER.issue(user, now=NOW), options={"verify_signature": False})
+    a = jwt.decode(ISSUER.issue(user, login_id=LOGIN, now=NOW), options={"verify_signature": False})
+    b = jwt.decode(ISSUER.issue(user, login_id=LOGIN, now=NOW), options={"verify_signature": False})
     assert a["jti"] != b["jti"]
 
 
 def test_expired_token_is_refused() -> None:
-    token = ISSUER.issue(uuid.uuid4(), now=NOW - timedelta(hours=1))
+    token = ISSUER.issue(uuid.uuid4(), login_id=LOGIN, now=NOW - timedelta(hours=1))
     with pytest.raises(Unauthenticated):
         ISSUER.verify(token, now=NOW)
     assert ISSUER.verify(token, now=NOW - timedelta(minutes=50))  # by the caller's clock, not PyJWT's
 
 
 def test_a_token_from_the_future_is_refused() -> None:
-    token = ISSUER.issue(uuid.uuid4(), now=NOW + timedelta(minutes=1))
+    token = ISSUER.issue(uuid.uuid4(), login_id=LOGIN, now=NOW + timedelta(minutes=1))
     with pytest.raises(Unauthenticated):
         ISSUER.verify(token, now=NOW)
 
@@ -111,3 +112,13 @@ def test_every_check_costs_a_verification_at_the_configured_cost() -> None:
     passwords.costs.clear()
     assert passwords.verify(weak, "right password")
     assert passwords.costs == [(1, 1024), (2, 2048)]
+
+
+def test_a_token_names_its_login_and_one_without_it_is_refused() -> None:
+    """The login id (``sid``) is what revocation checks; a token that names none cannot be revoked."""
+    token = ISSUER.issue(uuid.uuid4(), login_id=LOGIN, now=NOW)
+    assert ISSUER.verify(token, now=NOW).login_id == LOGIN
+    claims = jwt.decode(token, options={"verify_signature": False})
+    for broken in ({k: v for k, v in claims.items() if k != "sid"}, dict(claims, sid="admin")):
+        with pytest.raises(Unauthenticated):
+            ISSUER.verify(jwt.encode(broken, "k" * 40, algorithm="HS256"), now=NOW)
