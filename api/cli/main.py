@@ -7,6 +7,7 @@ import asyncio
 import os
 import signal
 import sys
+import threading
 import uuid
 from collections.abc import Sequence
 from datetime import timedelta
@@ -223,7 +224,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     # Python ends on SIGTERM without unwinding; raising lets every command let go of the embedded
     # database (KeyboardInterrupt already does so for SIGINT).
-    signal.signal(signal.SIGTERM, _raise_stopped)
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _raise_stopped) if in_main_thread else None
     try:
         code: int = args.func(settings, args)
     except Stopped as stop:
@@ -232,6 +234,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         code = 128 + signal.SIGINT
     finally:
         release_embedded()
+        if in_main_thread:  # a caller in the same process (a test) gets its own handling back
+            signal.signal(signal.SIGTERM, previous)
     return code
 
 
