@@ -37,8 +37,8 @@ async def _history(client: Client, user_id: str, cells: list[int], *, rides: int
           INSERT INTO ride (id, user_id, mode, distance_m, duration_s, started_at, resolution,
                             cell_count, segment_count, trimmed_m, point_count, kept_point_count,
                             incidents_filed, created_at)
-          SELECT gen_random_uuid(), :user_id, 'bike', 3000, 600, now() - i * interval '5 hours', 10,
-                 :n, 1, 300, 600, 600, 0, now()
+          SELECT gen_random_uuid(), :user_id, 'bike', 3000, 600,
+                 CAST(:now AS timestamptz) - i * interval '5 hours', 10, :n, 1, 300, 600, 600, 0, :now
           FROM generate_series(1, :rides) i
           RETURNING id
         ),
@@ -54,6 +54,7 @@ async def _history(client: Client, user_id: str, cells: list[int], *, rides: int
         FROM made, path
         """,
         user_id=uuid.UUID(user_id),
+        now=session_clock(),
         rides=rides,
         n=len(cells),
         kept=kept,

@@ -131,7 +131,11 @@ async def test_an_expired_or_unknown_guardian_code_is_refused(client: Client, re
     child, code = await joined_child(client, register, klass["joinCode"])
     unknown = await client.post("/guardian-consents", json=_consent("ABCD-EFGH-JKMN"))
     assert unknown.status_code == 422 and unknown.json()["errors"][0]["field"] == "code"
-    await execute(client, "UPDATE guardian_code SET expires_at = now() - interval '1 second'")
+    await execute(
+        client,
+        "UPDATE guardian_code SET expires_at = CAST(:now AS timestamptz) - interval '1 second'",
+        now=session_clock(),
+    )
     expired = await client.post("/guardian-consents", json=_consent(code))
     assert expired.status_code == 422
     assert expired.json()["type"].endswith("guardian-code-expired")

@@ -52,6 +52,7 @@ EMITTERS: dict[tuple[str, str], str] = {
     ("GET", "/challenges/{challenge_id}/leaderboard"): "its participants' standings, individuals by consent",
     ("GET", "/leaderboards"): "the caller's class, school or city, individuals by leaderboard consent",
     ("GET", "/classes/{class_id}"): "a teacher's own class: nicknames and counts",
+    ("GET", "/schools"): "public facts: school names and places (for planners and admins)",
     ("GET", "/me"): "the caller's own data",
     ("GET", "/me/badges"): "the caller's own data",
     ("GET", "/me/consents"): "the caller's own data",

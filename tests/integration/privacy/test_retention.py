@@ -76,7 +76,7 @@ async def test_a_guardian_code_that_was_used_is_kept(
     issued = await client.post("/me/guardian-code", headers=child.auth)
     assert issued.status_code == 201, issued.text
     async with clean_db.begin() as conn:
-        await conn.execute(sa.text("UPDATE guardian_code SET used_at = now()"))
+        await conn.execute(sa.text("UPDATE guardian_code SET used_at = :now"), {"now": session_clock()})
     await retention.apply(clean_db, now=session_clock() + timedelta(days=60), retention_days=30)
     assert await count(clean_db, "guardian_code") == 1
 

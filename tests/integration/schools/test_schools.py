@@ -10,6 +10,7 @@ import pytest
 
 from api.cli.main import main
 from domain.core.enums import Role
+from tests.clock import session_clock
 from tests.integration.conftest import Register
 from tests.integration.school_helpers import (
     ADULT_YEAR,
@@ -113,7 +114,11 @@ async def test_a_pupil_joins_with_the_code_typed_loosely(client: Client, registe
 
 async def test_an_expired_join_code_is_refused(client: Client, register: Register) -> None:
     _, _, _, klass = await setup_class(client)
-    await execute(client, "UPDATE class_join_code SET expires_at = now() - interval '1 minute'")
+    await execute(
+        client,
+        "UPDATE class_join_code SET expires_at = CAST(:now AS timestamptz) - interval '1 minute'",
+        now=session_clock(),
+    )
     response = await join(client, await register(birthYear=ADULT_YEAR), klass["joinCode"])
     assert response.status_code == 422
     assert response.json()["type"].endswith("invalid-join-code")
