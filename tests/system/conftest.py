@@ -6,16 +6,25 @@ import secrets
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.integration import ride_helpers
 from tests.system.cluster import ROOT, Cluster, Service
 
 PASSWORD = "correct horse battery"
 STAFF_PASSWORD = "staff password 1"
 CONSENTS = ("ride_tracking", "hazard_reporting", "leaderboard", "research_sharing")
+
+
+@pytest.fixture(autouse=True)
+def wall_clock_rides(monkeypatch: pytest.MonkeyPatch) -> None:
+    """System tests drive real ``saferoutes serve`` processes, which run on the machine's clock, so
+    the rides they upload are dated by that clock too (the upload window is judged by the server)."""
+    monkeypatch.setattr(ride_helpers, "session_clock", lambda: datetime.now(UTC))
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
