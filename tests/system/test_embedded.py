@@ -70,31 +70,40 @@ def test_a_killed_embedded_postgres_is_restarted_and_ready_comes_back_by_itself(
             process.send_signal(signal.SIGKILL)
         assert not _wait_gone(victims, timeout=10)
 
-        down = httpx.post(
-            service.base_url + "/auth/login", json={"handle": "someone", "password": "whatever1"}, timeout=15
-        )
-        assert down.status_code == 503, down.text
-        assert down.headers["content-type"].startswith("application/problem+json")
-        assert int(down.headers["retry-after"]) > 0
+        # Until the supervisor has it back (about a second), answers are 503 problems with a
+        # Retry-After; a restart quicker than this request leaves nothing to see, so only a 503 is judged.
+        down = _login(service)
+        if down.status_code != 401:
+            assert down.status_code == 503, down.text
+            assert down.headers["content-type"].startswith("application/problem+json")
+            assert int(down.headers["retry-after"]) > 0
         not_ready = httpx.get(service.base_url + "/ready", timeout=15)
-        assert not_ready.status_code == 503
-        assert int(not_ready.headers["retry-after"]) > 0
+        if not_ready.status_code != 200:
+            assert not_ready.status_code == 503
+            assert int(not_ready.headers["retry-after"]) > 0
 
         deadline = time.monotonic() + RECOVERY_S
         while _ready(service) != 200:
             assert time.monotonic() < deadline, f"/ready did not come back by itself: {service.log()}"
             time.sleep(0.3)
         assert service.postmaster().pid != first.pid
-        login = httpx.post(
-            service.base_url + "/auth/login", json={"handle": "someone", "password": "whatever1"}, timeout=15
-        )
-        assert login.status_code == 401, login.text  # the database answers again: an unknown handle
+        # every worker's pool finds the new server (a worker may answer one more 503 with Retry-After
+        # while it swaps a dead connection): the database answers again, an unknown handle
+        while (login := _login(service)).status_code == 503:
+            assert time.monotonic() < deadline, f"logins did not come back: {service.log()}"
+            time.sleep(0.3)
+        assert login.status_code == 401, login.text
         log = service.log()
         assert "embedded PostgreSQL is down; restarting it" in log
         assert "embedded PostgreSQL is back" in log
     finally:
         assert _stop(service) == 0, service.log()
     assert not service.postgres_processes()
+
+
+def _login(service: EmbeddedService) -> httpx.Response:
+    body = {"handle": "someone", "password": "whatever1"}
+    return httpx.post(service.base_url + "/auth/login", json=body, timeout=15)
 
 
 @pytest.mark.parametrize(
