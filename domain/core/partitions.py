@@ -93,6 +93,12 @@ def month_of(table: str, partition: str) -> date | None:
     return date(int(found["year"]), month, 1) if 1 <= month <= 12 else None
 
 
+def is_partition(name: str, tables: Iterable[PartitionedTable] = HISTORY) -> bool:
+    """Whether ``name`` is one of the history tables' partitions, which the service makes and
+    drops by itself: the models describe the parents only (for Alembic's comparison)."""
+    return any(name == t.default or month_of(t.name, name) is not None for t in tables)
+
+
 def wholly_expired(existing: Iterable[date], cutoff: datetime) -> list[date]:
     """The months that end at or before ``cutoff`` (an aware instant): every row of their partitions,
     dated before the month's end, is older than the cut-off, so each may be dropped whole.

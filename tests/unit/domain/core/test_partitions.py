@@ -75,3 +75,8 @@ def test_the_last_second_of_a_month_keeps_it() -> None:
     cutoff = datetime(2025, 5, 31, 23, 59, 59, tzinfo=UTC)
     assert p.wholly_expired([date(2025, 5, 1)], cutoff) == []
     assert p.partly_expired([date(2025, 5, 1)], cutoff) == [date(2025, 5, 1)]
+
+
+def test_partitions_are_told_from_other_tables() -> None:
+    assert p.is_partition("ride_cell_p2026_03") and p.is_partition("cell_transition_default")
+    assert not p.is_partition("ride_cell") and not p.is_partition("ride") and not p.is_partition("app_user")
