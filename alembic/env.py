@@ -12,13 +12,21 @@ import os
 from sqlalchemy.engine import Connection
 
 from alembic import context
+from domain.core.partitions import is_partition
 from domain.schema import metadata
 
 config = context.config
 
 
+def include_name(name: str | None, type_: str, parents: object) -> bool:
+    """Leave the history tables' monthly partitions out of autogenerate (the service makes them)."""
+    return not (type_ == "table" and name is not None and is_partition(name))
+
+
 def run_on(connection: Connection) -> None:
-    context.configure(connection=connection, target_metadata=metadata, compare_type=True)
+    context.configure(
+        connection=connection, target_metadata=metadata, compare_type=True, include_name=include_name
+    )
     with context.begin_transaction():
         context.run_migrations()
 

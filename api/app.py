@@ -6,7 +6,7 @@ import asyncio
 import logging
 from collections.abc import AsyncGenerator, Sequence
 from contextlib import asynccontextmanager
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 from litestar import Litestar
 from litestar.config.cors import CORSConfig
@@ -16,6 +16,8 @@ from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from litestar.types import ASGIApp, ControllerRouterHandler, Receive, Scope, Send
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.accounts.http import AuthController, MeController
 from api.database import (
@@ -56,12 +58,28 @@ from api.strict import StrictRequest
 from domain.accounts.rules import Passwords, TokenIssuer
 from domain.accounts.service import AuthConfig
 from domain.bootstrap import build_bus
+from domain.core import partition_store
 from domain.core.columns import CLOCK, Clock, system_clock
 from domain.core.ratelimit import RateLimiter
 from domain.opendata.broker import BrokerPusher
 from domain.routing.service import GraphCache
 
 log = logging.getLogger("saferoutes")
+
+
+async def _make_partitions(engine: AsyncEngine, clock: Clock) -> None:
+    """Make the history tables' partitions of this month and the next ones (docs/operations.md).
+
+    Never stops the start: without them rows land in the default partitions, and the
+    retention job (or the next start) makes them."""
+    try:
+        made = await partition_store.maintain(engine, today=clock().astimezone(UTC).date())
+    except (OSError, SQLAlchemyError) as error:
+        log.warning("history partitions not made at start: %s", error)
+        return
+    if made.created:
+        log.info("history partitions made: %s", ", ".join(made.created))
+
 
 ROUTE_HANDLERS: Sequence[ControllerRouterHandler] = [
     OpsController,
@@ -145,6 +163,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncGenerator[None, None]:
         supervisor = Supervisor(embedded).start() if embedded is not None else None
+        await _make_partitions(engine, clock)
         try:
             yield
         finally:

@@ -64,8 +64,8 @@ JOIN (SELECT id, row_number() OVER (ORDER BY id) AS k FROM app_user WHERE handle
 """
 # every ride crosses the same 12 resolution-8 areas, 70 cells of resolution 10 inside them
 _CELLS = """
-INSERT INTO ride_cell (ride_id, seq, cell, segment, offset_s, speed_mps, filled)
-SELECT r.id, s, a.cells[1 + s % array_length(a.cells, 1)], 0, s * 10, 5.0, false
+INSERT INTO ride_cell (ride_id, seq, cell, segment, offset_s, speed_mps, filled, started_at)
+SELECT r.id, s, a.cells[1 + s % array_length(a.cells, 1)], 0, s * 10, 5.0, false, r.started_at
 FROM ride r JOIN app_user u ON u.id = r.user_id AND u.handle LIKE :handles,
      (SELECT CAST(:cells AS bigint[]) AS cells) a, generate_series(0, :per_ride - 1) s
 """

@@ -52,5 +52,8 @@ def cmd_retention(settings: Settings, url: str, args: argparse.Namespace) -> int
         return 2
     report = asyncio.run(_run(url, days))
     total = sum(report.removed.values())
-    print(f"Retention applied (cut-off {report.cutoff:%Y-%m-%d %H:%M} UTC): {total} rows removed.")
+    dropped = f", {len(report.dropped)} monthly partitions dropped whole" if report.dropped else ""
+    print(f"Retention applied (cut-off {report.cutoff:%Y-%m-%d %H:%M} UTC): {total} rows removed{dropped}.")
+    if report.created:
+        print(f"Partitions made ahead: {', '.join(report.created)}.")
     return 0

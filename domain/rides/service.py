@@ -293,7 +293,7 @@ async def cell_path(session: AsyncSession, ride: Ride) -> list[list[str]]:
     """The ride's connected cell paths (H3 strings), in ride order."""
     rows = await session.execute(
         sa.select(col(RideCell.segment), col(RideCell.cell))
-        .where(col(RideCell.ride_id) == ride.id)
+        .where(col(RideCell.ride_id) == ride.id, col(RideCell.started_at) == ride.started_at)
         .order_by(col(RideCell.seq))
     )
     segments: list[list[str]] = []

@@ -35,11 +35,11 @@ _WRITE_RIDE = pg.sql(
       VALUES (:ride_id, :user_id, :ride_mode, :distance_m, :duration_s, :started_at, :resolution, :cell_count,
               :segment_count, :trimmed_m, :point_count, :kept_point_count, :incidents_filed, :created_at,
               :fingerprint, :flagged, CAST(:flags AS varchar[]))
-      RETURNING id
+      RETURNING id, started_at
     ),
     cells AS (
-      INSERT INTO ride_cell (ride_id, seq, cell, segment, offset_s, speed_mps, filled)
-      SELECT ride.id, s.seq, s.cell, s.segment, s.offset_s, s.speed_mps, s.filled
+      INSERT INTO ride_cell (ride_id, seq, cell, segment, offset_s, speed_mps, filled, started_at)
+      SELECT ride.id, s.seq, s.cell, s.segment, s.offset_s, s.speed_mps, s.filled, ride.started_at
       FROM ride, unnest(CAST(:seqs AS int[]), CAST(:cells AS bigint[]), CAST(:segments AS smallint[]),
                         CAST(:offsets AS int[]), CAST(:speeds AS real[]), CAST(:filled AS boolean[]))
            AS s(seq, cell, segment, offset_s, speed_mps, filled)

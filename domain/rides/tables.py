@@ -11,6 +11,9 @@ The aggregates are kept per user and per UTC day rather than as bare totals:
 - exports can keep only the users whose `research_sharing` consent is
   effective *at export time* by joining, instead of trusting a snapshot;
 - planners can pick a time window.
+The cell paths and both aggregates are range-partitioned by month
+(``domain.core.partitions``): a window reads only its months, and the
+retention job drops a month of paths whole.
 Motorised rides are stored for their owner but add no exposure.
 """
 
@@ -76,9 +79,17 @@ class Ride(SQLModel, table=True):
 
 
 class RideCell(SQLModel, table=True):
-    """One cell visit of a ride, in ride order; `segment` numbers the connected paths."""
+    """One cell visit of a ride, in ride order; `segment` numbers the connected paths.
+
+    Range-partitioned by month of the ride's start (copied from ``ride``), so the
+    retention job drops a month's paths whole (migration 0016, docs/privacy.md).
+    """
 
     __tablename__ = "ride_cell"
+    __table_args__ = (
+        sa.PrimaryKeyConstraint("ride_id", "seq", "started_at", name="ride_cell_pkey"),
+        {"postgresql_partition_by": "RANGE (started_at)"},
+    )
 
     ride_id: uuid.UUID = Field(sa_column=_ride_fk())
     seq: int = Field(primary_key=True)
@@ -89,6 +100,8 @@ class RideCell(SQLModel, table=True):
     speed_mps: float = Field(sa_type=sa.REAL)
     # inserted by grid_path_cells to bridge a gap between two fixes
     filled: bool = False
+    # the ride's started_at: the partition key
+    started_at: datetime = Field(sa_type=sa.DateTime(timezone=True), primary_key=True)
 
 
 class CellExposure(SQLModel, table=True):
@@ -100,6 +113,7 @@ class CellExposure(SQLModel, table=True):
         sa.CheckConstraint("rides > 0", name="ck_cell_exposure_rides"),
         # user first: an upload's rows share a few index pages (migration 0012)
         sa.PrimaryKeyConstraint("user_id", "day", "mode", "cell", name="cell_exposure_pkey"),
+        {"postgresql_partition_by": "RANGE (day)"},
     )
 
     cell: int = Field(sa_type=sa.BigInteger, primary_key=True)
@@ -119,6 +133,7 @@ class CellTransition(SQLModel, table=True):
         sa.PrimaryKeyConstraint(
             "user_id", "day", "mode", "from_cell", "to_cell", name="cell_transition_pkey"
         ),
+        {"postgresql_partition_by": "RANGE (day)"},
     )
 
     from_cell: int = Field(sa_type=sa.BigInteger, primary_key=True)

@@ -38,7 +38,7 @@ _JUDGE = pg.sql(
     candidate AS (
       SELECT r.* FROM recent r CROSS JOIN LATERAL (
         SELECT count(*) AS n, count(mine.cell) AS shared
-        FROM (SELECT DISTINCT cell FROM ride_cell WHERE ride_id = r.id) v
+        FROM (SELECT DISTINCT cell FROM ride_cell WHERE ride_id = r.id AND started_at = r.started_at) v
         LEFT JOIN unnest(CAST(:cells AS bigint[])) AS mine(cell) ON mine.cell = v.cell
       ) o
       WHERE o.n > 0 AND o.shared::float8 / NULLIF(o.n + :n - o.shared, 0) >= :jaccard
@@ -58,7 +58,8 @@ _JUDGE = pg.sql(
     CROSS JOIN standing
     LEFT JOIN (
       candidate k CROSS JOIN LATERAL (
-        SELECT cell, min(offset_s) AS offset_s FROM ride_cell WHERE ride_id = k.id GROUP BY cell
+        SELECT cell, min(offset_s) AS offset_s FROM ride_cell
+        WHERE ride_id = k.id AND started_at = k.started_at GROUP BY cell
       ) f
     ) ON true
     ORDER BY k.started_at, k.id

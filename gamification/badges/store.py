@@ -87,7 +87,8 @@ _SCHOOL = sa.text(SCHOOL_SQL)
 _SCHOOL_DAYS = f"""(
     SELECT count(DISTINCT {local_day_sql("r.started_at")}) FROM ride r
     WHERE r.user_id = :user_id AND {qualifying_sql()}
-      AND (SELECT c.cell FROM ride_cell c WHERE c.ride_id = r.id ORDER BY c.seq DESC LIMIT 1)
+      AND (SELECT c.cell FROM ride_cell c WHERE c.ride_id = r.id AND c.started_at = r.started_at
+           ORDER BY c.seq DESC LIMIT 1)
           = ANY(CAST(:area AS bigint[]))
 )"""  # noqa: S608 - constant fragments
 
@@ -157,7 +158,7 @@ def ride_areas_sql(resolutions: Sequence[int]) -> str:
     (bind ``:min_trip_m``): what it added to its owner's explorer areas."""
     return " UNION ".join(
         f"SELECT DISTINCT {res}::smallint AS resolution, {parent_cell_sql('c.cell', res)} AS area"  # noqa: S608
-        " FROM ride_cell c JOIN ride r ON r.id = c.ride_id"
+        " FROM ride_cell c JOIN ride r ON r.id = c.ride_id AND r.started_at = c.started_at"
         f" WHERE c.ride_id = :ride_id AND {qualifying_sql()}"
         f" AND ((c.cell >> {_H3_RES_OFFSET}) & 15) >= {res}"
         for res in resolutions

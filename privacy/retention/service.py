@@ -5,6 +5,12 @@
   aggregates (written at upload, no trace detail), so planners' maps keep it
   and an account erase still removes it; the ride summary (distance, mode,
   minute of start) stays for the user's own history and points.
+  ``ride_cell`` is partitioned by month of the ride's start: a month that
+  ended before the cut-off is dropped whole (one catalog operation, whatever
+  its size), and the expired rides of the month the cut-off falls in (or of
+  the default partition) are deleted row by row, so exactly the paths older
+  than the cut-off go, as before. The job first makes the coming months'
+  partitions (``domain.core.partition_store.maintain``).
 - Expired technical records: idempotency answers past their expiry, refresh
   tokens expired or dead for more than a week, class join codes expired or
   revoked for more than a week, guardian codes that expired without ever
@@ -12,7 +18,7 @@
   with it), rate-limit counters older than a day, and hazard tombstones (the
   ids of deleted hazards the broker must forget) older than 30 days.
 
-Everything runs in batches so a first run on a large database neither holds
+Everything else runs in batches so a first run on a large database neither holds
 long locks nor one huge transaction; `progress` is told after every batch.
 """
 
@@ -20,10 +26,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
+
+from domain.core import partition_store
+from domain.core.partitions import RIDE_CELL
 
 BATCH = 5000
 GRACE = timedelta(days=7)
@@ -35,6 +44,10 @@ TOMBSTONES_KEPT = timedelta(days=30)
 class RetentionReport:
     cutoff: datetime
     removed: dict[str, int] = field(default_factory=dict)
+    dropped: list[str] = field(default_factory=list)
+    """Whole partitions dropped (their rows are not counted in ``removed``)."""
+    created: list[str] = field(default_factory=list)
+    """Partitions made ahead by the maintenance that runs first."""
 
     def add(self, kind: str, count: int) -> None:
         self.removed[kind] = self.removed.get(kind, 0) + count
@@ -45,8 +58,9 @@ class RetentionReport:
 _RULES: tuple[tuple[str, str], ...] = (
     (
         "ride_cell",
-        "DELETE FROM ride_cell WHERE ctid IN (SELECT rc.ctid FROM ride_cell rc"
-        " JOIN ride r ON r.id = rc.ride_id WHERE r.started_at < :cutoff LIMIT :batch)",
+        # by key: a ctid is unique only within one partition
+        "DELETE FROM ride_cell WHERE started_at < :cutoff AND (ride_id, seq, started_at) IN"
+        " (SELECT ride_id, seq, started_at FROM ride_cell WHERE started_at < :cutoff LIMIT :batch)",
     ),
     (
         "idempotency_record",
@@ -89,8 +103,11 @@ async def apply(
     batch: int = BATCH,
     progress: Callable[[str, int], None] | None = None,
 ) -> RetentionReport:
-    """Apply every retention rule once; each batch is its own short transaction."""
+    """Make the coming months' partitions, drop the wholly expired months of cell paths, then apply
+    every retention rule once; each batch is its own short transaction."""
     report = RetentionReport(cutoff=now - timedelta(days=retention_days))
+    report.created = (await partition_store.maintain(engine, today=now.astimezone(UTC).date())).created
+    report.dropped, _ = await partition_store.drop_expired(engine, RIDE_CELL, cutoff=report.cutoff)
     params = {
         "cutoff": report.cutoff,
         "now": now,

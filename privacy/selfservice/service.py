@@ -95,9 +95,9 @@ async def export_gpx(session: AsyncSession, user_id: uuid.UUID) -> AsyncIterator
         cells = await session.execute(
             sa.text(
                 "SELECT segment, cell, offset_s, speed_mps, filled FROM ride_cell"
-                " WHERE ride_id = :rid ORDER BY seq"
+                " WHERE ride_id = :rid AND started_at = :started ORDER BY seq"
             ),
-            {"rid": ride.id},
+            {"rid": ride.id, "started": ride.started_at},
         )
         segments: dict[int, list[CellVisit]] = {}
         for seg, cell, offset, speed, filled in cells:

@@ -112,9 +112,10 @@ async def seed_ride(
     for seq, cell in enumerate(cells):
         await execute(
             client,
-            "INSERT INTO ride_cell (ride_id, seq, cell, segment, offset_s, speed_mps, filled)"
-            " VALUES (:ride_id, :seq, :cell, 0, :seq, 4.0, false)",
+            "INSERT INTO ride_cell (ride_id, seq, cell, segment, offset_s, speed_mps, filled, started_at)"
+            " VALUES (:ride_id, :seq, :cell, 0, :seq, 4.0, false, :started_at)",
             ride_id=uuid.UUID(ride_id),
+            started_at=started_at,
             seq=seq,
             cell=h3.str_to_int(cell),
         )

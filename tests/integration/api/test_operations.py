@@ -11,6 +11,7 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.database import head_revision
+from domain.core.partitions import is_partition
 from domain.schema import metadata
 
 Client = AsyncTestClient[Litestar]
@@ -60,7 +61,12 @@ async def test_openapi_document_is_served(client: Client) -> None:
 
 
 def _diff(connection: Any) -> list[Any]:
-    context = MigrationContext.configure(connection, opts={"compare_type": True})
+    # the history tables' monthly partitions are made by the service, not described by the models
+    opts = {
+        "compare_type": True,
+        "include_name": lambda name, type_, _: not (type_ == "table" and is_partition(name)),
+    }
+    context = MigrationContext.configure(connection, opts=opts)
     return list(compare_metadata(context, metadata))
 
 

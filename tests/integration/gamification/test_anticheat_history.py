@@ -40,17 +40,17 @@ async def _history(client: Client, user_id: str, cells: list[int], *, rides: int
           SELECT gen_random_uuid(), :user_id, 'bike', 3000, 600,
                  CAST(:now AS timestamptz) - i * interval '5 hours', 10, :n, 1, 300, 600, 600, 0, :now
           FROM generate_series(1, :rides) i
-          RETURNING id
+          RETURNING id, started_at
         ),
         path AS (
           SELECT seq - 1 AS seq, cell FROM unnest(CAST(:kept AS bigint[])) WITH ORDINALITY AS k(cell, seq)
           UNION ALL
           SELECT :n_kept + s, 1000000 + s FROM generate_series(0, :own - 1) s
         )
-        INSERT INTO ride_cell (ride_id, seq, cell, segment, offset_s, speed_mps, filled)
+        INSERT INTO ride_cell (ride_id, seq, cell, segment, offset_s, speed_mps, filled, started_at)
         SELECT made.id, path.seq, CASE WHEN path.seq < :n_kept THEN path.cell
                                        ELSE path.cell + (abs(hashtext(made.id::text)::bigint) << 20) END,
-               0, path.seq * 5 + (path.seq * path.seq) % 17, 4.0, false
+               0, path.seq * 5 + (path.seq * path.seq) % 17, 4.0, false, made.started_at
         FROM made, path
         """,
         user_id=uuid.UUID(user_id),

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import uuid
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from api.cli.main import main
+from domain.core import partition_store
+from domain.core.partitions import RIDE_CELL
 from privacy.retention import service as retention
-from tests.clock import session_clock
+from tests.clock import TEST_NOW, session_clock
 from tests.integration.ride_helpers import count, ride_json, rows, simulated, upload
 
 Client = AsyncTestClient[Litestar]
@@ -85,3 +88,56 @@ def test_the_cli_applies_retention(database_url: str, monkeypatch: pytest.Monkey
     monkeypatch.setenv("DATABASE_URL", database_url.replace("+asyncpg", ""))
     assert main(["retention", "--days", "30"]) == 0
     assert "Retention applied" in capsys.readouterr().out
+
+
+async def _ride_started(conn: AsyncConnection, user_id: uuid.UUID, started: datetime, cells: int) -> None:
+    ride_id = uuid.uuid4()
+    await conn.execute(
+        sa.text(
+            "INSERT INTO ride (id, user_id, mode, distance_m, duration_s, started_at, resolution, cell_count,"
+            " segment_count, trimmed_m, point_count, kept_point_count, incidents_filed, created_at)"
+            " VALUES (:id, :u, 'bike', 900, 300, :t, 10, :n, 1, 0, 60, 60, 0, :t)"
+        ),
+        {"id": ride_id, "u": user_id, "t": started, "n": cells},
+    )
+    await conn.execute(
+        sa.text(
+            "INSERT INTO ride_cell (ride_id, seq, cell, segment, offset_s, speed_mps, filled, started_at)"
+            " SELECT :r, s, 622236750694711295 + s, 0, 10 * s, 4.5, false, :t"
+            " FROM generate_series(0, :n - 1) s"
+        ),
+        {"r": ride_id, "t": started, "n": cells},
+    )
+
+
+async def test_a_wholly_expired_month_is_dropped_and_the_boundary_month_loses_only_its_expired_rides(
+    clean_db: AsyncEngine, register: Any
+) -> None:
+    account = await register()
+    cutoff = TEST_NOW - timedelta(days=365)  # 2025-06-17 08:17 UTC
+    expired = [datetime(2025, 5, 1, tzinfo=UTC), datetime(2025, 5, 31, 23, 59, tzinfo=UTC)]
+    boundary_expired = [datetime(2025, 6, 1, tzinfo=UTC), cutoff - timedelta(minutes=1)]
+    kept = [cutoff, cutoff + timedelta(minutes=1), datetime(2025, 6, 30, 23, 59, tzinfo=UTC)]
+    later = [datetime(2025, 7, 1, tzinfo=UTC), datetime(2026, 6, 16, tzinfo=UTC)]
+    async with clean_db.begin() as conn:
+        for started in (*expired, *boundary_expired, *kept, *later):
+            await _ride_started(conn, uuid.UUID(account.id), started, 4)
+
+    report = await retention.apply(clean_db, now=TEST_NOW, retention_days=365)
+
+    assert report.dropped == ["ride_cell_p2025_05"]
+    assert report.removed["ride_cell"] == 4 * len(boundary_expired)
+    remaining = await rows(clean_db, "SELECT started_at, count(*) FROM ride_cell GROUP BY 1 ORDER BY 1")
+    assert remaining == [(t, 4) for t in (*kept, *later)]
+    assert await count(clean_db, "ride") == 9
+    async with clean_db.connect() as conn:
+        months = (await partition_store.layout(conn, RIDE_CELL)).months
+        assert date(2025, 5, 1) not in months and date(2025, 6, 1) in months
+        assert await count(clean_db, "ride_cell_default") == 0
+
+    # the next day: nothing wholly expired any more, one more day of the boundary month goes row by row
+    again = await retention.apply(clean_db, now=TEST_NOW + timedelta(days=1), retention_days=365)
+    assert again.dropped == []
+    assert again.removed["ride_cell"] == 4 * 2
+    remaining = await rows(clean_db, "SELECT started_at FROM ride_cell GROUP BY 1 ORDER BY 1")
+    assert remaining == [(t,) for t in (kept[2], *later)]
