@@ -53,6 +53,8 @@ class Cluster:
     port: int = field(default_factory=free_port)
     settings: dict[str, str] = field(default_factory=dict)
     user: str | None = field(default_factory=_system_user)
+    bin: Path = BIN
+    """pgserver's binaries by default; the replica test uses the machine's (`DEBIAN_PG_BIN`)."""
 
     @property
     def pgdata(self) -> Path:
@@ -62,9 +64,10 @@ class Cluster:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
 
     def _run(self, exe: str, *args: str) -> None:
-        subprocess.run([str(BIN / exe), *args], check=True, capture_output=True, user=self.user, timeout=120)  # noqa: S603
+        command = [str(self.bin / exe), *args]
+        subprocess.run(command, check=True, capture_output=True, user=self.user, timeout=120)  # noqa: S603
 
-    def init(self) -> Cluster:
+    def _own_root(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
         if self.user is not None:
             import pwd
@@ -74,7 +77,20 @@ class Cluster:
             ensure_prefix_permissions(self.root)
             entry = pwd.getpwnam(self.user)
             os.chown(self.root, entry.pw_uid, entry.pw_gid)
+
+    def init(self) -> Cluster:
+        self._own_root()
         self._run("initdb", "-D", str(self.pgdata), "--auth=trust", "-U", "postgres", "--encoding=utf8")
+        return self
+
+    def standby_of(self, primary: Cluster) -> Cluster:
+        """Make this cluster a streaming replica of ``primary`` (running): ``pg_basebackup -R``."""
+        self._own_root()
+        self._run(
+            "pg_basebackup",
+            *("-h", "127.0.0.1", "-p", str(primary.port), "-U", "postgres"),
+            *("-D", str(self.pgdata), "-R", "-X", "stream", "--checkpoint=fast"),
+        )
         return self
 
     def start(self) -> Cluster:
@@ -112,7 +128,7 @@ class Cluster:
     def stop(self) -> None:
         if (self.pgdata / "postmaster.pid").exists():
             subprocess.run(  # noqa: S603
-                [str(BIN / "pg_ctl"), "-D", str(self.pgdata), "-m", "immediate", "-w", "stop"],
+                [str(self.bin / "pg_ctl"), "-D", str(self.pgdata), "-m", "immediate", "-w", "stop"],
                 capture_output=True,
                 user=self.user,
                 timeout=60,
