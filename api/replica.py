@@ -78,7 +78,7 @@ class ReadRouter:
         primary: async_sessionmaker[AsyncSession],
         replica: AsyncEngine | None,
         *,
-        bus: Bus,
+        bus: Bus | None = None,
         max_lag_s: float,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -102,12 +102,19 @@ class ReadRouter:
 
     @classmethod
     def from_settings(
-        cls, settings: Settings, primary: async_sessionmaker[AsyncSession], bus: Bus
+        cls,
+        settings: Settings,
+        primary: async_sessionmaker[AsyncSession],
+        bus: Bus | None = None,
+        *,
+        null_pool: bool = False,
     ) -> ReadRouter:
+        """``null_pool``: for a command, which reads once (``saferoutes export``, ``open-data``)."""
         engine = None
         if settings.database_read_url:
             engine = make_engine(
                 to_async_url(settings.database_read_url),
+                null_pool=null_pool,
                 pool_size=settings.db_pool_size,
                 application_name=READ_APPLICATION_NAME,
             )
@@ -130,6 +137,16 @@ class ReadRouter:
             return self._replica
         READS.labels("primary").inc()
         return self._primary
+
+    @property
+    def state(self) -> str:
+        """For people: where the reads went at the last check, and why."""
+        return {
+            "unchecked": "primary (no replica configured)" if self._replica is None else "not checked yet",
+            "replica": "the replica",
+            "lagging": f"the primary (the replica is more than {self.max_lag_s:g} s behind)",
+            "down": "the primary (the replica does not answer)",
+        }[self._state]
 
     async def lag_s(self) -> float | None:
         """The replica's lag now, or None when it does not answer."""

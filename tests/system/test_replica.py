@@ -15,7 +15,10 @@ read (and made) on the primary.
 from __future__ import annotations
 
 import asyncio
+import json
 import re
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
 from api.database import to_async_url
-from tests.system.cluster import Cluster, Service
+from tests.system.cluster import ROOT, Cluster, Service
 from tests.system.conftest import citizen, create_staff
 from tests.tooling import require_or_skip
 
@@ -112,7 +115,7 @@ async def _until(predicate: Any, within_s: float = 20) -> None:
 
 
 async def test_exports_and_public_reads_come_from_the_replica_until_it_lags_past_the_bound(
-    clusters: tuple[Cluster, Cluster], services: tuple[Service, Service]
+    clusters: tuple[Cluster, Cluster], services: tuple[Service, Service], tmp_path: Path
 ) -> None:
     primary, standby = clusters
     tolerant, strict = services
@@ -148,6 +151,20 @@ async def test_exports_and_public_reads_come_from_the_replica_until_it_lags_past
 
             # an export within the bound is read on the replica: it names the release only it holds
             assert await _flows_release(http, planner) == first
+            # and so is the command line's
+            exported = tmp_path / "flows.geojson"
+            command = await asyncio.to_thread(
+                subprocess.run,
+                [sys.executable, "-m", "api.cli", "export", "flows", "-o", str(exported), "--quiet"],
+                cwd=ROOT,
+                env=tolerant.environment(),
+                capture_output=True,
+                text=True,
+                timeout=120,
+                check=True,
+            )
+            assert "Reading from the replica" in command.stderr
+            assert json.loads(exported.read_text())["release"] == first
             # an anonymous public read is served by the replica, which has not seen the hazard yet;
             # its reporter, signed in, reads the primary and sees what they wrote
             assert (await http.get(f"/hazards/{hazard}")).status_code == 404
