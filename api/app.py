@@ -49,6 +49,7 @@ from api.privacy.http import (
     PrivacyZonesController,
 )
 from api.problems import EXCEPTION_HANDLERS
+from api.replica import ReadRouter, provide_export_session, provide_read_session
 from api.rides.http import RidesController
 from api.routing.http import RoutesController
 from api.schools.http import ClassesController, SchoolsController
@@ -155,6 +156,8 @@ def create_app(
             settings.ngsi_broker_url, make_sessionmaker(engine), source=settings.ngsi_alert_source
         )
     bus = build_bus(pusher=pusher)
+    sessionmaker = make_sessionmaker(engine, bus)
+    reads = ReadRouter.from_settings(settings, sessionmaker, bus)
 
     # run by an ASGI server of its own without DATABASE_URL, the app started the embedded database
     # itself (`saferoutes serve` supervises it otherwise): bring it back when it dies
@@ -173,6 +176,7 @@ def create_app(
                 await pusher.aclose()
             await route_graphs.aclose()
             passwords.close()
+            await reads.aclose()
             await engine.dispose()
 
     prometheus = PrometheusConfig(
@@ -184,7 +188,8 @@ def create_app(
             {
                 "settings": settings,
                 "engine": engine,
-                "sessionmaker": make_sessionmaker(engine, bus),
+                "sessionmaker": sessionmaker,
+                "reads": reads,
                 "read_sessionmaker": make_sessionmaker(autocommit(engine), bus),
                 "tokens": tokens,
                 "auth": auth_config,
@@ -196,6 +201,8 @@ def create_app(
         ),
         dependencies={
             "db_session": Provide(provide_db_session),
+            "read_session": Provide(provide_read_session),
+            "export_session": Provide(provide_export_session),
             "settings": Provide(provide_settings, sync_to_thread=False),
             "caller": Provide(provide_caller, sync_to_thread=False),
             "current_user": Provide(provide_current_user),

@@ -28,6 +28,7 @@ from api.embedded import EmbeddedPostgres
 from api.settings import Settings
 from domain.bootstrap import build_bus
 from domain.core.bus import BUS_KEY, Bus
+from domain.core.replica import on_replica
 
 log = logging.getLogger("saferoutes.database")
 
@@ -101,6 +102,7 @@ def make_engine(
     null_pool: bool = False,
     pool_size: int = Settings.db_pool_size,
     command_timeout: float | None = 30,
+    application_name: str = "saferoutes",
 ) -> AsyncEngine:
     """The service's engine: a fixed pool of `pool_size` connections, 5 s to connect or to wait
     for one.
@@ -116,11 +118,17 @@ def make_engine(
     checks out several times. A server restart instead costs each worker one
     503 (asyncpg reports the dead connection, SQLAlchemy then discards every
     pooled connection older than the failure), which clients retry.
+    ``application_name`` names the connections in ``pg_stat_activity`` (``saferoutes-read`` on a
+    replica, ``api.replica``).
     """
     kwargs: dict[str, Any] = {"poolclass": NullPool}
     if not null_pool:
         kwargs = {"pool_size": pool_size, "max_overflow": 0, "pool_timeout": 5, "pool_recycle": 1800}
-    connect_args = {"timeout": 5, "command_timeout": command_timeout}
+    connect_args = {
+        "timeout": 5,
+        "command_timeout": command_timeout,
+        "server_settings": {"application_name": application_name},
+    }
     # errors would otherwise quote a statement's parameters, which hold request values
     return create_async_engine(url, connect_args=connect_args, hide_parameters=True, **kwargs)
 
@@ -130,9 +138,18 @@ def autocommit(engine: AsyncEngine) -> AsyncEngine:
     return engine.execution_options(isolation_level="AUTOCOMMIT")
 
 
-def make_sessionmaker(engine: AsyncEngine, bus: Bus | None = None) -> async_sessionmaker[Any]:
-    """Sessions that carry the message bus (`domain.core.bus`); by default one without a broker push."""
-    return async_sessionmaker(engine, expire_on_commit=False, info={BUS_KEY: bus or build_bus()})
+def make_sessionmaker(
+    engine: AsyncEngine, bus: Bus | None = None, *, primary: async_sessionmaker[Any] | None = None
+) -> async_sessionmaker[Any]:
+    """Sessions that carry the message bus (`domain.core.bus`); by default one without a broker push.
+
+    ``primary``: ``engine`` is a read replica's, and the sessions know the primary's for the writes
+    a read may lead to (`domain.core.replica`).
+    """
+    info: dict[str, Any] = {BUS_KEY: bus or build_bus()}
+    if primary is not None:
+        info = on_replica(info, primary)
+    return async_sessionmaker(engine, expire_on_commit=False, info=info)
 
 
 def alembic_config() -> Config:

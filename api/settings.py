@@ -59,6 +59,10 @@ class SettingsError(ValueError):
 class Settings:
     env: Environment = "development"
     database_url: str | None = None
+    # A streaming replica for reads that tolerate lag (exports, public reads; api/replica.py),
+    # used while its lag stays within database_read_max_lag_s; the primary otherwise.
+    database_read_url: str | None = None
+    database_read_max_lag_s: float = 30.0
     data_dir: Path = field(default_factory=default_data_dir)
     # Set from SAFEROUTES_SECRET_KEY, or (development) the data directory's key file; a Settings built
     # in code gets a random key of its own, so no key the service signs with is written in its source.
@@ -174,6 +178,12 @@ class Settings:
             )
         if self.ngsi_broker_url is not None and not self.ngsi_broker_url.startswith(("http://", "https://")):
             raise SettingsError("SAFEROUTES_NGSI_BROKER_URL must be an http(s) URL")
+        if self.database_read_url is not None and not self.database_url:
+            raise SettingsError(
+                "SAFEROUTES_DATABASE_READ_URL needs DATABASE_URL: the embedded database has no replica"
+            )
+        if not 0 < self.database_read_max_lag_s <= 86400:
+            raise SettingsError("SAFEROUTES_DATABASE_READ_MAX_LAG_S must be in (0, 86400] seconds")
         if not 1 <= self.db_pool_size <= 200:
             raise SettingsError("SAFEROUTES_DB_POOL_SIZE must be between 1 and 200")
         if not 1 <= self.password_workers <= 64:
@@ -267,6 +277,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     settings = Settings(
         env=mode,  # type: ignore[arg-type]  # checked just above
         database_url=env.get("DATABASE_URL") or None,
+        database_read_url=env.get("SAFEROUTES_DATABASE_READ_URL") or None,
+        database_read_max_lag_s=_float(
+            env, "SAFEROUTES_DATABASE_READ_MAX_LAG_S", defaults.database_read_max_lag_s
+        ),
         data_dir=data_dir,
         secret_key=secret_key,
         jwt_issuer=env.get("SAFEROUTES_JWT_ISSUER") or defaults.jwt_issuer,

@@ -346,6 +346,58 @@ async def register(base: str, clients: int) -> list[dict[str, str]]:
         return [await new_user(client) for _ in range(clients)]
 
 
+async def wal_position(url: str) -> int:
+    """Bytes of WAL the server has written so far (what a replica streams, what a disk must absorb)."""
+    conn = await asyncpg.connect(url)
+    try:
+        return int(await conn.fetchval("SELECT pg_current_wal_lsn() - '0/0'::pg_lsn"))
+    finally:
+        await conn.close()
+
+
+async def service_backends(url: str) -> list[int]:
+    """The PostgreSQL backends serving the service's pools (``application_name`` saferoutes): their
+    CPU is the database's share of an upload, whatever else the same server runs."""
+    conn = await asyncpg.connect(url)
+    try:
+        rows = await conn.fetch("SELECT pid FROM pg_stat_activity WHERE application_name = 'saferoutes'")
+    finally:
+        await conn.close()
+    return [int(r["pid"]) for r in rows]
+
+
+def pids_cpu_seconds(pids: list[int]) -> float:
+    procs = _processes()
+    return sum(procs[pid][2] for pid in pids if pid in procs)
+
+
+FOOTPRINT_TABLES = (
+    "ride",
+    "ride_cell",
+    "cell_exposure",
+    "cell_transition",
+    "points_entry",
+    "idempotency_record",
+    "rate_limit_bucket",
+)
+
+
+async def footprint(url: str) -> tuple[int, list[tuple[str, int, int]]]:
+    """Rides stored, and per table its rows and bytes (heap, indexes and TOAST), after a VACUUM."""
+    conn = await asyncpg.connect(url)
+    try:
+        rides = int(await conn.fetchval("SELECT count(*) FROM ride"))
+        out = []
+        for table in FOOTPRINT_TABLES:
+            await conn.execute(f"VACUUM {table}")
+            rows = int(await conn.fetchval(f"SELECT count(*) FROM {table}"))
+            size = int(await conn.fetchval("SELECT pg_total_relation_size($1::regclass)", table))
+            out.append((table, rows, size))
+    finally:
+        await conn.close()
+    return rides, out
+
+
 async def analyze(url: str) -> None:
     """Give the planner the statistics autovacuum keeps in a running service.
 
@@ -445,7 +497,10 @@ def main() -> None:
         asyncio.run(analyze(plain_url))
         expected = (args.rate or args.prebuild_rate) * args.seconds
         held = trips.prebuild(math.ceil(expected / args.clients))
+        backends = asyncio.run(service_backends(plain_url))
         cpu_before, pg_before, machine_before = cpu_seconds(pid), postgres_cpu_seconds(), machine_busy()
+        backends_before = pids_cpu_seconds(backends)
+        wal_before = asyncio.run(wal_position(plain_url))
         bench_cpu = time.process_time()
         run = asyncio.run(uploads(base, users, args.seconds, trips, rate=args.rate))
         bench_cpu = time.process_time() - bench_cpu
@@ -453,6 +508,10 @@ def main() -> None:
         latencies, failures, elapsed = run.latencies, run.failures, run.elapsed
         server_cpu = cpu_seconds(pid) - cpu_before
         pg_cpu = postgres_cpu_seconds() - pg_before
+        backends = sorted(set(backends) | set(asyncio.run(service_backends(plain_url))))
+        backends_cpu = pids_cpu_seconds(backends) - backends_before
+        wal = asyncio.run(wal_position(plain_url)) - wal_before
+        stored, tables = asyncio.run(footprint(plain_url))
         floor = None
         if args.floor:
             bodies = [trips.next_body(n) for n in range(args.clients)]
@@ -473,6 +532,8 @@ def main() -> None:
     print(f"failed uploads:        {failures}")
     print(f"service CPU per ride:  {server_cpu / max(done, 1) * 1e3:10.1f} ms (user + system, all workers)")
     print(f"PostgreSQL CPU/ride:   {pg_cpu / max(done, 1) * 1e3:10.1f} ms (processes named postgres)")
+    print(f"PostgreSQL backends:   {backends_cpu / max(done, 1) * 1e3:10.1f} ms per ride (the service's own)")
+    print(f"WAL per ride:          {wal / max(done, 1):10,.0f} B (streamed to every replica)")
     print(f"bench client CPU/ride: {bench_cpu / max(done, 1) * 1e3:10.1f} ms (sending, reading answers)")
     print(
         f"bodies prebuilt:       {held / 1e6:10,.0f} MB before the run;"
@@ -486,6 +547,9 @@ def main() -> None:
     if not args.rate:
         # Little's law: n uploads always in flight at X rides/s wait n / X on average
         print(f"queueing floor n / X:  {args.clients / max(done / elapsed, 1e-9) * 1e3:10.1f} ms")
+    print(f"stored per ride ({stored} rides, warm-up included; rows and bytes with indexes):")
+    for table, rows, size in tables:
+        print(f"  {table:20s} {rows / max(stored, 1):8.1f} rows {size / max(stored, 1):10,.0f} B")
     print(f"bare h3 loop:          {len(sample) * POINTS_PER_RIDE / bare:10,.0f} points/s")
     print(f"process_trace:         {len(sample) * POINTS_PER_RIDE / full:10,.0f} points/s")
     print(f"ratio pipeline / h3:   {bare / full:10.2f}   (target >= 0.5)")

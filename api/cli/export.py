@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Final, TextIO
 
 from api.database import make_engine, make_sessionmaker
+from api.replica import ReadRouter
 from api.settings import Settings
 from domain.core.columns import utcnow
 from domain.core.errors import DomainError, InvalidInput
@@ -95,6 +96,7 @@ async def run_export(
     )
     engine = make_engine(url, null_pool=True)
     sessionmaker = make_sessionmaker(engine)
+    router = ReadRouter.from_settings(settings, sessionmaker, null_pool=True)
     part = args.output.with_name(args.output.name + ".part")
     bar: ProgressBar | None = None
     try:
@@ -106,8 +108,17 @@ async def run_export(
             if bar is not None:
                 bar.update(done)
 
+        reads = await router.sessionmaker()
+        if router.configured:
+            print(f"Reading from {router.state}", file=err)
         opened = await open_export(
-            sessionmaker, query, actor=Actor(None, CLI_ACTOR), policy=policy, now=now, progress=progress
+            sessionmaker,
+            query,
+            actor=Actor(None, CLI_ACTOR),
+            policy=policy,
+            now=now,
+            progress=progress,
+            reads=reads,
         )
         bar = None if args.quiet else ProgressBar(opened.rows, err)
         with part.open("wb") as out:
@@ -120,6 +131,7 @@ async def run_export(
         return 0
     finally:
         part.unlink(missing_ok=True)
+        await router.aclose()
         await engine.dispose()
 
 

@@ -13,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 
 from api.database import make_engine, make_sessionmaker
 from api.opendata.wire import window
+from api.replica import ReadRouter
 from api.settings import Settings
 from domain.core.columns import utcnow
 from domain.opendata.broker import BrokerPusher, full_sync
@@ -49,8 +50,12 @@ async def _dump(settings: Settings, url: str, args: argparse.Namespace) -> int:
     span = dataclasses.replace(window(settings), month=parse_month(args.month, now.date()))
     args.out.mkdir(parents=True, exist_ok=True)
     engine = make_engine(url, null_pool=True)
+    router = ReadRouter.from_settings(settings, make_sessionmaker(engine), null_pool=True)
     tasks: dict[str, TaskID] = {}
     try:
+        reads = await router.sessionmaker()
+        if router.configured:
+            print(f"Reading from {router.state}", file=sys.stderr)
         with progress_bar(args.quiet) as bar:
 
             def advance(step: str, done: int, total: int) -> None:
@@ -58,9 +63,10 @@ async def _dump(settings: Settings, url: str, args: argparse.Namespace) -> int:
                     tasks[step] = bar.add_task(step, total=total)
                 bar.update(tasks[step], completed=done, total=total)
 
-            async with make_sessionmaker(engine)() as session:
+            async with reads() as session:
                 result = await dump(session, args.out, span, now=now, progress=advance)
     finally:
+        await router.aclose()
         await engine.dispose()
     names = ", ".join(p.name for p in result.files)
     print(

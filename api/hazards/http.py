@@ -85,7 +85,7 @@ class HazardController(Controller):
     @get("/", summary="Public hazards, newest first; no reporter identity")
     async def list_hazards(
         self,
-        db_session: NamedDependency[AsyncSession],
+        read_session: NamedDependency[AsyncSession],
         limit: Limit = DEFAULT_LIMIT,
         cursor: Cursor = None,
         bbox: BBoxQuery = None,
@@ -97,16 +97,16 @@ class HazardController(Controller):
             categories=[category] if category else [],
             statuses=[status] if status else [],
         )
-        rows = await list_hazards(db_session, where, limit=limit + 1, after=decode_time_id_cursor(cursor))
+        rows = await list_hazards(read_session, where, limit=limit + 1, after=decode_time_id_cursor(cursor))
         more = len(rows) > limit
         rows = rows[:limit]
         next_cursor = encode_cursor(rows[-1].created_at, rows[-1].id) if more else None
         return Page(items=[hazard_out(h) for h in rows], next_cursor=next_cursor)
 
     @get("/{hazard_id:uuid}", summary="One hazard with its counts and status history")
-    async def read(self, db_session: NamedDependency[AsyncSession], hazard_id: HazardId) -> HazardDetail:
-        hazard = await get_hazard(db_session, hazard_id)
-        return hazard_detail(hazard, await status_history(db_session, hazard_id))
+    async def read(self, read_session: NamedDependency[AsyncSession], hazard_id: HazardId) -> HazardDetail:
+        hazard = await get_hazard(read_session, hazard_id)
+        return hazard_detail(hazard, await status_history(read_session, hazard_id))
 
     @post(
         "/{hazard_id:uuid}/confirmations",

@@ -55,7 +55,7 @@ class NgsiController(Controller):
         self,
         request: Request[Any, Any, Any],
         state: State,
-        db_session: NamedDependency[AsyncSession],
+        read_session: NamedDependency[AsyncSession],
         type_: Annotated[EntityType | None, QueryParameter(name="type", description="required")] = None,
         id_: Annotated[str | None, QueryParameter(name="id", max_length=4000)] = None,
         attrs: Attrs = None,
@@ -72,7 +72,7 @@ class NgsiController(Controller):
         ids = [i.strip() for i in id_.split(",") if i.strip()] if id_ else []
         count = count or "count" in (options or "")
         found, total = await query_entities(
-            db_session, state.settings, kind=type_, ids=ids, limit=limit, offset=offset, count=count
+            read_session, state.settings, kind=type_, ids=ids, limit=limit, offset=offset, count=count
         )
         headers = wanted.headers() | ({"NGSILD-Results-Count": str(total)} if total is not None else {})
         return Response(wanted.body(found), media_type=wanted.media_type, headers=headers)
@@ -82,13 +82,13 @@ class NgsiController(Controller):
         self,
         request: Request[Any, Any, Any],
         state: State,
-        db_session: NamedDependency[AsyncSession],
+        read_session: NamedDependency[AsyncSession],
         entity_id: Annotated[str, PathParameter(description="urn:ngsi-ld:<type>:<key>")],
         attrs: Attrs = None,
         options: Options = None,
     ) -> Response[Any]:
         wanted = shape(request, options, attrs)
-        found = await read_entity(db_session, state.settings, entity_id)
+        found = await read_entity(read_session, state.settings, entity_id)
         return Response(wanted.one(found), media_type=wanted.media_type, headers=wanted.headers())
 
 

@@ -34,6 +34,7 @@ from api.planner.wire import (
     file_stream,
     ledger_out,
 )
+from api.replica import ReadRouter
 from api.security import Caller, requires_role
 from api.settings import Settings
 from domain.core.columns import utcnow
@@ -59,12 +60,14 @@ SchoolId = Annotated[uuid.UUID, PathParameter(description="the school id")]
 
 async def _stream(state: State, caller: Caller, query: ExportQuery, now: datetime) -> Stream:
     settings: Settings = state.settings
+    reads: ReadRouter = state.reads
     opened = await export_service.open_export(
         state.sessionmaker,
         query,
         actor=Actor(caller.id, caller.role.value),
         policy=settings.release_policy(),
         now=now,
+        reads=await reads.sessionmaker(),
     )
     return file_stream(opened.chunks, query.format, query.filename(now))
 
@@ -142,7 +145,7 @@ class PlannerController(Controller):
     async def route_report(
         self,
         state: State,
-        db_session: NamedDependency[AsyncSession],
+        export_session: NamedDependency[AsyncSession],
         caller: NamedDependency[Caller],
         school_id: SchoolId,
         fmt: Format = "geojson",
@@ -157,7 +160,7 @@ class PlannerController(Controller):
         now = utcnow()
         window = export_window(parse_time(from_, "from"), parse_time(to, "to"), now.date())
         report = await route_report(
-            db_session,
+            export_session,
             school_id,
             policy=settings.release_policy(),
             now=now,

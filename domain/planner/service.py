@@ -95,13 +95,18 @@ async def open_export(
     policy: ReleasePolicy,
     now: datetime,
     progress: Callable[[int], None] | None = None,
+    reads: async_sessionmaker[AsyncSession] | None = None,
 ) -> Opened:
     """Obtain the release and the public hazards, write the audit row (committed), and return the
     chunks, to be iterated once. Call it before sending any header: a refused release (budget) or a
-    failing audit is an error answer, never an unaudited export."""
+    failing audit is an error answer, never an unaudited export.
+
+    ``reads``: where the release and the hazards are read (a replica's sessions, whose missing
+    release is made on the primary); ``sessionmaker`` by default. The audit row is written with
+    ``sessionmaker``, the primary's."""
     query.check_release_resolution(policy.resolution)
     served: Served | None = None
-    async with sessionmaker() as session:
+    async with (reads or sessionmaker)() as session:
         if query.needs_release:
             dataset = Dataset.FLOWS if query.kind is ExportKind.FLOWS else Dataset.CELLS
             served = await obtain(

@@ -21,6 +21,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.core.locks import hold, lock_key
+from domain.core.replica import primary_of
 from privacy.release import store
 from privacy.release.mechanism import Calibration, Cell, Flow, Released, release_cells, release_flows
 from privacy.release.rules import ReleasePolicy, Window
@@ -85,10 +86,23 @@ async def obtain(
 
     Call it on a session with nothing pending: a new release is committed
     before any byte of it is served, with its ledger rows.
+
+    On a replica's session (`domain.core.replica`) a stored release is served
+    from the replica, and a missing one is made on the primary: the ledger is
+    written there only, under the primary's locks, which look for the release
+    again. A lagging replica can therefore only send a request to the primary,
+    never make a second release of a window; a release it does see is the
+    primary's, whole (its figures commit with it), and never changes after.
     """
     found = await store.find(session, dataset.value, window, policy.resolution)
     if found is not None:
         return Served(found, await store.values_of(session, found.id), new=False)
+    primary = primary_of(session)
+    if primary is not None:
+        async with primary() as writer:
+            return await obtain(
+                writer, dataset, window, policy, now=now, actor_id=actor_id, actor_role=actor_role
+            )
     months = window.months()
     await hold(
         session,

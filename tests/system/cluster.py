@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -53,6 +54,8 @@ class Cluster:
     port: int = field(default_factory=free_port)
     settings: dict[str, str] = field(default_factory=dict)
     user: str | None = field(default_factory=_system_user)
+    bin: Path = BIN
+    """pgserver's binaries by default; the replica test uses the machine's (`DEBIAN_PG_BIN`)."""
 
     @property
     def pgdata(self) -> Path:
@@ -62,9 +65,10 @@ class Cluster:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
 
     def _run(self, exe: str, *args: str) -> None:
-        subprocess.run([str(BIN / exe), *args], check=True, capture_output=True, user=self.user, timeout=120)  # noqa: S603
+        command = [str(self.bin / exe), *args]
+        subprocess.run(command, check=True, capture_output=True, user=self.user, timeout=120)  # noqa: S603
 
-    def init(self) -> Cluster:
+    def _own_root(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
         if self.user is not None:
             import pwd
@@ -74,7 +78,20 @@ class Cluster:
             ensure_prefix_permissions(self.root)
             entry = pwd.getpwnam(self.user)
             os.chown(self.root, entry.pw_uid, entry.pw_gid)
+
+    def init(self) -> Cluster:
+        self._own_root()
         self._run("initdb", "-D", str(self.pgdata), "--auth=trust", "-U", "postgres", "--encoding=utf8")
+        return self
+
+    def standby_of(self, primary: Cluster) -> Cluster:
+        """Make this cluster a streaming replica of ``primary`` (running): ``pg_basebackup -R``."""
+        self._own_root()
+        self._run(
+            "pg_basebackup",
+            *("-h", "127.0.0.1", "-p", str(primary.port), "-U", "postgres"),
+            *("-D", str(self.pgdata), "-R", "-X", "stream", "--checkpoint=fast"),
+        )
         return self
 
     def start(self) -> Cluster:
@@ -112,7 +129,7 @@ class Cluster:
     def stop(self) -> None:
         if (self.pgdata / "postmaster.pid").exists():
             subprocess.run(  # noqa: S603
-                [str(BIN / "pg_ctl"), "-D", str(self.pgdata), "-m", "immediate", "-w", "stop"],
+                [str(self.bin / "pg_ctl"), "-D", str(self.pgdata), "-m", "immediate", "-w", "stop"],
                 capture_output=True,
                 user=self.user,
                 timeout=60,
@@ -224,3 +241,78 @@ class EmbeddedService(Service):
                 if process.info["name"] == "postgres" and Path(process.cwd()) == self.pgdata:
                     found.append(process)
         return found
+
+
+HAPROXY_CONFIG = """\
+global
+    maxconn 512
+    # whole ride bodies fit in a buffer, so that HAProxy can resend one (retry-on)
+    tune.bufsize 131072
+
+defaults
+    mode http
+    timeout connect 2s
+    timeout client 60s
+    timeout server 60s
+    # a request that found a stopping instance goes to the other: connection refused or a
+    # connection closed without an answer; uploads are safe to resend (Idempotency-Key)
+    retries 3
+    option redispatch 1
+    retry-on conn-failure empty-response 503
+
+frontend saferoutes
+    bind 127.0.0.1:{port}
+    default_backend instances
+
+backend instances
+    balance roundrobin
+    option httpchk GET /ready
+    http-check expect status 200
+    default-server check inter 300ms fall 1 rise 2
+{servers}
+"""
+
+
+@dataclass
+class HAProxy:
+    """Debian's HAProxy in the foreground (``-db``) on a free port, balancing over ``backends``."""
+
+    root: Path
+    backends: list[str]
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def config(self) -> str:
+        servers = "\n".join(f"    server i{n} {b}" for n, b in enumerate(self.backends))
+        return HAPROXY_CONFIG.format(port=self.port, servers=servers)
+
+    def start(self, timeout: float = 30) -> HAProxy:
+        self.root.mkdir(parents=True, exist_ok=True)
+        cfg = self.root / "haproxy.cfg"
+        cfg.write_text(self.config())
+        with (self.root / "haproxy.log").open("ab") as log:
+            command = [shutil.which("haproxy") or "haproxy", "-f", str(cfg), "-db"]
+            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)  # noqa: S603
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"haproxy exited: {(self.root / 'haproxy.log').read_text()[-2000:]}")
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(self.base_url + "/ready", timeout=2).status_code == 200:
+                    return self
+            time.sleep(0.2)
+        raise RuntimeError("haproxy did not answer")
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=10)

@@ -13,9 +13,10 @@ import h3
 import pytest
 import sqlalchemy as sa
 from litestar.testing import AsyncTestClient
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
+from sqlalchemy.pool import NullPool
 
-from api.database import make_sessionmaker
+from api.database import make_sessionmaker, to_async_url
 from domain.core.enums import Role
 from privacy.release import store
 from privacy.release.mechanism import Totals
@@ -180,3 +181,32 @@ async def test_fake_accounts_cannot_single_out_the_one_real_rider(
         "/planner/heatmap", params={**MONTH, "metric": "exposure"}, headers=planner.auth
     )
     assert answer.json()["features"] == []
+
+
+async def test_a_release_read_on_a_replica_is_made_on_the_primary_once_and_then_read_there(
+    clean_db: AsyncEngine, database_url: str
+) -> None:
+    """A replica's session (here: the same database, every transaction read-only, as on a standby)
+    serves a stored release and sends a missing one to the primary, where it is made and charged."""
+    seed = Seed(clean_db)
+    for _ in range(CROWD):
+        await seed.exposure(await seed.user(), [CELL], day=MARCH)
+    primary = make_sessionmaker(clean_db)
+    standby = create_async_engine(
+        to_async_url(database_url),
+        poolclass=NullPool,
+        connect_args={"server_settings": {"default_transaction_read_only": "on"}},
+    )
+    replica = make_sessionmaker(standby, primary=primary)
+    try:
+        async with replica() as session:
+            made = await obtain(session, Dataset.CELLS, MARCH_WINDOW, POLICY, now=NOW)
+            again = await obtain(session, Dataset.CELLS, MARCH_WINDOW, POLICY, now=NOW)
+            with pytest.raises(sa.exc.DBAPIError, match="read-only"):
+                await session.execute(sa.text("DELETE FROM privacy_ledger"))
+    finally:
+        await standby.dispose()
+    assert made.new and not again.new and again.release.id == made.release.id
+    async with primary() as session:
+        spent = await store.spent(session, [date(2026, 3, 1)])
+    assert spent == {date(2026, 3, 1): pytest.approx(made.release.epsilon)}, "charged once, on the primary"

@@ -134,3 +134,16 @@ def test_a_data_directory_that_cannot_keep_a_key_is_a_configuration_error(tmp_pa
     blocker.write_text("not a directory")
     with pytest.raises(SettingsError, match="SAFEROUTES_SECRET_KEY"):
         load_settings({"SAFEROUTES_DATA_DIR": str(blocker / "data")})
+
+
+def test_a_read_replica_needs_a_primary_server_and_a_sane_lag_bound(dev: dict[str, str]) -> None:
+    replica = {"SAFEROUTES_DATABASE_READ_URL": "postgresql://ro@standby/saferoutes"}
+    with pytest.raises(SettingsError, match="SAFEROUTES_DATABASE_READ_URL needs DATABASE_URL"):
+        load_settings(dev | replica)
+    both = dev | replica | {"DATABASE_URL": "postgresql://app@primary/saferoutes"}
+    settings = load_settings(both)
+    assert settings.database_read_url == "postgresql://ro@standby/saferoutes"
+    assert settings.database_read_max_lag_s == 30.0
+    for bad in ("0", "-1", "1e9", "soon"):
+        with pytest.raises(SettingsError, match="SAFEROUTES_DATABASE_READ_MAX_LAG_S"):
+            load_settings(both | {"SAFEROUTES_DATABASE_READ_MAX_LAG_S": bad})
