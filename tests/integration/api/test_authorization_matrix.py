@@ -107,6 +107,9 @@ MATRIX: dict[tuple[str, str], dict[str, str]] = {
     ("GET", "/challenges/{challenge_id}/leaderboard"): user(),
     ("GET", "/leaderboards"): user(),
     ("GET", "/routes/safe"): public(),
+    # public OpenStreetMap geometry, no person in it (api/streets/http.py)
+    ("GET", "/streets"): public(),
+    ("GET", "/streets/network"): public(),
     ("GET", "/planner/heatmap"): roles("planner"),
     ("GET", "/planner/flows"): roles("planner"),
     ("GET", "/planner/exports"): roles("planner", "admin"),

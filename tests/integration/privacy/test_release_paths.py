@@ -65,6 +65,8 @@ EMITTERS: dict[tuple[str, str], str] = {
     ("GET", "/ready"): "readiness",
     ("GET", "/metrics"): "request counts and latencies",
     ("GET", "/planner/map"): "a static page",
+    ("GET", "/streets"): "public facts: the imported OpenStreetMap extract",
+    ("GET", "/streets/network"): "public facts: the imported OpenStreetMap extract",
     ("GET", "/static/{file_path}"): "static files",
     ("GET", "/ngsi-ld/contexts/saferoutes.jsonld"): "a JSON-LD context",
 }
