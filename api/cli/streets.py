@@ -1,4 +1,5 @@
-"""`saferoutes streets import FILE`: make an OpenStreetMap extract the network safe routes run on."""
+"""`saferoutes streets import FILE`: make an OpenStreetMap extract the network safe routes run on;
+`saferoutes streets export-graphhopper -o FILE`: its danger as a GraphHopper custom model."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from api.cli import graphhopper
 from api.database import make_engine
 from api.settings import Settings
 from domain.core.columns import utcnow
@@ -24,6 +26,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     actions = parser.add_subparsers(dest="streets_command", required=True)
     imp = actions.add_parser("import", help="read an .osm.pbf and replace the street network atomically")
     imp.add_argument("file", type=Path, metavar="FILE", help="an .osm.pbf extract (e.g. from Geofabrik)")
+    graphhopper.add_parser(actions)
     return parser
 
 
@@ -51,6 +54,8 @@ async def _run(url: str, path: Path) -> streets.ImportReport:
 
 
 def cmd_streets(settings: Settings, url: str, args: argparse.Namespace) -> int:
+    if args.streets_command == "export-graphhopper":
+        return graphhopper.cmd_export(settings, url, args)
     started = time.perf_counter()
     print(f"Importing {args.file} …", file=sys.stderr, flush=True)
     try:

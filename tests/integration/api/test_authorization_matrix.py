@@ -112,6 +112,7 @@ MATRIX: dict[tuple[str, str], dict[str, str]] = {
     ("GET", "/streets/network"): public(),
     ("GET", "/planner/heatmap"): roles("planner"),
     ("GET", "/planner/flows"): roles("planner"),
+    ("GET", "/planner/graphhopper-model"): roles("planner"),
     ("GET", "/planner/exports"): roles("planner", "admin"),
     ("GET", "/planner/privacy-ledger"): roles("planner", "admin"),
     ("GET", "/planner/schools/{school_id}/route-report"): roles("planner", "admin"),

@@ -33,6 +33,7 @@ RELEASE = "release"
 EMITTERS: dict[tuple[str, str], str] = {
     ("GET", "/planner/heatmap"): RELEASE,
     ("GET", "/planner/flows"): RELEASE,
+    ("GET", "/planner/graphhopper-model"): RELEASE,
     ("GET", "/planner/schools/{school_id}/route-report"): RELEASE,
     ("GET", "/ngsi-ld/v1/entities"): RELEASE,
     ("GET", "/ngsi-ld/v1/entities/{entity_id}"): RELEASE,
@@ -80,6 +81,7 @@ CLI: dict[str, str] = {
     "demo": "writes a demo city",
     "ngsi-push": "public hazards",
     "retention": "deletes",
+    "streets": "import: the OSM extract; export-graphhopper: a release (tests/integration/streets)",
 }
 
 
@@ -125,6 +127,7 @@ async def test_each_emitter_reads_a_release_and_nothing_else(
     calls: dict[tuple[str, str], tuple[str, dict[str, Any], str]] = {
         ("GET", "/planner/heatmap"): ("/planner/heatmap", {}, "cells"),
         ("GET", "/planner/flows"): ("/planner/flows", {}, "flows"),
+        ("GET", "/planner/graphhopper-model"): ("/planner/graphhopper-model", {}, "cells"),
         ("GET", "/planner/schools/{school_id}/route-report"): (
             f"/planner/schools/{school_id}/route-report",
             {},
