@@ -195,6 +195,7 @@ IDEMPOTENCY_HEADERS: dict[tuple[str, str], bool] = {
 """Operations that read an `Idempotency-Key` (a header Litestar does not see), and whether it is required."""
 REQUIRED_QUERY: dict[tuple[str, str], tuple[str, ...]] = {
     ("GET", "/routes/safe"): ("from", "to"),
+    ("GET", "/routes/safe.gpx"): ("from", "to"),
     ("GET", "/streets"): ("bbox",),
     ("GET", "/ngsi-ld/v1/entities"): ("type",),
 }

@@ -1,4 +1,5 @@
-"""Safe routes over HTTP: GET /routes/safe on the worker's cached street graph, or cell graph without one.
+"""Safe routes over HTTP: GET /routes/safe on the worker's cached street graph, or cell graph without one;
+GET /routes/safe.gpx answers the same route as a GPX 1.1 track.
 
 Errors, all RFC 9457 problem documents naming the parameter at fault:
 - 422 ``invalid-input``: ``from``/``to`` is not ``lat,lon`` with two finite numbers in range;
@@ -27,6 +28,7 @@ from domain.core.errors import InvalidInput
 from domain.routing.rules import RoutingUnavailable
 from domain.routing.service import ROUTE_PROFILES, GraphCache, find_route
 from geo.errors import FieldError
+from geo.gpx import route_to_gpx
 from geo.routing.graph import OutsideServiceArea, RoutingError, UnknownProfile, Unreachable
 from geo.streets.search import NoStreetRoute, OffNetwork, StreetRoutingError
 
@@ -43,6 +45,19 @@ POSITION_PATTERN = rf"^ *{_PLAIN} *, *{_PLAIN} *$"
 # marks it required (api.openapi.REQUIRED_QUERY).
 Position = Annotated[
     str | None, QueryParameter(max_length=64, pattern=POSITION_PATTERN, description=_REQUIRED_DOC)
+]
+From = Annotated[
+    str | None,
+    QueryParameter(name="from", max_length=64, pattern=POSITION_PATTERN, description=_REQUIRED_DOC),
+]
+ProfileQuery = Annotated[
+    str,
+    QueryParameter(
+        max_length=16,
+        enum=list(ROUTE_PROFILES),
+        description="what the route optimises; child avoids streets above 30 km/h without "
+        "separated infrastructure",
+    ),
 ]
 
 
@@ -156,30 +171,48 @@ class RoutesController(Controller):
         ),
     )
     async def safe(
-        self,
-        state: State,
-        from_: Annotated[
-            str | None,
-            QueryParameter(name="from", max_length=64, pattern=POSITION_PATTERN, description=_REQUIRED_DOC),
-        ] = None,
-        to: Position = None,
-        profile: Annotated[
-            str,
-            QueryParameter(
-                max_length=16,
-                enum=list(ROUTE_PROFILES),
-                description="what the route optimises; child avoids streets above 30 km/h without "
-                "separated infrastructure",
-            ),
-        ] = "safest",
+        self, state: State, from_: From = None, to: Position = None, profile: ProfileQuery = "safest"
     ) -> RouteFeature:
-        origin, target = parse_position(from_, "from"), parse_position(to, "to")
-        graphs: GraphCache = state.route_graphs
-        found, version = await find_route(graphs, *origin, *target, profile)
-        feature = found.to_feature()
-        for figures in (feature["properties"], feature["properties"]["shortest"]):
-            figures.setdefault("separatedM", None)
-        feature["properties"].setdefault("network", "cells")
-        feature["properties"].setdefault("steps", [])
-        feature["properties"]["graphVersion"] = version
-        return msgspec.convert(feature, RouteFeature)
+        return await _route(state, from_, to, profile)
+
+    @get(
+        "/safe.gpx",
+        summary="The same safe route as a GPX 1.1 track, for a bicycle computer or a phone app",
+        description=(
+            "Same parameters, same route and same errors as GET /routes/safe; the answer is a GPX 1.1 "
+            "document (application/gpx+xml) with one track whose points are the route's coordinates, "
+            "named after the profile and described with its length and danger figures."
+        ),
+        media_type="application/gpx+xml",
+    )
+    async def safe_gpx(
+        self, state: State, from_: From = None, to: Position = None, profile: ProfileQuery = "safest"
+    ) -> Response[bytes]:
+        route = await _route(state, from_, to, profile)
+        p = route.properties
+        name = f"SafeRoutes {p.profile} route"
+        desc = (
+            f"{p.length_m:.0f} m on {p.network}, mean danger {p.mean_danger:.1f}/100, "
+            f"{p.hazards_on_route} confirmed hazards"
+            + (f", {p.separated_m:.0f} m on separated cycle tracks" if p.separated_m is not None else "")
+            + f"; shortest route {p.shortest.length_m:.0f} m. Graph {p.graph_version}."
+        )
+        document = route_to_gpx(route.geometry.coordinates, name=name, desc=desc)
+        return Response(
+            document.encode(),
+            media_type="application/gpx+xml",
+            headers={"Content-Disposition": f'attachment; filename="saferoutes-{p.profile}.gpx"'},
+        )
+
+
+async def _route(state: State, from_: str | None, to: str | None, profile: str) -> RouteFeature:
+    origin, target = parse_position(from_, "from"), parse_position(to, "to")
+    graphs: GraphCache = state.route_graphs
+    found, version = await find_route(graphs, *origin, *target, profile)
+    feature = found.to_feature()
+    for figures in (feature["properties"], feature["properties"]["shortest"]):
+        figures.setdefault("separatedM", None)
+    feature["properties"].setdefault("network", "cells")
+    feature["properties"].setdefault("steps", [])
+    feature["properties"]["graphVersion"] = version
+    return msgspec.convert(feature, RouteFeature)

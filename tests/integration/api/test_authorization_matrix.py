@@ -107,6 +107,7 @@ MATRIX: dict[tuple[str, str], dict[str, str]] = {
     ("GET", "/challenges/{challenge_id}/leaderboard"): user(),
     ("GET", "/leaderboards"): user(),
     ("GET", "/routes/safe"): public(),
+    ("GET", "/routes/safe.gpx"): public(),
     # public OpenStreetMap geometry, no person in it (api/streets/http.py)
     ("GET", "/streets"): public(),
     ("GET", "/streets/network"): public(),

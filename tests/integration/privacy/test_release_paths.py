@@ -38,6 +38,7 @@ EMITTERS: dict[tuple[str, str], str] = {
     ("GET", "/ngsi-ld/v1/entities"): RELEASE,
     ("GET", "/ngsi-ld/v1/entities/{entity_id}"): RELEASE,
     ("GET", "/routes/safe"): RELEASE,
+    ("GET", "/routes/safe.gpx"): RELEASE,
     ("GET", "/planner/privacy-ledger"): "the ledger: what each release cost, how many cells it showed",
     ("GET", "/planner/exports"): "the audit log: who exported what",
     ("GET", "/hazards"): "public facts: hazards people reported publicly",
@@ -140,6 +141,11 @@ async def test_each_emitter_reads_a_release_and_nothing_else(
         ),
         ("GET", "/ngsi-ld/v1/entities/{entity_id}"): (f"/ngsi-ld/v1/entities/{entity}", {}, "cells"),
         ("GET", "/routes/safe"): ("/routes/safe", {"from": f"{lat},{lon}", "to": f"{lat2},{lon2}"}, "cells"),
+        ("GET", "/routes/safe.gpx"): (
+            "/routes/safe.gpx",
+            {"from": f"{lat},{lon}", "to": f"{lat2},{lon2}"},
+            "cells",
+        ),
     }
     assert set(calls) == {op for op, kind in EMITTERS.items() if kind == RELEASE}
     for op, (path, params, dataset) in calls.items():
