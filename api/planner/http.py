@@ -7,11 +7,13 @@ audit-logged, naming its release, before its first byte leaves.
 
 from __future__ import annotations
 
+import functools
 import json
 import uuid
 from datetime import datetime
 from typing import Annotated
 
+import anyio.to_thread
 from litestar import Controller, Response, get
 from litestar.datastructures import State
 from litestar.di import NamedDependency
@@ -51,7 +53,9 @@ from domain.planner.rules import (
     parse_time,
 )
 from domain.planner.service import Actor, list_audit, record
+from domain.planner.street_routes import approaches
 from domain.routing.graphhopper import export_model
+from domain.routing.service import GraphCache
 from domain.streets.rules import PROFILES as STREET_PROFILES
 from privacy.release import store as release_store
 
@@ -179,9 +183,17 @@ class PlannerController(Controller):
             parameters=params,
             cells=len(report.cells),
         )
+        streets = None
+        if chosen is ExportFormat.GEOJSON:
+            graphs: GraphCache = state.route_graphs
+            graph = await graphs.current_streets()
+            if graph is not None:
+                school = report.school
+                find = functools.partial(approaches, graph, school.lat, school.lon, radius_m=CATCHMENT_M)
+                streets = await anyio.to_thread.run_sync(find)
         name = f"saferoutes-route-report-{school_id}.{chosen.extension}"
         return Response(
-            report_bytes(report, chosen, now=now),
+            report_bytes(report, chosen, now=now, street_routes=streets),
             media_type=chosen.media_type,
             headers={"Content-Disposition": f'attachment; filename="{name}"'},
         )
