@@ -8,10 +8,9 @@ audit-logged, naming its release, before its first byte leaves.
 from __future__ import annotations
 
 import functools
-import json
 import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import anyio.to_thread
 from litestar import Controller, Response, get
@@ -219,7 +218,7 @@ class PlannerController(Controller):
                 max_length=16, enum=list(STREET_PROFILES), description="the profile it weighs for"
             ),
         ] = "safest",
-    ) -> Response[bytes]:
+    ) -> Response[dict[str, Any]]:
         settings: Settings = state.settings
         now = utcnow()
         async with state.sessionmaker() as session:
@@ -245,7 +244,7 @@ class PlannerController(Controller):
         )
         name = f"saferoutes-graphhopper-{exported.profile}-{exported.release_month}.json"
         return Response(
-            json.dumps(exported.model, indent=1).encode(),
+            exported.model,
             media_type="application/json",
             headers={"Content-Disposition": f'attachment; filename="{name}"'},
         )
