@@ -1,12 +1,13 @@
-"""Safe routes over HTTP: GET /routes/safe on the worker's cached cell graph.
+"""Safe routes over HTTP: GET /routes/safe on the worker's cached street graph, or cell graph without one.
 
 Errors, all RFC 9457 problem documents naming the parameter at fault:
 - 422 ``invalid-input``: ``from``/``to`` is not ``lat,lon`` with two finite numbers in range;
-- 422 ``outside-service-area``: ``from``/``to`` is farther than 150 m from every graph cell;
+- 422 ``outside-service-area``: ``from``/``to`` is farther than 250 m from every street a bicycle
+  may use (with a street network), or than 150 m from every graph cell (without);
 - 422 ``unreachable``: both points are served, but no edge joins their parts of the area
   (the request is understood, the parameters combine to no answer: the client changes
   ``from`` or ``to``; a 404 would read as "no such endpoint");
-- 422 ``unknown-profile``: ``profile`` is none of safest, balanced, shortest;
+- 422 ``unknown-profile``: ``profile`` is none of safest, balanced, shortest, child;
 - 503 ``routing-unavailable`` with Retry-After: nobody has ridden enough yet for a network.
 """
 
@@ -24,8 +25,10 @@ from api.problems import problem
 from api.wire import Out
 from domain.core.errors import InvalidInput
 from domain.routing.rules import RoutingUnavailable
-from domain.routing.service import GraphCache, find_route
-from geo.routing.graph import PROFILES, OutsideServiceArea, RoutingError, UnknownProfile, Unreachable
+from domain.routing.service import ROUTE_PROFILES, GraphCache, find_route
+from geo.errors import FieldError
+from geo.routing.graph import OutsideServiceArea, RoutingError, UnknownProfile, Unreachable
+from geo.streets.search import NoStreetRoute, OffNetwork, StreetRoutingError
 
 _NUMBER = r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)"
 _POSITION = re.compile(rf"^\s*(?P<lat>{_NUMBER})\s*,\s*(?P<lon>{_NUMBER})\s*$")
@@ -49,12 +52,24 @@ class RouteFigures(Out):
     mean_danger: float
     hazards_on_route: int
     unridden_m: float
+    separated_m: float | None
+    """Metres on separated cycling infrastructure; null on the cell graph, which knows no streets."""
+
+
+class RouteStep(Out):
+    """One turn-by-turn instruction: turn ``turn`` onto ``name`` and ride ``distance_m``."""
+
+    name: str
+    distance_m: float
+    turn: str
 
 
 class RouteProperties(RouteFigures):
     profile: str
     shortest: RouteFigures
     graph_version: str
+    network: Literal["streets", "cells"]
+    steps: list[RouteStep]
 
 
 class LineString(Out):
@@ -85,14 +100,16 @@ def parse_position(raw: str | None, field: str) -> tuple[float, float]:
     return lat, lon
 
 
-_ROUTING_CODES: tuple[tuple[type[RoutingError], str, str], ...] = (
+_ROUTING_CODES: tuple[tuple[type[FieldError], str, str], ...] = (
     (OutsideServiceArea, "outside-service-area", "Outside the service area"),
+    (OffNetwork, "outside-service-area", "Outside the service area"),
     (Unreachable, "unreachable", "No route joins these points"),
+    (NoStreetRoute, "unreachable", "No route joins these points"),
     (UnknownProfile, "unknown-profile", "Unknown profile"),
 )
 
 
-def handle_routing_error(request: Request[Any, Any, Any], exc: RoutingError) -> Response[dict[str, Any]]:
+def handle_routing_error(request: Request[Any, Any, Any], exc: FieldError) -> Response[dict[str, Any]]:
     code, title = next(
         ((c, t) for cls, c, t in _ROUTING_CODES if isinstance(exc, cls)), ("invalid-input", "")
     )
@@ -120,16 +137,22 @@ def handle_unavailable(request: Request[Any, Any, Any], exc: RoutingUnavailable)
 class RoutesController(Controller):
     path = "/routes"
     tags = ["routes"]
-    exception_handlers = {RoutingError: handle_routing_error, RoutingUnavailable: handle_unavailable}
+    exception_handlers = {
+        RoutingError: handle_routing_error,
+        StreetRoutingError: handle_routing_error,
+        RoutingUnavailable: handle_unavailable,
+    }
 
     @get(
         "/safe",
         summary="A safe route between two points, with the shortest route's figures to compare",
         description=(
-            "Snaps from and to to the cell graph (cells people ride, at least k of them per edge, "
-            "plus a penalised grid). Figures: lengthM, dangerExposure (metres at full danger), "
-            "meanDanger (0-100), hazardsOnRoute (open confirmed hazards), unriddenM; the shortest "
-            "route's under properties.shortest. Anyone may ask."
+            "With an imported street network (network: streets), snaps from and to onto the nearest "
+            "street a bicycle may use and follows the streets, one-ways included, with turn-by-turn "
+            "steps; without one (network: cells), snaps to the cell graph (cells people ride plus a "
+            "penalised grid). Figures: lengthM, dangerExposure (metres at full danger), meanDanger "
+            "(0-100), hazardsOnRoute (open confirmed hazards), unriddenM, separatedM (streets only); "
+            "the shortest route's under properties.shortest. Anyone may ask."
         ),
     )
     async def safe(
@@ -141,12 +164,22 @@ class RoutesController(Controller):
         ] = None,
         to: Position = None,
         profile: Annotated[
-            str, QueryParameter(max_length=16, enum=list(PROFILES), description="what the route optimises")
+            str,
+            QueryParameter(
+                max_length=16,
+                enum=list(ROUTE_PROFILES),
+                description="what the route optimises; child avoids streets above 30 km/h without "
+                "separated infrastructure",
+            ),
         ] = "safest",
     ) -> RouteFeature:
         origin, target = parse_position(from_, "from"), parse_position(to, "to")
         graphs: GraphCache = state.route_graphs
-        found, graph = await find_route(graphs, *origin, *target, profile)
+        found, version = await find_route(graphs, *origin, *target, profile)
         feature = found.to_feature()
-        feature["properties"]["graphVersion"] = graph.version
+        for figures in (feature["properties"], feature["properties"]["shortest"]):
+            figures.setdefault("separatedM", None)
+        feature["properties"].setdefault("network", "cells")
+        feature["properties"].setdefault("steps", [])
+        feature["properties"]["graphVersion"] = version
         return msgspec.convert(feature, RouteFeature)

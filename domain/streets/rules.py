@@ -256,3 +256,17 @@ def cost_factor(profile: Profile, danger: float, *, child_avoided: bool) -> floa
     if profile == "child" and child_avoided:
         factor *= CHILD_FAST_FACTOR
     return factor
+
+
+HAZARD_COST_M: Final = 150.0
+"""Metres a safer profile adds per open confirmed hazard on a segment, as on the cell graph."""
+HAZARD_CAP: Final = 3
+
+
+def segment_cost(
+    profile: Profile, length_m: float, danger: float, hazards: int, *, child_avoided: bool
+) -> float:
+    """A whole segment's cost under ``profile``: its metres times :func:`cost_factor`, plus the hazards'
+    surcharge (``lam * HAZARD_COST_M`` each, at most :data:`HAZARD_CAP`). Never below ``length_m``."""
+    surcharge = DANGER_WEIGHT[profile] * HAZARD_COST_M * min(max(hazards, 0), HAZARD_CAP)
+    return length_m * cost_factor(profile, danger, child_avoided=child_avoided) + surcharge
