@@ -25,6 +25,8 @@ _TURNS = ((20.0, "straight"), (60.0, "slight-{}"), (135.0, "{}"), (170.0, "sharp
 def _cut(lons: FloatArray, lats: FloatArray, a: float, b: float) -> tuple[FloatArray, FloatArray]:
     """The polyline between fractions ``a`` and ``b`` of its length (reversed when ``b < a``)."""
     lo, hi = min(a, b), max(a, b)
+    if lo <= 0.0 and hi >= 1.0:  # a whole segment: most pieces of a route
+        return (lons[::-1], lats[::-1]) if b < a else (lons, lats)
     step = haversine_array_m(lats[:-1], lons[:-1], lats[1:], lons[1:])
     cum = np.concatenate([[0.0], np.cumsum(step)])
     total = cum[-1]
@@ -53,16 +55,20 @@ def turn_name(before: float, after: float) -> str:
     return "u-turn"
 
 
-def _end_bearings(x: FloatArray, y: FloatArray) -> tuple[float | None, float | None]:
-    moves = [(i, i + 1) for i in range(len(x) - 1) if (x[i], y[i]) != (x[i + 1], y[i + 1])]
-    if not moves:
+def _end_bearings(x: list[float], y: list[float]) -> tuple[float | None, float | None]:
+    points = list(zip(x, y, strict=True))
+    first = next((i for i in range(len(points) - 1) if points[i] != points[i + 1]), None)
+    if first is None:
         return None, None
-    (a0, b0), (a1, b1) = moves[0], moves[-1]
-    return _bearing(x[a0], y[a0], x[b0], y[b0]), _bearing(x[a1], y[a1], x[b1], y[b1])
+    last = next(i for i in range(len(points) - 2, -1, -1) if points[i] != points[i + 1])
+    a, b, c, d = points[first], points[first + 1], points[last], points[last + 1]
+    return _bearing(a[0], a[1], b[0], b[1]), _bearing(c[0], c[1], d[0], d[1])
 
 
-def describe(graph: StreetGraph, pieces: list[Piece], profile: str, cost: float) -> StreetRoute:
-    """The route's GeoJSON line (``[lon, lat]``), figures and steps."""
+def describe(
+    graph: StreetGraph, pieces: list[Piece], profile: str, cost: float, *, figures_only: bool = False
+) -> StreetRoute:
+    """The route's GeoJSON line (``[lon, lat]``), figures and steps (only the figures if asked)."""
     coords: list[list[float]] = []
     length = exposure = unridden = separated = 0.0
     hazard_cells: dict[int, int] = {}
@@ -70,18 +76,21 @@ def describe(graph: StreetGraph, pieces: list[Piece], profile: str, cost: float)
     heading: float | None = None
     for piece in pieces:
         s = piece.segment
-        x, y = _cut(graph.seg_lon[s], graph.seg_lat[s], piece.start, piece.end)
         metres = piece.share * float(graph.seg_length_m[s])
         length += metres
         exposure += metres * float(graph.seg_danger[s]) / 100.0
         unridden += piece.share * float(graph.seg_unridden_m[s])
         separated += metres if graph.seg_separated[s] else 0.0
         hazard_cells.update(graph.seg_hazard_cells[s])
-        for lon, lat in zip(x.tolist(), y.tolist(), strict=True):
+        if figures_only:
+            continue
+        x, y = _cut(graph.seg_lon[s], graph.seg_lat[s], piece.start, piece.end)
+        xs, ys = x.tolist(), y.tolist()
+        for lon, lat in zip(xs, ys, strict=True):
             point = [round(lon, 7), round(lat, 7)]
             if not coords or coords[-1] != point:
                 coords.append(point)
-        first, last = _end_bearings(x, y)
+        first, last = _end_bearings(xs, ys)
         name = graph.seg_name[s] or ""
         if metres <= 0 or first is None:
             continue
@@ -150,4 +159,4 @@ def compare(
     if profile == "shortest":
         return StreetComparison(chosen, chosen)
     short_cost, short_pieces = search(graph, start, end, "shortest")
-    return StreetComparison(chosen, describe(graph, short_pieces, "shortest", short_cost))
+    return StreetComparison(chosen, describe(graph, short_pieces, "shortest", short_cost, figures_only=True))
