@@ -190,3 +190,18 @@ async def test_a_point_far_from_every_street_is_outside_the_service_area(
     assert response.status_code == 422
     body = response.json()
     assert body["type"].endswith("outside-service-area") and body["errors"][0]["field"] == "to"
+
+
+async def test_a_worker_picks_up_an_imported_network_at_its_next_check(
+    clean_db: AsyncEngine, make_app: Callable[..., Litestar]
+) -> None:
+    params = {"from": "60.1700,24.9430", "to": "60.1720,24.9480", "profile": "child"}
+    async with AsyncTestClient(app=make_app(routing_check_s=0)) as worker:
+        before = await worker.get("/routes/safe", params=params)
+        assert before.status_code == 503  # nobody rode, no streets: the cell graph has nothing yet
+        await streets.import_extract(clean_db, HELSINKI, now=session_clock(), progress=_ignore)
+        await worker.get("/routes/safe", params=params)  # the stamp moved: rebuilt in the background
+        worker.blocking_portal.call(worker.app.state.route_graphs.settled)
+        after = await worker.get("/routes/safe", params=params)
+        assert after.status_code == 200, after.text
+        assert after.json()["properties"]["network"] == "streets"
