@@ -15,7 +15,6 @@ part of the way with locations is kept, the rest is skipped.
 from __future__ import annotations
 
 import csv
-import math
 from array import array
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,8 +26,8 @@ import osmium
 import osmium.filter
 
 from domain.streets.rules import UnreadableExtract, WayRules, classify
+from geo.points import haversine_m
 
-EARTH_RADIUS_M = 6_371_008.8
 PROGRESS_EVERY = 50_000
 """Ways between two progress calls."""
 
@@ -94,14 +93,8 @@ def junctions(path: Path, progress: Progress) -> np.ndarray[Any, np.dtype[np.int
     return ids[counts >= 2]
 
 
-def _haversine_m(lons: list[float], lats: list[float]) -> float:
-    total = 0.0
-    for i in range(1, len(lons)):
-        p1, p2 = math.radians(lats[i - 1]), math.radians(lats[i])
-        dp, dl = p2 - p1, math.radians(lons[i] - lons[i - 1])
-        a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-        total += 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))
-    return total
+def _length_m(lons: list[float], lats: list[float]) -> float:
+    return sum(haversine_m(lats[i - 1], lons[i - 1], lats[i], lons[i]) for i in range(1, len(lons)))
 
 
 def _array(values: list[float]) -> str:
@@ -127,7 +120,7 @@ def write_segments(
         return i < junction_ids.size and int(junction_ids[i]) == ref
 
     def emit(way_id: int, rules: WayRules, refs: list[int], lons: list[float], lats: list[float]) -> None:
-        length = _haversine_m(lons, lats)
+        length = _length_m(lons, lats)
         counts.segments += 1
         counts.length_m += length
         writer.writerow(

@@ -19,7 +19,6 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import h3.api.basic_int as h3i
 import numpy as np
@@ -220,10 +219,6 @@ class StreetGraph:
             _xyz=xyz * EARTH_RADIUS_M,
             _degree=np.diff(indptr).astype(np.intp),
         )
-
-    def line(self, segment: int) -> Any:
-        """The segment's polyline in the graph's local metres (what snapping measures on)."""
-        return self.tree.geometries[int(np.searchsorted(self.tree_segments, segment))]
 
     def chord_m(self, lat: float, lon: float) -> FloatArray:
         """Straight-line (chord) metres from every node to a point: never longer than any path."""
