@@ -78,6 +78,7 @@ CLI: dict[str, str] = {
     "demo": "writes a demo city",
     "ngsi-push": "public hazards",
     "retention": "deletes",
+    "streets": "imports an OpenStreetMap extract: map data, nothing about people",
 }
 
 
