@@ -82,7 +82,7 @@ CLI: dict[str, str] = {
     "demo": "writes a demo city",
     "ngsi-push": "public hazards",
     "retention": "deletes",
-    "streets": "import: the OSM extract; export-graphhopper: a release (tests/integration/streets)",
+    "streets": "import: map data, nothing about people; export-graphhopper: a release (tested in streets/)",
 }
 
 
