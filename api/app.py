@@ -55,6 +55,7 @@ from api.routing.http import RoutesController
 from api.schools.http import ClassesController, SchoolsController
 from api.security import BearerAuthentication
 from api.settings import Settings, load_settings
+from api.streets.http import StreetsController
 from api.strict import StrictRequest
 from domain.accounts.rules import Passwords, TokenIssuer
 from domain.accounts.service import AuthConfig
@@ -64,6 +65,7 @@ from domain.core.columns import CLOCK, Clock, system_clock
 from domain.core.ratelimit import RateLimiter
 from domain.opendata.broker import BrokerPusher
 from domain.routing.service import GraphCache
+from domain.streets.basemap import BasemapIndex
 
 log = logging.getLogger("saferoutes")
 
@@ -102,6 +104,7 @@ ROUTE_HANDLERS: Sequence[ControllerRouterHandler] = [
     ChallengesController,
     leaderboard,
     RoutesController,
+    StreetsController,
     PlannerController,
     NgsiController,
     ngsi_context,
@@ -196,6 +199,7 @@ def create_app(
                 "rate_limiter": RateLimiter(engine, settings.secret_key),
                 "head_revision": head_revision(),
                 "route_graphs": route_graphs,
+                "basemap": BasemapIndex(),
                 "ngsi_pusher": pusher,
             }
         ),

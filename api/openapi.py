@@ -98,6 +98,8 @@ _SELF_LIMITED = frozenset(
         ("POST", "/guardian-erasures"),
     }
 )
+ABSENT_UNTIL_MADE = frozenset({("GET", "/streets/network")})
+"""Operations on a singleton that answer 404 until it exists (no street network imported yet)."""
 _WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
@@ -145,7 +147,7 @@ def error_statuses(method: str, path: str, operation: Operation, guards: set[str
         statuses.add(403)  # e.g. a child without a guardian's consent, a teacher of another school
     if guards & _FORBIDDING_GUARDS:
         statuses.add(403)
-    if "{" in path:
+    if "{" in path or (method, path) in ABSENT_UNTIL_MADE:
         statuses.add(404)
     if method in _WRITE_METHODS:
         statuses |= {404, 409, 422}
@@ -195,6 +197,8 @@ IDEMPOTENCY_HEADERS: dict[tuple[str, str], bool] = {
 """Operations that read an `Idempotency-Key` (a header Litestar does not see), and whether it is required."""
 REQUIRED_QUERY: dict[tuple[str, str], tuple[str, ...]] = {
     ("GET", "/routes/safe"): ("from", "to"),
+    ("GET", "/routes/safe.gpx"): ("from", "to"),
+    ("GET", "/streets"): ("bbox",),
     ("GET", "/ngsi-ld/v1/entities"): ("type",),
 }
 """Parameters optional to Litestar only so that their absence is our own 422 naming them."""

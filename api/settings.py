@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import secrets
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from privacy.release.rules import ReleasePolicy
 
@@ -115,6 +117,10 @@ class Settings:
     open_data_resolution: int = 8
     ngsi_broker_url: str | None = None
     ngsi_alert_source: str = "urn:ngsi-ld:SafeRoutes:citizen-reports"
+    # The planner map's basemap (docs/planner-map.md): a raster tile URL template
+    # (https://tile.example/{z}/{x}/{y}.png) drawn instead of the imported streets; its origin,
+    # and nothing else, joins the page's img-src.
+    basemap_tiles: str | None = None
     log_level: str = "INFO"
     # Whether responses reveal internal errors; never in production.
     debug: bool = False
@@ -184,6 +190,8 @@ class Settings:
             )
         if not 0 < self.database_read_max_lag_s <= 86400:
             raise SettingsError("SAFEROUTES_DATABASE_READ_MAX_LAG_S must be in (0, 86400] seconds")
+        if self.basemap_tiles is not None:
+            check_tile_template(self.basemap_tiles, https_only=self.is_production)
         if not 1 <= self.db_pool_size <= 200:
             raise SettingsError("SAFEROUTES_DB_POOL_SIZE must be between 1 and 200")
         if not 1 <= self.password_workers <= 64:
@@ -191,6 +199,30 @@ class Settings:
         if self.max_body_bytes < 1024:
             raise SettingsError("SAFEROUTES_MAX_BODY_BYTES must be at least 1024")
         return self
+
+
+_TILE_HOST = re.compile(r"^[A-Za-z0-9.-]+(?::[0-9]{1,5})?$")
+_TILE_PATH = re.compile(r"^[A-Za-z0-9/._~%{}@-]*$")
+
+
+def check_tile_template(template: str, *, https_only: bool = False) -> str:
+    """The origin (``scheme://host[:port]``) of a tile URL template, after checking the template.
+
+    It goes into a Content-Security-Policy, so nothing but a plain origin may come out of it: no
+    user info, no query, no character a policy or an attribute would read as a separator.
+    """
+    name = "SAFEROUTES_BASEMAP_TILES"
+    parts = urlsplit(template)
+    schemes = ("https",) if https_only else ("https", "http")
+    if parts.scheme not in schemes or not _TILE_HOST.match(parts.netloc):
+        raise SettingsError(f"{name} must be an {'https' if https_only else 'http(s)'} URL of a plain host")
+    if parts.query or parts.fragment or not _TILE_PATH.match(parts.path):
+        raise SettingsError(
+            f"{name} may hold a path only: letters, digits, / . _ ~ % - and {{z}} {{x}} {{y}}"
+        )
+    if any(f"{{{v}}}" not in parts.path for v in "zxy"):
+        raise SettingsError(f"{name} must hold {{z}}, {{x}} and {{y}} in its path")
+    return f"{parts.scheme}://{parts.netloc.lower()}"
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:
@@ -316,6 +348,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         open_data_resolution=_int(env, "SAFEROUTES_OPEN_DATA_RESOLUTION", defaults.open_data_resolution),
         ngsi_broker_url=(env.get("SAFEROUTES_NGSI_BROKER_URL") or "").rstrip("/") or None,
         ngsi_alert_source=env.get("SAFEROUTES_NGSI_ALERT_SOURCE") or defaults.ngsi_alert_source,
+        basemap_tiles=env.get("SAFEROUTES_BASEMAP_TILES") or None,
         log_level=env.get("SAFEROUTES_LOG_LEVEL") or defaults.log_level,
         debug=_bool(env, "SAFEROUTES_DEBUG", defaults.debug),
     )

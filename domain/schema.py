@@ -16,6 +16,7 @@ import domain.planner.tables
 import domain.rides.tables
 import domain.routing.tables
 import domain.schools.tables
+import domain.streets.tables
 import gamification.tables
 import privacy.release.tables
 import privacy.tables

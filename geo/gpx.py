@@ -169,3 +169,22 @@ def gpx_tracks(
     for name, started_at, segments in tracks:
         yield gpx_track(name, started_at, segments)
     yield GPX_FOOTER
+
+
+def route_to_gpx(coordinates: Sequence[Sequence[float]], *, name: str, desc: str) -> str:
+    """A GPX 1.1 document with one track along a route's GeoJSON coordinates (``[lon, lat]`` in,
+    ``lat``/``lon`` attributes out), with the route's name and description in the metadata and
+    the track. Coordinates are written with 7 decimals, as routes are rounded: the points read
+    back equal the route's."""
+    root = Element("gpx", {"version": "1.1", "creator": "SafeRoutes", "xmlns": GPX_NS})
+    metadata = SubElement(root, "metadata")
+    SubElement(metadata, "name").text = name
+    SubElement(metadata, "desc").text = desc
+    trk = SubElement(root, "trk")
+    SubElement(trk, "name").text = name
+    SubElement(trk, "desc").text = desc
+    SubElement(trk, "type").text = "cycling"
+    seg = SubElement(trk, "trkseg")
+    for lon, lat, *_ in coordinates:
+        SubElement(seg, "trkpt", {"lat": f"{lat:.7f}", "lon": f"{lon:.7f}"})
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + tostring(root, encoding="unicode") + "\n"

@@ -1,4 +1,4 @@
-"""The `saferoutes` command: serve, migrate, create-user, export."""
+"""The `saferoutes` command: serve, migrate, create-user, export, streets import, …"""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from api.cli import demo as demo_cli
 from api.cli import export as export_cli
 from api.cli import opendata as open_data_cli
 from api.cli import retention as retention_cli
+from api.cli import streets as streets_cli
 from api.database import (
     describe,
     embedded_server,
@@ -186,6 +187,10 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     return demo_cli.cmd_demo(settings, _prepare_database(settings), args)
 
 
+def cmd_streets(settings: Settings, args: argparse.Namespace) -> int:
+    return streets_cli.cmd_streets(settings, _prepare_database(settings), args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="saferoutes", description="SafeRoutes backend")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -212,6 +217,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name in ("open-data", "ngsi-push"):
         sub.choices[name].set_defaults(func=cmd_open_data)
     retention_cli.add_parser(sub).set_defaults(func=cmd_retention)
+    streets_cli.add_parser(sub).set_defaults(func=cmd_streets)
     return parser
 
 

@@ -7,14 +7,16 @@ audit-logged, naming its release, before its first byte leaves.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
+import anyio.to_thread
 from litestar import Controller, Response, get
 from litestar.datastructures import State
 from litestar.di import NamedDependency
-from litestar.params import PathParameter
+from litestar.params import PathParameter, QueryParameter
 from litestar.response import Stream
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -51,6 +53,10 @@ from domain.planner.rules import (
     parse_time,
 )
 from domain.planner.service import Actor, list_audit, record
+from domain.planner.street_routes import approaches
+from domain.routing.graphhopper import export_model
+from domain.routing.service import GraphCache
+from domain.streets.rules import PROFILES as STREET_PROFILES
 from privacy.release import store as release_store
 
 PLANNER = requires_role(Role.PLANNER)
@@ -179,10 +185,70 @@ class PlannerController(Controller):
             parameters=params,
             cells=len(report.cells),
         )
+        streets = None
+        if chosen is ExportFormat.GEOJSON:
+            graphs: GraphCache = state.route_graphs
+            graph = await graphs.current_streets()
+            if graph is not None:
+                school = report.school
+                find = functools.partial(approaches, graph, school.lat, school.lon, radius_m=CATCHMENT_M)
+                streets = await anyio.to_thread.run_sync(find)
         name = f"saferoutes-route-report-{school_id}.{chosen.extension}"
         return Response(
-            report_bytes(report, chosen, now=now),
+            report_bytes(report, chosen, now=now, street_routes=streets),
             media_type=chosen.media_type,
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        )
+
+    @get(
+        "/graphhopper-model",
+        guards=[PLANNER],
+        summary="The street danger as a GraphHopper custom model (JSON), from the last month's release",
+        description=(
+            "priority rules by road_class and max_speed (the infrastructure priors) and one in_<area> "
+            "rule per polygon of the most dangerous released cells (areas: a GeoJSON FeatureCollection). "
+            "Send it as custom_model to GraphHopper's POST /route of a bike profile, or put it in a "
+            "profile's custom_model_files (docs/streets.md). Audit-logged like every export."
+        ),
+    )
+    async def graphhopper_model(
+        self,
+        state: State,
+        caller: NamedDependency[Caller],
+        profile: Annotated[
+            str,
+            QueryParameter(
+                max_length=16, enum=list(STREET_PROFILES), description="the profile it weighs for"
+            ),
+        ] = "safest",
+    ) -> Response[dict[str, Any]]:
+        settings: Settings = state.settings
+        now = utcnow()
+        async with state.sessionmaker() as session:
+            exported = await export_model(
+                session,
+                profile,
+                now=now,
+                resolution=settings.h3_resolution,
+                policy=settings.release_policy(),
+            )
+        params = {
+            "profile": exported.profile,
+            "releaseMonth": exported.release_month,
+            "areas": exported.areas,
+        }
+        await record(
+            state.sessionmaker,
+            actor_id=caller.id,
+            actor_role=caller.role.value,
+            kind=ExportKind.GRAPHHOPPER_MODEL,
+            parameters=params,
+            cells=exported.areas,
+        )
+        name = f"saferoutes-graphhopper-{exported.profile}-{exported.release_month}.json"
+        return Response(
+            exported.model,
+            media_type="application/json",
             headers={"Content-Disposition": f'attachment; filename="{name}"'},
         )
 

@@ -1,12 +1,14 @@
-"""Safe routes over HTTP: GET /routes/safe on the worker's cached cell graph.
+"""Safe routes over HTTP: GET /routes/safe on the worker's cached street graph, or cell graph without one;
+GET /routes/safe.gpx answers the same route as a GPX 1.1 track.
 
 Errors, all RFC 9457 problem documents naming the parameter at fault:
 - 422 ``invalid-input``: ``from``/``to`` is not ``lat,lon`` with two finite numbers in range;
-- 422 ``outside-service-area``: ``from``/``to`` is farther than 150 m from every graph cell;
+- 422 ``outside-service-area``: ``from``/``to`` is farther than 250 m from every street a bicycle
+  may use (with a street network), or than 150 m from every graph cell (without);
 - 422 ``unreachable``: both points are served, but no edge joins their parts of the area
   (the request is understood, the parameters combine to no answer: the client changes
   ``from`` or ``to``; a 404 would read as "no such endpoint");
-- 422 ``unknown-profile``: ``profile`` is none of safest, balanced, shortest;
+- 422 ``unknown-profile``: ``profile`` is none of safest, balanced, shortest, child;
 - 503 ``routing-unavailable`` with Retry-After: nobody has ridden enough yet for a network.
 """
 
@@ -24,8 +26,11 @@ from api.problems import problem
 from api.wire import Out
 from domain.core.errors import InvalidInput
 from domain.routing.rules import RoutingUnavailable
-from domain.routing.service import GraphCache, find_route
-from geo.routing.graph import PROFILES, OutsideServiceArea, RoutingError, UnknownProfile, Unreachable
+from domain.routing.service import ROUTE_PROFILES, GraphCache, find_route
+from geo.errors import FieldError
+from geo.gpx import route_to_gpx
+from geo.routing.graph import OutsideServiceArea, RoutingError, UnknownProfile, Unreachable
+from geo.streets.search import NoStreetRoute, OffNetwork, StreetRoutingError
 
 _NUMBER = r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)"
 _POSITION = re.compile(rf"^\s*(?P<lat>{_NUMBER})\s*,\s*(?P<lon>{_NUMBER})\s*$")
@@ -41,6 +46,19 @@ POSITION_PATTERN = rf"^ *{_PLAIN} *, *{_PLAIN} *$"
 Position = Annotated[
     str | None, QueryParameter(max_length=64, pattern=POSITION_PATTERN, description=_REQUIRED_DOC)
 ]
+From = Annotated[
+    str | None,
+    QueryParameter(name="from", max_length=64, pattern=POSITION_PATTERN, description=_REQUIRED_DOC),
+]
+ProfileQuery = Annotated[
+    str,
+    QueryParameter(
+        max_length=16,
+        enum=list(ROUTE_PROFILES),
+        description="what the route optimises; child avoids streets above 30 km/h without "
+        "separated infrastructure",
+    ),
+]
 
 
 class RouteFigures(Out):
@@ -49,12 +67,24 @@ class RouteFigures(Out):
     mean_danger: float
     hazards_on_route: int
     unridden_m: float
+    separated_m: float | None
+    """Metres on separated cycling infrastructure; null on the cell graph, which knows no streets."""
+
+
+class RouteStep(Out):
+    """One turn-by-turn instruction: turn ``turn`` onto ``name`` and ride ``distance_m``."""
+
+    name: str
+    distance_m: float
+    turn: str
 
 
 class RouteProperties(RouteFigures):
     profile: str
     shortest: RouteFigures
     graph_version: str
+    network: Literal["streets", "cells"]
+    steps: list[RouteStep]
 
 
 class LineString(Out):
@@ -85,14 +115,16 @@ def parse_position(raw: str | None, field: str) -> tuple[float, float]:
     return lat, lon
 
 
-_ROUTING_CODES: tuple[tuple[type[RoutingError], str, str], ...] = (
+_ROUTING_CODES: tuple[tuple[type[FieldError], str, str], ...] = (
     (OutsideServiceArea, "outside-service-area", "Outside the service area"),
+    (OffNetwork, "outside-service-area", "Outside the service area"),
     (Unreachable, "unreachable", "No route joins these points"),
+    (NoStreetRoute, "unreachable", "No route joins these points"),
     (UnknownProfile, "unknown-profile", "Unknown profile"),
 )
 
 
-def handle_routing_error(request: Request[Any, Any, Any], exc: RoutingError) -> Response[dict[str, Any]]:
+def handle_routing_error(request: Request[Any, Any, Any], exc: FieldError) -> Response[dict[str, Any]]:
     code, title = next(
         ((c, t) for cls, c, t in _ROUTING_CODES if isinstance(exc, cls)), ("invalid-input", "")
     )
@@ -120,33 +152,67 @@ def handle_unavailable(request: Request[Any, Any, Any], exc: RoutingUnavailable)
 class RoutesController(Controller):
     path = "/routes"
     tags = ["routes"]
-    exception_handlers = {RoutingError: handle_routing_error, RoutingUnavailable: handle_unavailable}
+    exception_handlers = {
+        RoutingError: handle_routing_error,
+        StreetRoutingError: handle_routing_error,
+        RoutingUnavailable: handle_unavailable,
+    }
 
     @get(
         "/safe",
         summary="A safe route between two points, with the shortest route's figures to compare",
         description=(
-            "Snaps from and to to the cell graph (cells people ride, at least k of them per edge, "
-            "plus a penalised grid). Figures: lengthM, dangerExposure (metres at full danger), "
-            "meanDanger (0-100), hazardsOnRoute (open confirmed hazards), unriddenM; the shortest "
-            "route's under properties.shortest. Anyone may ask."
+            "With an imported street network (network: streets), snaps from and to onto the nearest "
+            "street a bicycle may use and follows the streets, one-ways included, with turn-by-turn "
+            "steps; without one (network: cells), snaps to the cell graph (cells people ride plus a "
+            "penalised grid). Figures: lengthM, dangerExposure (metres at full danger), meanDanger "
+            "(0-100), hazardsOnRoute (open confirmed hazards), unriddenM, separatedM (streets only); "
+            "the shortest route's under properties.shortest. Anyone may ask."
         ),
     )
     async def safe(
-        self,
-        state: State,
-        from_: Annotated[
-            str | None,
-            QueryParameter(name="from", max_length=64, pattern=POSITION_PATTERN, description=_REQUIRED_DOC),
-        ] = None,
-        to: Position = None,
-        profile: Annotated[
-            str, QueryParameter(max_length=16, enum=list(PROFILES), description="what the route optimises")
-        ] = "safest",
+        self, state: State, from_: From = None, to: Position = None, profile: ProfileQuery = "safest"
     ) -> RouteFeature:
-        origin, target = parse_position(from_, "from"), parse_position(to, "to")
-        graphs: GraphCache = state.route_graphs
-        found, graph = await find_route(graphs, *origin, *target, profile)
-        feature = found.to_feature()
-        feature["properties"]["graphVersion"] = graph.version
-        return msgspec.convert(feature, RouteFeature)
+        return await _route(state, from_, to, profile)
+
+    @get(
+        "/safe.gpx",
+        summary="The same safe route as a GPX 1.1 track, for a bicycle computer or a phone app",
+        description=(
+            "Same parameters, same route and same errors as GET /routes/safe; the answer is a GPX 1.1 "
+            "document (application/gpx+xml) with one track whose points are the route's coordinates, "
+            "named after the profile and described with its length and danger figures."
+        ),
+        media_type="application/gpx+xml",
+    )
+    async def safe_gpx(
+        self, state: State, from_: From = None, to: Position = None, profile: ProfileQuery = "safest"
+    ) -> Response[bytes]:
+        route = await _route(state, from_, to, profile)
+        p = route.properties
+        name = f"SafeRoutes {p.profile} route"
+        desc = (
+            f"{p.length_m:.0f} m on {p.network}, mean danger {p.mean_danger:.1f}/100, "
+            f"{p.hazards_on_route} confirmed hazards"
+            + (f", {p.separated_m:.0f} m on separated cycle tracks" if p.separated_m is not None else "")
+            + f"; shortest route {p.shortest.length_m:.0f} m. Graph {p.graph_version}."
+        )
+        document = route_to_gpx(route.geometry.coordinates, name=name, desc=desc)
+        return Response(
+            document.encode(),
+            media_type="application/gpx+xml",
+            headers={"Content-Disposition": f'attachment; filename="saferoutes-{p.profile}.gpx"'},
+        )
+
+
+async def _route(state: State, from_: str | None, to: str | None, profile: str) -> RouteFeature:
+    origin, target = parse_position(from_, "from"), parse_position(to, "to")
+    graphs: GraphCache = state.route_graphs
+    found, version = await find_route(graphs, *origin, *target, profile)
+    feature = found.to_feature()
+    for figures in (feature["properties"], feature["properties"]["shortest"]):
+        figures.setdefault("separatedM", None)
+    feature["properties"].setdefault("network", "cells")
+    feature["properties"].setdefault("steps", [])
+    feature["properties"]["graphVersion"] = version
+    return msgspec.convert(feature, RouteFeature)

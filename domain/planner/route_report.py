@@ -19,11 +19,12 @@ charged to the budget; post-processing it around the school costs nothing.
 
 from __future__ import annotations
 
+import json
 import math
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Final
+from typing import Any, Final
 
 import h3
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -66,14 +67,26 @@ def cells_near(lat: float, lon: float, resolution: int, radius_m: float = CATCHM
     return sorted(c for c in disk if haversine_m(lat, lon, *h3.cell_to_latlng(c)) <= radius_m)
 
 
-def report_bytes(report: RouteReport, fmt: ExportFormat, *, now: datetime) -> bytes:
-    """The report as a GeoJSON FeatureCollection (school, catchment and release as metadata) or CSV."""
+def report_bytes(
+    report: RouteReport,
+    fmt: ExportFormat,
+    *,
+    now: datetime,
+    street_routes: list[dict[str, Any]] | None = None,
+) -> bytes:
+    """The report as a GeoJSON FeatureCollection (school, catchment and release as metadata) or CSV.
+
+    With a street network, the GeoJSON carries ``streetRoutes`` (domain.planner.street_routes): the
+    routes into the school from its catchment's edge, street by street; ``null`` without one. The
+    CSV holds the cells only."""
     if fmt is ExportFormat.CSV:
         return b"".join(csv_cells(report.cells, columns=ROUTE_COLUMNS))
     meta: dict[str, ExportValue] = {"school": report.school.name, "catchmentM": CATCHMENT_M}
     meta.update(report.served.describe())
     meta["generatedAt"] = now
-    return b"".join(geojson_cells(report.cells, metadata=meta))
+    document = json.loads(b"".join(geojson_cells(report.cells, metadata=meta)))
+    document["streetRoutes"] = street_routes  # a foreign member (RFC 7946 §6.1), like the metadata
+    return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def _around(lat: float, lon: float, radius_m: float) -> BBox:

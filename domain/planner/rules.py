@@ -121,6 +121,7 @@ class ExportKind(StrEnum):
     HEATMAP = "heatmap"
     FLOWS = "flows"
     ROUTE_REPORT = "route-report"
+    GRAPHHOPPER_MODEL = "graphhopper"
 
 
 class ExportStatus(StrEnum):

@@ -10,8 +10,8 @@ The rules, in one place (docs/routing.md explains them):
   planned) that at least two people stand behind (reports plus stillThere
   confirmations) and more people support than dispute: one report alone
   weighs in the danger score but does not steer routes by itself.
-- The stamp is read from the data (the hazards) and the calendar (the month
-  released), so no writer has to remember to bump a counter.
+- The stamp is read from the data (the hazards, the imported street network) and
+  the calendar (the month released), so no writer has to remember to bump a counter.
 """
 
 from __future__ import annotations
@@ -48,8 +48,10 @@ class Stamp:
     hazards: int
     hazards_changed: datetime | None
     released_month: date
+    streets: int | None = None
+    """The imported street network's id (``street_network``), None without one."""
 
     @property
     def version(self) -> str:
-        text = f"{self.hazards}|{self.hazards_changed}|{self.released_month}"
+        text = f"{self.hazards}|{self.hazards_changed}|{self.released_month}|{self.streets}"
         return hashlib.sha256(text.encode()).hexdigest()[:12]

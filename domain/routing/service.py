@@ -10,6 +10,11 @@ The policy (docs/routing.md, "Rebuild policy"):
 - a failed background build is logged and retried at the next check.
 Every worker reads the same rows, so workers converge on the same version with
 no state of their own that another needs.
+
+With an imported street network (``saferoutes streets import``) the same build
+also makes the street graph (domain.routing.streets) and routes run on it; the
+cell graph stays the fallback without one. The network's id is part of the
+stamp, so a re-import is picked up like a new release.
 """
 
 from __future__ import annotations
@@ -27,8 +32,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from domain.core.columns import utcnow
 from domain.routing.rules import RoutingUnavailable, Stamp
 from domain.routing.store import build_graph, load_inputs, read_stamp
-from geo.routing.graph import PROFILES, RoutingGraph, UnknownProfile
+from domain.routing.streets import SegmentCells, build_street_graph, segment_cells
+from domain.streets import rules as street_rules
+from domain.streets.store import active_network, load_segments
+from geo.routing.graph import PROFILES, Profile, RoutingGraph, UnknownProfile
 from geo.routing.search import RouteComparison, compare
+from geo.streets.graph import StreetGraph
+from geo.streets.route import StreetComparison
+from geo.streets.route import compare as compare_streets
 from privacy.release.rules import ReleasePolicy
 
 log = logging.getLogger("saferoutes.routing")
@@ -55,6 +66,8 @@ class GraphCache:
         self._soft_age_s = max(max_age_s - check_s, max_age_s / 2)
         self._clock = clock
         self._graph: RoutingGraph | None = None
+        self._streets: StreetGraph | None = None
+        self._network: SegmentCells | None = None
         self._stamp: Stamp | None = None
         self._built = 0.0
         self._checked = 0.0
@@ -65,8 +78,11 @@ class GraphCache:
     def graph(self) -> RoutingGraph | None:
         return self._graph
 
-    async def current(self) -> RoutingGraph:
-        """The graph to answer with now; raises :class:`RoutingUnavailable` while nobody has ridden enough."""
+    @property
+    def streets(self) -> StreetGraph | None:
+        return self._streets
+
+    async def _fresh(self) -> None:
         now = self._clock()
         if self._graph is None or now - self._built >= self._max_age_s:
             await asyncio.shield(self._start())
@@ -74,6 +90,15 @@ class GraphCache:
             self._checked = now
             if now - self._built >= self._soft_age_s or await self.stale():
                 self._start()
+
+    async def current_streets(self) -> StreetGraph | None:
+        """The street graph to answer with now, or None when no street network is imported."""
+        await self._fresh()
+        return self._streets
+
+    async def current(self) -> RoutingGraph:
+        """The graph to answer with now; raises :class:`RoutingUnavailable` while nobody has ridden enough."""
+        await self._fresh()
         graph = self._graph
         if graph is None or not graph.cells:
             raise RoutingUnavailable(
@@ -118,19 +143,42 @@ class GraphCache:
             inputs = await load_inputs(
                 session, now=built_at, resolution=self._resolution, policy=self._policy
             )
+            network = self._network
+            wanted = inputs.stamp.streets
+            if wanted is None:
+                network = None
+            elif network is None or network.network_id != wanted:
+                info = await active_network(session)
+                if info is not None:
+                    segments = await load_segments(session, info)
+                    network = await anyio.to_thread.run_sync(segment_cells, segments, self._resolution)
         build = functools.partial(build_graph, inputs, resolution=self._resolution, built_at=built_at)
         graph = await anyio.to_thread.run_sync(build)
+        streets = None
+        if network is not None:
+            streets = await anyio.to_thread.run_sync(build_street_graph, inputs, network)
         self._graph, self._stamp, self._built, self._checked = graph, inputs.stamp, started, started
+        self._streets, self._network = streets, network
         self.builds += 1
         log.info(
             "routing graph built",
-            extra={"version": graph.version, "cells": len(graph.cells), "ridden": graph.traversed_edges},
+            extra={
+                "version": graph.version,
+                "cells": len(graph.cells),
+                "ridden": graph.traversed_edges,
+                "segments": 0 if streets is None else streets.segment_count,
+            },
         )
 
 
 def _log_failure(task: asyncio.Task[None]) -> None:
     if not task.cancelled() and (exc := task.exception()) is not None:
         log.warning("routing graph build failed: %s", type(exc).__name__)
+
+
+ROUTE_PROFILES: tuple[str, ...] = street_rules.PROFILES
+"""What ``profile`` may be: the cell graph's profiles and ``child`` (on cells without speed limits,
+``child`` routes as ``safest``)."""
 
 
 async def find_route(
@@ -140,14 +188,21 @@ async def find_route(
     to_lat: float,
     to_lon: float,
     profile: str,
-) -> tuple[RouteComparison, RoutingGraph]:
-    """The chosen profile's route and the shortest one, and the graph they were found on.
+) -> tuple[RouteComparison | StreetComparison, str]:
+    """The chosen profile's route and the shortest one, and the version of the graph they were found on.
 
-    The profile is checked before anything else; the search runs in a thread
-    (10-30 ms of compiled code on a city) so the event loop stays free.
+    On the street graph when a network is imported, else on the cell graph. The
+    profile is checked before anything else; the search runs in a thread (compiled
+    code, a few ms on a city) so the event loop stays free.
     """
-    if profile not in PROFILES:
-        raise UnknownProfile("profile", f"must be one of {', '.join(PROFILES)}")
+    if profile not in ROUTE_PROFILES:
+        raise UnknownProfile("profile", f"must be one of {', '.join(ROUTE_PROFILES)}")
+    streets = await graphs.current_streets()
+    if streets is not None:
+        on_streets = functools.partial(compare_streets, streets, from_lat, from_lon, to_lat, to_lon, profile)
+        return await anyio.to_thread.run_sync(on_streets), streets.version
     graph = await graphs.current()
-    search = functools.partial(compare, graph, from_lat, from_lon, to_lat, to_lon, profile)
-    return await anyio.to_thread.run_sync(search), graph
+    cell_profile: Profile = "safest" if profile == "child" else profile  # type: ignore[assignment]
+    assert cell_profile in PROFILES
+    search = functools.partial(compare, graph, from_lat, from_lon, to_lat, to_lon, cell_profile)
+    return await anyio.to_thread.run_sync(search), graph.version

@@ -41,7 +41,10 @@ _CONFIRMED_HAZARDS = sa.text(
     """
 )
 
-_STAMP = sa.text("SELECT count(*) AS hazards, max(updated_at) AS hazards_changed FROM hazard")
+_STAMP = sa.text(
+    "SELECT count(*) AS hazards, max(updated_at) AS hazards_changed, "
+    "(SELECT max(id) FROM street_network) AS streets FROM hazard"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,10 +58,13 @@ class GraphInputs:
 
 
 async def read_stamp(session: AsyncSession, *, today: date) -> Stamp:
-    """Two index-backed aggregates and the month released: cheap enough to read every few seconds."""
+    """Three index-backed aggregates and the month released: cheap enough to read every few seconds."""
     row = (await session.execute(_STAMP)).one()
     month = last_closed_month(today).first
-    return Stamp(hazards=int(row.hazards), hazards_changed=row.hazards_changed, released_month=month)
+    streets = None if row.streets is None else int(row.streets)
+    return Stamp(
+        hazards=int(row.hazards), hazards_changed=row.hazards_changed, released_month=month, streets=streets
+    )
 
 
 def released_edges(released: Mapping[int, Released], resolution: int) -> list[tuple[str, str, int]]:

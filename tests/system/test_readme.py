@@ -7,7 +7,9 @@ from the clone's directory: variables and helpers a block sets (``$TOKEN``,
 is marked by an HTML comment on the line before its fence,
 ``<!-- readme-test: skip (why) -->``: the two set-up commands (this test seeds
 and serves the demo city the same way, on a port of its own), the TypeScript
-client (needs Node; its own test runs it) and the contract run (``.ci/contract``).
+client (needs Node; its own test runs it), the contract run (``.ci/contract``)
+and the street import (it would replace the demo city's routes by Helsinki's
+streets; tests/integration/streets runs the same command).
 
 What the test changes, and only that: ``localhost:8000`` becomes the demo
 server's address; the shell runs in a scratch directory where ``docs`` and
@@ -122,7 +124,7 @@ def _commands(block: Block) -> Iterator[str]:
 def test_the_readme_shows_commands_a_reader_can_run_as_written() -> None:
     blocks = shell_blocks()
     skipped = [b.line for b in blocks if b.skip]
-    assert len(skipped) == 3, (
+    assert len(skipped) == 4, (
         f"blocks marked readme-test: skip at lines {skipped}: say why in this test's doc"
     )
     assert len(blocks) - len(skipped) >= 8, "the README's examples went missing"

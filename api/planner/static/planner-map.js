@@ -1,4 +1,5 @@
-// SafeRoutes planner map: plain SVG, no basemap, no external tiles, fonts or libraries (works offline).
+// SafeRoutes planner map: plain SVG, no external fonts or libraries (works offline). The basemap is the
+// service's own imported street network (GET /streets), or the raster tiles of SAFEROUTES_BASEMAP_TILES.
 // The access token lives in this closure only (never in storage); every data call sends it as a bearer token.
 "use strict";
 
@@ -21,7 +22,11 @@
   };
   const $ = (id) => document.getElementById(id);
   const map = $("map");
-  const state = { token: null, origin: null, picks: [], view: null };
+  const state = { token: null, origin: null, picks: [], view: null, tiles: map.dataset.tiles || null, basemapTimer: null };
+  const STREETS_MAX_KM2 = 55; // the server refuses boxes above 60 km² (GET /streets); stay below
+  const STREETS_PAGES = 4; // at most 4 x 5000 segments in one view
+  const LABELS_BELOW_M_PER_PX = 2.5; // street names once a pixel is this few metres
+  const EARTH_M = 40075016.686;
 
   function status(text, isError = false) {
     $("status").textContent = text;
@@ -141,6 +146,115 @@
     return li;
   }
 
+  // --- basemap: the imported streets, or a city's raster tiles ------------------------------------
+  function viewBox() {
+    const [x, y, w, h] = state.view;
+    const [west, north] = unproject([x, y]);
+    const [east, south] = unproject([x + w, y + h]);
+    return { west, south, east, north, km2: (w * h) / 1e6 };
+  }
+
+  function note(text) {
+    $("basemap-note").textContent = text;
+  }
+
+  function scheduleBasemap() {
+    clearTimeout(state.basemapTimer);
+    state.basemapTimer = setTimeout(() => refreshBasemap().catch((e) => note(`Basemap: ${e.message}`)), 250);
+  }
+
+  async function refreshBasemap() {
+    if (!state.origin || !state.view) return;
+    if (state.tiles) drawTiles();
+    else await drawStreets();
+  }
+
+  function drawTiles() {
+    const layer = $("layer-streets");
+    const box = viewBox();
+    const lat0 = state.origin[1];
+    const z = Math.max(0, Math.min(19, Math.round(Math.log2((EARTH_M * Math.cos((lat0 * Math.PI) / 180)) / 256 / pixel()))));
+    const n = 2 ** z;
+    const tileX = (lon) => Math.floor(((lon + 180) / 360) * n);
+    const tileY = (lat) => {
+      const r = (lat * Math.PI) / 180;
+      return Math.floor(((1 - Math.log(Math.tan(r) + 1 / Math.cos(r)) / Math.PI) / 2) * n);
+    };
+    const lonOf = (x) => (x / n) * 360 - 180;
+    const latOf = (y) => (Math.atan(Math.sinh(Math.PI * (1 - (2 * y) / n))) * 180) / Math.PI;
+    const [x0, x1, y0, y1] = [tileX(box.west), tileX(box.east), tileY(box.north), tileY(box.south)];
+    if ((x1 - x0 + 1) * (y1 - y0 + 1) > 144) { note("Zoom in to load the basemap tiles."); return; }
+    layer.replaceChildren();
+    for (let x = x0; x <= x1; x += 1) {
+      for (let y = y0; y <= y1; y += 1) {
+        const [ax, ay] = project([lonOf(x), latOf(y)]);
+        const [bx, by] = project([lonOf(x + 1), latOf(y + 1)]);
+        const href = state.tiles.replace("{z}", z).replace("{x}", x).replace("{y}", y);
+        el("image", { class: "tile", href, x: ax.toFixed(1), y: ay.toFixed(1), width: (bx - ax).toFixed(1), height: (by - ay).toFixed(1), preserveAspectRatio: "none" }, layer);
+      }
+    }
+    map.dataset.tiles = state.tiles;
+    note(`Basemap: tiles at zoom ${z} from ${new URL(state.tiles.replace(/[{}]/g, "")).host}.`);
+  }
+
+  async function drawStreets() {
+    const layer = $("layer-streets");
+    const box = viewBox();
+    if (box.km2 > STREETS_MAX_KM2) {
+      layer.replaceChildren();
+      map.dataset.streets = "0";
+      note("Zoom in to see the streets.");
+      return;
+    }
+    const bbox = [box.west, box.south, box.east, box.north].map((v) => v.toFixed(6)).join(",");
+    const features = [];
+    let cursor = null;
+    let network = null;
+    for (let page = 0; page < STREETS_PAGES; page += 1) {
+      const query = new URLSearchParams({ bbox, limit: "5000" });
+      if (cursor !== null) query.set("cursor", String(cursor));
+      const answer = await (await api(`/streets?${query}`)).json();
+      features.push(...answer.features);
+      network = answer.network;
+      cursor = answer.nextCursor;
+      if (cursor === null) break;
+    }
+    layer.replaceChildren();
+    for (const f of features) {
+      const p = f.properties;
+      const line = el("polyline", { class: `street hw-${p.highway} infra-${p.infrastructure}`, points: points(f.geometry.coordinates) }, layer);
+      el("title", {}, line).textContent = `${p.name || p.highway}: ${p.infrastructure}, ${p.maxspeedKmh ?? "–"} km/h`;
+    }
+    if (pixel() < LABELS_BELOW_M_PER_PX) streetNames(features, layer);
+    map.dataset.streets = String(features.length);
+    if (!network) note("No street network imported (saferoutes streets import FILE).");
+    else note(`Streets: ${network.source}, ${features.length} segments in view${cursor !== null ? " (more: zoom in)" : ""}.`);
+  }
+
+  /** One name per street in view, on its longest segment's middle, turned along it and kept upright. */
+  function streetNames(features, layer) {
+    const longest = new Map();
+    for (const f of features) {
+      const name = f.properties.name;
+      if (!name) continue;
+      const best = longest.get(name);
+      if (!best || best.properties.lengthM < f.properties.lengthM) longest.set(name, f);
+    }
+    const size = 11 * pixel();
+    for (const [name, f] of [...longest].slice(0, 400)) {
+      const coords = f.geometry.coordinates;
+      const mid = Math.max(1, Math.floor(coords.length / 2));
+      const [ax, ay] = project(coords[mid - 1]);
+      const [bx, by] = project(coords[mid]);
+      let angle = (Math.atan2(by - ay, bx - ax) * 180) / Math.PI;
+      if (angle > 90) angle -= 180;
+      if (angle < -90) angle += 180;
+      const [cx, cy] = [(ax + bx) / 2, (ay + by) / 2];
+      const label = el("text", { class: "street-name", x: cx.toFixed(1), y: cy.toFixed(1), "font-size": size.toFixed(2), transform: `rotate(${angle.toFixed(1)} ${cx.toFixed(1)} ${cy.toFixed(1)})` }, layer);
+      label.textContent = name;
+    }
+  }
+
   async function allHazards() {
     const found = [];
     let cursor = null;
@@ -156,12 +270,17 @@
 
   async function load() {
     status("Loading the danger map…");
-    const [heat, flows, hazards] = await Promise.all([
+    const [heat, flows, hazards, network] = await Promise.all([
       api("/planner/heatmap?metric=danger&format=geojson").then((r) => r.json()),
       api("/planner/flows?format=geojson").then((r) => r.json()),
       allHazards(),
+      api("/streets/network").then((r) => r.json(), () => null),
     ]);
     const coords = heat.features.flatMap((f) => f.geometry.coordinates[0]).concat(hazards.map((h) => [h.lon, h.lat]));
+    if (coords.length === 0 && network && network.bbox) {
+      const [w, s, e, n] = network.bbox;
+      coords.push([w, s], [e, n]);
+    }
     if (coords.length === 0) coords.push([4.48, 51.028]);
     const lons = coords.map((c) => c[0]);
     const lats = coords.map((c) => c[1]);
@@ -170,6 +289,7 @@
     drawHexagons(heat);
     drawFlows(flows);
     drawHazards(hazards);
+    await refreshBasemap().catch((e) => note(`Basemap: ${e.message}`));
     status(`${heat.features.length} cells (release ${heat.releaseWindow ?? "?"}, ε = ${heat.epsilon ?? "?"}), ${flows.features.length} flows, ${hazards.length} hazards. Click two points for a safe route.`);
   }
 
@@ -243,6 +363,7 @@
   map.addEventListener("pointerup", (event) => {
     const wasDrag = drag && drag.moved;
     drag = null;
+    if (wasDrag) scheduleBasemap();
     if (wasDrag || !state.origin) return;
     if (state.picks.length === 2) clearRoute();
     const xy = svgPoint(event);
@@ -258,6 +379,7 @@
     const [vx, vy, vw, vh] = state.view;
     state.view = [x - (x - vx) * f, y - (y - vy) * f, vw * f, vh * f];
     map.setAttribute("viewBox", state.view.join(" "));
+    scheduleBasemap();
   }, { passive: false });
 
   // --- session -------------------------------------------------------------------------------------

@@ -107,8 +107,13 @@ MATRIX: dict[tuple[str, str], dict[str, str]] = {
     ("GET", "/challenges/{challenge_id}/leaderboard"): user(),
     ("GET", "/leaderboards"): user(),
     ("GET", "/routes/safe"): public(),
+    ("GET", "/routes/safe.gpx"): public(),
+    # public OpenStreetMap geometry, no person in it (api/streets/http.py)
+    ("GET", "/streets"): public(),
+    ("GET", "/streets/network"): public(),
     ("GET", "/planner/heatmap"): roles("planner"),
     ("GET", "/planner/flows"): roles("planner"),
+    ("GET", "/planner/graphhopper-model"): roles("planner"),
     ("GET", "/planner/exports"): roles("planner", "admin"),
     ("GET", "/planner/privacy-ledger"): roles("planner", "admin"),
     ("GET", "/planner/schools/{school_id}/route-report"): roles("planner", "admin"),

@@ -1,4 +1,4 @@
-"""The planner's map in a real browser: log in, hexagons drawn, two clicks draw the safe and shortest routes.
+"""The planner's map in a real browser: log in, streets under the hexagons, two clicks draw the routes.
 
 Runs the real service (uvicorn, on a free port, against the test database) with
 a small demo city, and drives Debian's Chromium through chromedriver (Selenium).
@@ -32,8 +32,10 @@ from api.database import make_engine, make_sessionmaker
 from api.settings import Settings
 from domain.core.codes import CodeHasher
 from domain.demo.service import DEMO_PASSWORD, DemoSize, seed_city
+from geo.simulator import street_grid
 from tests.clock import session_clock
 from tests.integration.conftest import free_port
+from tests.integration.street_helpers import grid_extract, import_streets
 from tests.tooling import require_or_skip
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
@@ -49,6 +51,9 @@ try:
     from selenium.webdriver.support.ui import WebDriverWait
 except ImportError:  # pragma: no cover - the dev extras install it
     pass
+
+
+DEMO_SEED = 7
 
 
 @pytest.fixture
@@ -71,7 +76,7 @@ async def demo_city(clean_db: AsyncEngine, settings: Settings) -> Settings:
             make_sessionmaker(engine),
             _auth(city),
             CodeHasher(city.secret_key),
-            DemoSize(seed=7, users=80, rides=480, hotspots=8),
+            DemoSize(seed=DEMO_SEED, users=80, rides=480, hotspots=8),
             policy_version=city.privacy_policy_version,
             now=session_clock(),
             progress=lambda step, done, total: None,
@@ -82,9 +87,16 @@ async def demo_city(clean_db: AsyncEngine, settings: Settings) -> Settings:
 
 
 @pytest.fixture
-def service(demo_city: Settings) -> Iterator[str]:
+async def city_streets(demo_city: Settings, clean_db: AsyncEngine, tmp_path: Path) -> Settings:
+    """The demo city's street grid imported as its OpenStreetMap network (an .osm file of it)."""
+    await import_streets(clean_db, grid_extract(street_grid(DEMO_SEED), tmp_path / "demo-city.osm"))
+    return demo_city
+
+
+@pytest.fixture
+def service(city_streets: Settings) -> Iterator[str]:
     port = free_port()
-    app = create_app(demo_city, null_pool=True, log_config=False, clock=session_clock)
+    app = create_app(city_streets, null_pool=True, log_config=False, clock=session_clock)
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False)
     )
@@ -132,6 +144,20 @@ def _data(driver: Any, name: str) -> int:
 
 def _shown(driver: Any, element_id: str) -> bool:
     return bool(driver.find_element(By.ID, element_id).is_displayed())
+
+
+def _wheel(driver: Any, delta_y: int, times: int = 4) -> None:
+    """Turn the mouse wheel over the map's centre (negative: zoom in)."""
+    driver.execute_script(
+        """const [dy, times] = arguments;
+        const map = document.getElementById("map");
+        const box = map.getBoundingClientRect();
+        for (let i = 0; i < times; i += 1) map.dispatchEvent(new WheelEvent("wheel", {
+          deltaY: dy, clientX: box.left + box.width / 2, clientY: box.top + box.height / 2,
+          bubbles: true, cancelable: true }));""",
+        delta_y,
+        times,
+    )
 
 
 def _routable_pair(service: str, cells: list[str]) -> tuple[str, str]:
@@ -186,6 +212,22 @@ def test_planner_logs_in_sees_the_hexagons_and_draws_a_route(service: str, chrom
     assert len(chrome.find_elements(By.CSS_SELECTOR, "#layer-hexagons path.hex")) == _data(chrome, "hexagons")
     assert _data(chrome, "hazards") > 0
     assert len(chrome.find_elements(By.CSS_SELECTOR, "#legend-danger li")) == 5
+
+    # the imported streets are drawn from GET /streets, in a layer under the hexagons
+    wait.until(lambda d: _data(d, "streets") > 0)
+    streets = chrome.find_elements(By.CSS_SELECTOR, "#layer-streets polyline.street")
+    assert len(streets) == _data(chrome, "streets") > 100
+    layers = [g.get_attribute("id") for g in chrome.find_elements(By.CSS_SELECTOR, "#map > g")]
+    assert layers.index("layer-streets") < layers.index("layer-hexagons")
+    assert streets[0].is_displayed()
+    # names show once zoomed in (a few metres a pixel)
+    assert not chrome.find_elements(By.CSS_SELECTOR, "#layer-streets text.street-name")
+    _wheel(chrome, -100)
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#layer-streets text.street-name"))
+    names = {t.text for t in chrome.find_elements(By.CSS_SELECTOR, "#layer-streets text.street-name")}
+    assert any(n.startswith(("Row ", "Column ")) for n in names), names
+    _wheel(chrome, 100)  # back to the whole city
+    wait.until(lambda d: not d.find_elements(By.CSS_SELECTOR, "#layer-streets text.street-name"))
 
     # two ridden hexagons as far apart as the router joins: the release shows people there
     hexes = {

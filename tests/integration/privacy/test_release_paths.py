@@ -33,10 +33,12 @@ RELEASE = "release"
 EMITTERS: dict[tuple[str, str], str] = {
     ("GET", "/planner/heatmap"): RELEASE,
     ("GET", "/planner/flows"): RELEASE,
+    ("GET", "/planner/graphhopper-model"): RELEASE,
     ("GET", "/planner/schools/{school_id}/route-report"): RELEASE,
     ("GET", "/ngsi-ld/v1/entities"): RELEASE,
     ("GET", "/ngsi-ld/v1/entities/{entity_id}"): RELEASE,
     ("GET", "/routes/safe"): RELEASE,
+    ("GET", "/routes/safe.gpx"): RELEASE,
     ("GET", "/planner/privacy-ledger"): "the ledger: what each release cost, how many cells it showed",
     ("GET", "/planner/exports"): "the audit log: who exported what",
     ("GET", "/hazards"): "public facts: hazards people reported publicly",
@@ -65,6 +67,8 @@ EMITTERS: dict[tuple[str, str], str] = {
     ("GET", "/ready"): "readiness",
     ("GET", "/metrics"): "request counts and latencies",
     ("GET", "/planner/map"): "a static page",
+    ("GET", "/streets"): "public facts: the imported OpenStreetMap extract",
+    ("GET", "/streets/network"): "public facts: the imported OpenStreetMap extract",
     ("GET", "/static/{file_path}"): "static files",
     ("GET", "/ngsi-ld/contexts/saferoutes.jsonld"): "a JSON-LD context",
 }
@@ -78,6 +82,7 @@ CLI: dict[str, str] = {
     "demo": "writes a demo city",
     "ngsi-push": "public hazards",
     "retention": "deletes",
+    "streets": "import: map data, nothing about people; export-graphhopper: a release (tested in streets/)",
 }
 
 
@@ -123,6 +128,7 @@ async def test_each_emitter_reads_a_release_and_nothing_else(
     calls: dict[tuple[str, str], tuple[str, dict[str, Any], str]] = {
         ("GET", "/planner/heatmap"): ("/planner/heatmap", {}, "cells"),
         ("GET", "/planner/flows"): ("/planner/flows", {}, "flows"),
+        ("GET", "/planner/graphhopper-model"): ("/planner/graphhopper-model", {}, "cells"),
         ("GET", "/planner/schools/{school_id}/route-report"): (
             f"/planner/schools/{school_id}/route-report",
             {},
@@ -135,6 +141,11 @@ async def test_each_emitter_reads_a_release_and_nothing_else(
         ),
         ("GET", "/ngsi-ld/v1/entities/{entity_id}"): (f"/ngsi-ld/v1/entities/{entity}", {}, "cells"),
         ("GET", "/routes/safe"): ("/routes/safe", {"from": f"{lat},{lon}", "to": f"{lat2},{lon2}"}, "cells"),
+        ("GET", "/routes/safe.gpx"): (
+            "/routes/safe.gpx",
+            {"from": f"{lat},{lon}", "to": f"{lat2},{lon2}"},
+            "cells",
+        ),
     }
     assert set(calls) == {op for op, kind in EMITTERS.items() if kind == RELEASE}
     for op, (path, params, dataset) in calls.items():

@@ -9,7 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from api.settings import SECRET_KEY_FILE, Settings, SettingsError, development_secret, load_settings
+from api.settings import (
+    SECRET_KEY_FILE,
+    Settings,
+    SettingsError,
+    check_tile_template,
+    development_secret,
+    load_settings,
+)
 from domain.accounts.rules import TokenIssuer
 from domain.core.errors import Unauthenticated
 from tests.clock import TEST_NOW
@@ -147,3 +154,39 @@ def test_a_read_replica_needs_a_primary_server_and_a_sane_lag_bound(dev: dict[st
     for bad in ("0", "-1", "1e9", "soon"):
         with pytest.raises(SettingsError, match="SAFEROUTES_DATABASE_READ_MAX_LAG_S"):
             load_settings(both | {"SAFEROUTES_DATABASE_READ_MAX_LAG_S": bad})
+
+
+def test_the_basemap_tile_template_is_read_and_its_origin_kept(dev: dict[str, str]) -> None:
+    template = "https://tiles.example.org/city/{z}/{x}/{y}.png"
+    settings = load_settings({**dev, "SAFEROUTES_BASEMAP_TILES": template})
+    assert settings.basemap_tiles == template
+    assert check_tile_template(template) == "https://tiles.example.org"
+    assert load_settings(dev).basemap_tiles is None
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "ftp://tiles.example.org/{z}/{x}/{y}.png",
+        "https://tiles.example.org/{z}/{x}.png",
+        "https://user@tiles.example.org/{z}/{x}/{y}.png",
+        "https://tiles.example.org/{z}/{x}/{y}.png?key=1",
+        "https://tiles.example.org/{z}/{x}/{y}.png; script-src *",
+        'https://tiles.example.org/{z}/{x}/{y}.png" onload="x',
+        "https://*.example.org/{z}/{x}/{y}.png",
+        "//tiles.example.org/{z}/{x}/{y}.png",
+    ],
+)
+def test_a_tile_template_that_is_no_plain_origin_is_refused(dev: dict[str, str], template: str) -> None:
+    with pytest.raises(SettingsError, match="SAFEROUTES_BASEMAP_TILES"):
+        load_settings({**dev, "SAFEROUTES_BASEMAP_TILES": template})
+
+
+def test_production_tiles_come_over_https(tmp_path: Path) -> None:
+    env = {
+        "SAFEROUTES_ENV": "production",
+        "SAFEROUTES_SECRET_KEY": "k" * 40,
+        "SAFEROUTES_DATA_DIR": str(tmp_path),
+    }
+    with pytest.raises(SettingsError, match="https"):
+        load_settings({**env, "SAFEROUTES_BASEMAP_TILES": "http://tiles.example.org/{z}/{x}/{y}.png"})

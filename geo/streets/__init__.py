@@ -1,0 +1,1 @@
+"""Street graph and search: pure (no database, no HTTP)."""
