@@ -479,7 +479,7 @@ def main() -> None:
     start_t = time.time() - 6 * 3600
     rides = [
         simulate_ride(
-            rng, mode="bike", duration_s=POINTS_PER_RIDE, start_t=start_t - 60 * i, grid=grid
+            rng, mode="bike", duration_s=POINTS_PER_RIDE, start_t=start_t - 60 * i, streets=grid
         ).points
         for i in range(args.rides)
     ]

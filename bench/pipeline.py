@@ -66,7 +66,9 @@ def main() -> None:
 
     grid = street_grid()
     rng = random.Random(args.seed)
-    rides = [simulate_ride(rng, mode=args.mode, duration_s=1800, grid=grid).points for _ in range(args.rides)]
+    rides = [
+        simulate_ride(rng, mode=args.mode, duration_s=1800, streets=grid).points for _ in range(args.rides)
+    ]
     n_points = sum(len(r) for r in rides)
     pipeline(rides[:2])  # warm caches and imports
 

@@ -1,22 +1,32 @@
-"""A deterministic simulator of phone traces on a synthetic city street grid.
+"""A deterministic simulator of phone traces on a city's streets.
 
 Tests, benchmarks and the demo need realistic rides without anyone's real
-GPS. The city is a jittered grid of streets over Mechelen (Belgium); a ride
-follows streets between random junctions at 1 Hz, with per-mode speeds that
-wander, stops at some junctions, and phone-like errors: correlated drift of a
-few metres (real receivers' error is smooth, not white), some fixes that
-admit a poor accuracy, and rare 50-100 m jumps that do not. Everything comes
-from the ``random.Random`` passed in, so a seed reproduces a ride exactly.
+GPS. The streets are either a synthetic jittered grid over Mechelen (Belgium,
+:func:`street_grid`) or a real street network (:class:`StreetMap`, built from
+an imported OpenStreetMap extract's segments, each mode on the ways it may
+use, one-ways respected). A ride follows streets between random junctions at
+1 Hz, with per-mode speeds that wander, stops at some junctions, and
+phone-like errors: correlated drift of a few metres (real receivers' error is
+smooth, not white), some fixes that admit a poor accuracy, and rare 50-100 m
+jumps that do not. Everything comes from the ``random.Random`` passed in, so
+a seed reproduces a ride exactly.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Protocol
 
-from geo.points import EARTH_RADIUS_M, TracePoint
+import numpy as np
+import numpy.typing as npt
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import connected_components, dijkstra
+
+from geo.points import EARTH_RADIUS_M, BoolArray, FloatArray, TracePoint, haversine_array_m
 
 _M_PER_DEG = EARTH_RADIUS_M * math.pi / 180.0
 
@@ -24,6 +34,7 @@ MECHELEN = (51.028, 4.480)
 """(lat, lon) of the grid's centre: Mechelen's ring, a mid-sized Belgian city."""
 
 Mode = Literal["walk", "bike", "car"]
+Int32Array = npt.NDArray[np.int32]
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,9 +51,33 @@ PROFILES: dict[str, _Profile] = {
 }
 
 
+Vertex = tuple[float, float, bool]
+"""A point of a trip: ``(lat, lon, junction)``; riders may stop at junctions."""
+
+
+class Streets(Protocol):
+    """What a simulated ride needs of a street network: where to start, and trips between junctions."""
+
+    def position(self, node: int) -> tuple[float, float]:
+        """``(lat, lon)`` of a junction."""
+        ...
+
+    def start(self, rng: random.Random, mode: Mode) -> int:
+        """A random junction ``mode`` can leave and come back to."""
+        ...
+
+    def trip(self, rng: random.Random, mode: Mode, here: int) -> tuple[list[Vertex], int]:
+        """A trip from ``here`` to a random junction along the streets ``mode`` may use: its points
+        (``here`` first) and the junction it ends at; only ``here`` when the draw stays put."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class StreetGrid:
-    """Junctions as ``(lat, lon)`` on a ``size`` x ``size`` grid; streets join grid neighbours."""
+    """Junctions as ``(lat, lon)`` on a ``size`` x ``size`` grid; streets join grid neighbours.
+
+    Every mode rides every street, both ways; junction ``i * size + j`` is row ``i``, column ``j``.
+    """
 
     size: int
     nodes: tuple[tuple[float, float], ...]
@@ -50,6 +85,146 @@ class StreetGrid:
     def node(self, i: int, j: int) -> tuple[float, float]:
         """The junction in row ``i``, column ``j``."""
         return self.nodes[i * self.size + j]
+
+    def position(self, node: int) -> tuple[float, float]:
+        return self.nodes[node]
+
+    def start(self, rng: random.Random, mode: Mode) -> int:
+        i, j = rng.randrange(self.size), rng.randrange(self.size)
+        return i * self.size + j
+
+    def trip(self, rng: random.Random, mode: Mode, here: int) -> tuple[list[Vertex], int]:
+        target = (rng.randrange(self.size), rng.randrange(self.size))
+        origin = divmod(here, self.size)
+        path = _route(rng, self.size, origin, target) if target != origin else [origin]
+        return [(*self.node(i, j), True) for i, j in path], target[0] * self.size + target[1]
+
+
+MAX_TRIP_M = 3000.0
+"""A trip on a :class:`StreetMap` ends at a random junction within this many metres of street."""
+
+
+@dataclass(frozen=True, slots=True)
+class _ModeStreets:
+    """One mode's directed street graph: a CSR of street metres between junctions, the segment
+    (and its direction) behind each entry, and the junctions of its largest strongly connected part."""
+
+    matrix: csr_matrix
+    segment: Int32Array
+    against: BoolArray
+    nodes: Int32Array
+
+
+@dataclass(frozen=True, slots=True)
+class StreetMap:
+    """A real street network for simulated rides: junctions, segment polylines, and per mode the
+    directions it may ride each segment in (the caller decides who may use what).
+
+    Rides start and end only in a mode's largest strongly connected part, so every trip can be
+    ridden and ridden back; a trip follows the shortest street path to a random junction within
+    :data:`MAX_TRIP_M`, along the segments' geometry.
+    """
+
+    node_lat: FloatArray
+    node_lon: FloatArray
+    seg_lat: Sequence[FloatArray]
+    seg_lon: Sequence[FloatArray]
+    modes: Mapping[str, _ModeStreets]
+    max_trip_m: float = MAX_TRIP_M
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        from_node: npt.NDArray[np.int64],
+        to_node: npt.NDArray[np.int64],
+        lats: Sequence[FloatArray],
+        lons: Sequence[FloatArray],
+        length_m: FloatArray,
+        directions: Mapping[Mode, tuple[BoolArray, BoolArray]],
+        max_trip_m: float = MAX_TRIP_M,
+    ) -> StreetMap:
+        """``directions[mode]`` = (may ride each segment along its nodes, against them). Raises
+        ValueError when a mode has no two junctions it can ride between."""
+        n_seg = int(length_m.shape[0])
+        ids, inverse = np.unique(np.concatenate([from_node, to_node]), return_inverse=True)
+        seg_from, seg_to = inverse[:n_seg].astype(np.int32), inverse[n_seg:].astype(np.int32)
+        n = int(ids.shape[0])
+        node_lat, node_lon = np.zeros(n), np.zeros(n)
+        node_lat[seg_from] = [a[0] for a in lats]
+        node_lon[seg_from] = [a[0] for a in lons]
+        node_lat[seg_to] = [a[-1] for a in lats]
+        node_lon[seg_to] = [a[-1] for a in lons]
+        metres = np.maximum(np.asarray(length_m, dtype=np.float64), 0.01)  # csgraph: 0 is no edge
+        modes: dict[str, _ModeStreets] = {}
+        for mode, (forward, backward) in directions.items():
+            fwd = np.flatnonzero(forward & (seg_from != seg_to))
+            bwd = np.flatnonzero(backward & (seg_from != seg_to))
+            rows = np.concatenate([seg_from[fwd], seg_to[bwd]]).astype(np.int64)
+            cols = np.concatenate([seg_to[fwd], seg_from[bwd]]).astype(np.int64)
+            segs = np.concatenate([fwd, bwd]).astype(np.int32)
+            against = np.concatenate([np.zeros(fwd.size, np.bool_), np.ones(bwd.size, np.bool_)])
+            # one entry per junction pair: the shortest segment joining them that way
+            order = np.lexsort((metres[segs], cols, rows))
+            keep = np.ones(order.size, dtype=np.bool_)
+            keep[1:] = (rows[order][1:] != rows[order][:-1]) | (cols[order][1:] != cols[order][:-1])
+            chosen = order[keep]  # sorted by (row, column): CSR order
+            indptr = np.zeros(n + 1, dtype=np.int32)
+            np.cumsum(np.bincount(rows[chosen], minlength=n), out=indptr[1:])
+            matrix = csr_matrix((metres[segs[chosen]], cols[chosen].astype(np.int32), indptr), shape=(n, n))
+            _, label = connected_components(matrix, directed=True, connection="strong")
+            sizes = np.bincount(label)
+            main = int(np.argmax(sizes))
+            if sizes[main] < 2:
+                raise ValueError(f"no two junctions a {mode} can ride between")
+            modes[mode] = _ModeStreets(
+                matrix, segs[chosen], against[chosen], np.flatnonzero(label == main).astype(np.int32)
+            )
+        return cls(node_lat, node_lon, list(lats), list(lons), modes, max_trip_m)
+
+    def position(self, node: int) -> tuple[float, float]:
+        return float(self.node_lat[node]), float(self.node_lon[node])
+
+    def start(self, rng: random.Random, mode: Mode) -> int:
+        nodes = self.modes[mode].nodes
+        return int(nodes[rng.randrange(nodes.size)])
+
+    def nearest(self, lat: float, lon: float, mode: Mode = "bike") -> int:
+        """The junction of ``mode``'s network nearest to ``(lat, lon)``."""
+        nodes = self.modes[mode].nodes
+        metres = haversine_array_m(self.node_lat[nodes], self.node_lon[nodes], lat, lon)
+        return int(nodes[int(np.argmin(metres))])
+
+    @property
+    def centre(self) -> tuple[float, float]:
+        """The middle of the junctions' bounding box, ``(lat, lon)``."""
+        lat, lon = self.node_lat, self.node_lon
+        return float(lat.min() + lat.max()) / 2, float(lon.min() + lon.max()) / 2
+
+    def trip(self, rng: random.Random, mode: Mode, here: int) -> tuple[list[Vertex], int]:
+        streets = self.modes[mode]
+        dist, pred = dijkstra(streets.matrix, indices=here, return_predecessors=True, limit=self.max_trip_m)
+        reach = streets.nodes[np.isfinite(dist[streets.nodes]) & (streets.nodes != here)]
+        if reach.size == 0:  # every street out of here is longer than a trip: take the whole map
+            dist, pred = dijkstra(streets.matrix, indices=here, return_predecessors=True)
+            reach = streets.nodes[np.isfinite(dist[streets.nodes]) & (streets.nodes != here)]
+        target = int(reach[rng.randrange(reach.size)])
+        path = [target]
+        while path[-1] != here:
+            path.append(int(pred[path[-1]]))
+        path.reverse()
+        lat, lon = self.position(here)
+        points: list[Vertex] = [(lat, lon, True)]
+        indptr, indices = streets.matrix.indptr, streets.matrix.indices
+        for a, b in itertools.pairwise(path):
+            entry = int(indptr[a]) + int(np.searchsorted(indices[indptr[a] : indptr[a + 1]], b))
+            s = int(streets.segment[entry])
+            seg_lat, seg_lon = self.seg_lat[s], self.seg_lon[s]
+            if streets.against[entry]:
+                seg_lat, seg_lon = seg_lat[::-1], seg_lon[::-1]
+            last = len(seg_lat) - 1
+            points.extend((float(seg_lat[k]), float(seg_lon[k]), k == last) for k in range(1, last + 1))
+        return points, target
 
 
 def street_grid(
@@ -109,45 +284,46 @@ def simulate_ride(
     mode: Mode = "bike",
     duration_s: int = 1800,
     start_t: float = 1_767_261_600.0,
-    grid: StreetGrid | None = None,
+    streets: Streets | None = None,
     noise_m: float = 3.0,
     outlier_rate: float = 0.004,
     poor_fix_rate: float = 0.01,
 ) -> SimulatedRide:
-    """Simulate ``duration_s`` seconds of ``mode`` at 1 Hz (so ``duration_s`` points).
+    """Simulate ``duration_s`` seconds of ``mode`` at 1 Hz (so ``duration_s`` points) on ``streets``
+    (:func:`street_grid` by default), trip after trip until the time is up.
 
     ``start_t`` defaults to 2026-01-01 10:00 UTC. ``noise_m`` is the standard
     deviation of the correlated drift per axis.
     """
     profile = PROFILES[mode]
-    grid = grid or street_grid()
-    size = grid.size
+    streets = streets or street_grid()
     cruise = rng.uniform(*profile.speed_mps)
-    here = (rng.randrange(size), rng.randrange(size))
-    lat0 = grid.node(*here)[0]
+    here = streets.start(rng, mode)
+    lat0 = streets.position(here)[0]
     kx = _M_PER_DEG * math.cos(math.radians(lat0))
+
+    def metres(a: Vertex, b: Vertex) -> float:
+        return math.hypot((b[0] - a[0]) * _M_PER_DEG, (b[1] - a[1]) * kx)
 
     true_lat: list[float] = []
     true_lon: list[float] = []
-    route: list[tuple[int, int]] = [here]
-    leg = 0  # index of the junction we last passed
-    along = 0.0  # metres from that junction towards the next
+    route: list[Vertex] = [(*streets.position(here), True)]
+    leg = 0  # index of the point we last passed
+    along = 0.0  # metres from that point towards the next
     stop_left = 0
     wander = 0.0
     travelled = 0.0
     while len(true_lat) < duration_s:
         if leg + 1 >= len(route):
-            target = (rng.randrange(size), rng.randrange(size))
-            route = _route(rng, size, route[-1], target) if target != route[-1] else [route[-1]]
+            route, here = streets.trip(rng, mode, here)
             leg, along = 0, 0.0
             if len(route) == 1:
                 continue
-        a_lat, a_lon = grid.node(*route[leg])
-        b_lat, b_lon = grid.node(*route[leg + 1])
-        leg_m = math.hypot((b_lat - a_lat) * _M_PER_DEG, (b_lon - a_lon) * kx)
-        f = min(along / leg_m, 1.0)
-        true_lat.append(a_lat + f * (b_lat - a_lat))
-        true_lon.append(a_lon + f * (b_lon - a_lon))
+        a, b = route[leg], route[leg + 1]
+        leg_m = metres(a, b)
+        f = min(along / leg_m, 1.0) if leg_m > 0 else 1.0
+        true_lat.append(a[0] + f * (b[0] - a[0]))
+        true_lon.append(a[1] + f * (b[1] - a[1]))
         if stop_left > 0:
             stop_left -= 1
             continue
@@ -158,12 +334,10 @@ def simulate_ride(
         while along >= leg_m and leg + 1 < len(route):
             along -= leg_m
             leg += 1
-            if rng.random() < profile.stop_probability:
+            if route[leg][2] and rng.random() < profile.stop_probability:
                 stop_left = rng.randint(*profile.stop_s)
             if leg + 1 < len(route):
-                a_lat, a_lon = grid.node(*route[leg])
-                b_lat, b_lon = grid.node(*route[leg + 1])
-                leg_m = math.hypot((b_lat - a_lat) * _M_PER_DEG, (b_lon - a_lon) * kx)
+                leg_m = metres(route[leg], route[leg + 1])
         if leg + 1 >= len(route):
             travelled -= along  # the overshoot past the route's end is not ridden
             along = 0.0

@@ -31,7 +31,7 @@ def simulated(
     seed: int = 1, *, mode: Mode = "bike", duration_s: int = 600, start_t: float | None = None
 ) -> SimulatedRide:
     return simulate_ride(
-        random.Random(seed), mode=mode, duration_s=duration_s, start_t=start_t or recent_start(), grid=GRID
+        random.Random(seed), mode=mode, duration_s=duration_s, start_t=start_t or recent_start(), streets=GRID
     )
 
 

@@ -61,7 +61,7 @@ async def _consents(client: Client, auth: dict[str, str]) -> dict[str, dict[str,
 
 def _ride() -> dict[str, Any]:
     start = float(int(session_clock().timestamp() - 7200) // 60 * 60)
-    ride = simulate_ride(random.Random(3), mode="bike", duration_s=600, start_t=start, grid=street_grid())
+    ride = simulate_ride(random.Random(3), mode="bike", duration_s=600, start_t=start, streets=street_grid())
     return {"points": [{"lat": p.lat, "lon": p.lon, "t": p.t, "accuracy": p.accuracy} for p in ride.points]}
 
 
