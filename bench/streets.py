@@ -9,7 +9,7 @@ peak memory are its own): a synthetic city written as an .osm.pbf (a jittered
 street a 50 km/h secondary road with a cycle track, a painted lane or nothing,
 every 8th+4 a 50 km/h tertiary road, the rest 30 km/h residential streets, a third
 of them one-way, half of those open to cyclists both ways, some footways), and the
-Helsinki extract of tests/data/osm. Each network is loaded back from the database
+Helsinki extract the demo city rides (domain/demo). Each network is loaded back from the database
 and built into the worker's street graph (danger: a random 0-80 score on a third
 of the cells, the safest profile's weights). Then the same random junction pairs
 (both in the main strongly connected part) are routed by:
@@ -63,7 +63,7 @@ from geo.streets.route import compare
 from geo.streets.search import Snap, search
 
 ROOT = Path(__file__).resolve().parents[1]
-HELSINKI = ROOT / "tests" / "data" / "osm" / "helsinki.osm.pbf"
+HELSINKI = ROOT / "domain" / "demo" / "helsinki.osm.pbf"
 CENTRE = (51.0259, 4.4776)
 PROFILE = "safest"
 

@@ -1,4 +1,4 @@
-"""``saferoutes demo [--seed N] [--users 300] [--rides 3000] [--if-empty]``: the simulated demo city."""
+"""``saferoutes demo [--seed N] [--users N] [--rides N] [--streets FILE] [--if-empty]``: the demo city."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import asyncio
 import sys
 import time
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from rich.progress import TaskID
@@ -19,7 +20,8 @@ from domain.accounts.rules import Passwords, TokenIssuer
 from domain.accounts.service import AuthConfig
 from domain.core.codes import CodeHasher
 from domain.core.columns import utcnow
-from domain.demo.service import DEMO_PASSWORD, DemoReport, DemoSize, is_empty, seed_city
+from domain.demo.service import DEMO_EXTRACT, DEMO_PASSWORD, DemoReport, DemoSize, is_empty, seed_city
+from domain.streets.rules import UnreadableExtract
 
 DEMO_ARGON2 = Passwords(time_cost=1, memory_kib=8 * 1024)
 """Sample accounts with one published password: the full Argon2 cost would only slow the seeding."""
@@ -31,6 +33,14 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> argp
     demo.add_argument("--users", type=int, default=300)
     demo.add_argument("--rides", type=int, default=3000)
     demo.add_argument("--hotspots", type=int, default=30, help="junctions with hazard reports")
+    demo.add_argument(
+        "--streets",
+        type=Path,
+        default=DEMO_EXTRACT,
+        metavar="FILE",
+        help="the OpenStreetMap extract (.osm.pbf) the city rides, imported as the street network "
+        "(default: Helsinki's centre, shipped with the package)",
+    )
     demo.add_argument("--if-empty", action="store_true", help="do nothing (and succeed) when users exist")
     demo.add_argument("--quiet", action="store_true", help="no progress bar")
     return demo
@@ -73,6 +83,7 @@ async def run_demo(settings: Settings, url: str, args: argparse.Namespace) -> De
                 bar.update(tasks[step], completed=done)
 
             return await seed_city(
+                engine,
                 sessionmaker,
                 _auth(settings),
                 CodeHasher(settings.secret_key),
@@ -80,6 +91,7 @@ async def run_demo(settings: Settings, url: str, args: argparse.Namespace) -> De
                 policy_version=settings.privacy_policy_version,
                 now=utcnow(),
                 progress=advance,
+                extract=args.streets,
             )
     finally:
         await engine.dispose()
@@ -92,6 +104,9 @@ def cmd_demo(settings: Settings, url: str, args: argparse.Namespace) -> int:
     started = time.monotonic()
     try:
         report = asyncio.run(run_demo(settings, url, args))
+    except UnreadableExtract as exc:
+        print(f"error: --streets: {exc}", file=sys.stderr)
+        return 2
     except ValueError as exc:
         print(f"error: {exc} (use --if-empty to skip a filled one)", file=sys.stderr)
         return 1

