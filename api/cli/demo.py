@@ -101,6 +101,9 @@ def cmd_demo(settings: Settings, url: str, args: argparse.Namespace) -> int:
     if min(args.users, args.rides, args.hotspots) < 1 or args.users < 8:
         print("error: --users must be at least 8, --rides and --hotspots at least 1", file=sys.stderr)
         return 2
+    if not args.streets.is_file():
+        print(f"error: --streets: {args.streets}: no such file (an .osm.pbf extract)", file=sys.stderr)
+        return 2
     started = time.monotonic()
     try:
         report = asyncio.run(run_demo(settings, url, args))

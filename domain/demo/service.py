@@ -35,7 +35,7 @@ from typing import Any, Final, TypeVar
 
 import numpy as np
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from domain.accounts import service as auth
 from domain.accounts.service import AuthConfig
@@ -427,7 +427,7 @@ async def _in_lanes(
     await asyncio.gather(*(run(lane) for lane in lanes))
 
 
-async def is_empty(session: AsyncSession) -> bool:
+async def is_empty(session: AsyncSession | AsyncConnection) -> bool:
     return (await session.execute(sa.select(sa.func.count()).select_from(User))).scalar_one() == 0
 
 

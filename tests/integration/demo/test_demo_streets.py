@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import random
+from pathlib import Path
 
 import h3.api.basic_int as h3i
 import numpy as np
@@ -20,13 +21,14 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.cli.demo import _auth
+from api.cli.main import main
 from api.database import make_sessionmaker
 from api.settings import Settings
 from domain.core.codes import CodeHasher
-from domain.demo.service import DEMO_EXTRACT, DemoSize, load_streets, seed_city
+from domain.demo.service import DEMO_EXTRACT, DemoSize, is_empty, load_streets, seed_city
 from domain.rides.tables import Ride, RideCell
 from domain.streets import store
-from domain.streets.rules import carries_motor_traffic
+from domain.streets.rules import UnreadableExtract, carries_motor_traffic
 from geo.simulator import Mode, StreetMap, simulate_ride
 from geo.streets.graph import cells_along, local_xy
 from tests.clock import TEST_NOW
@@ -142,3 +144,34 @@ async def test_the_demo_city_rides_are_stored_on_the_streets(
     # phone noise moves a few fixes into the next cell, never farther
     assert sum(c in on_streets for c in cells) / len(cells) > 0.9
     assert all(c in near for c in cells)
+
+
+def test_the_cli_names_a_missing_extract_before_touching_the_database(
+    database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", database_url.replace("+asyncpg", ""))
+    assert main(["demo", "--quiet", "--streets", str(tmp_path / "gent.osm.pbf")]) == 2
+    err = capsys.readouterr().err
+    assert "error: --streets:" in err and "gent.osm.pbf: no such file" in err
+
+
+async def test_an_unreadable_extract_stores_nothing(
+    clean_db: AsyncEngine, settings: Settings, tmp_path: Path
+) -> None:
+    bad = tmp_path / "city.osm.pbf"
+    bad.write_bytes(b"\x00\x00\x00\x0dnot a pbf at all")
+    with pytest.raises(UnreadableExtract):
+        await seed_city(
+            clean_db,
+            make_sessionmaker(clean_db),
+            _auth(settings),
+            CodeHasher(settings.secret_key),
+            DemoSize(users=8, rides=8, hotspots=1),
+            policy_version=settings.privacy_policy_version,
+            now=TEST_NOW,
+            progress=_quiet,
+            extract=bad,
+        )
+    async with clean_db.connect() as conn:
+        assert await is_empty(conn)
+        assert await store.active_network(conn) is None
