@@ -215,12 +215,17 @@ def test_planner_logs_in_sees_the_hexagons_and_draws_a_route(service: str, chrom
 
     # names show only once zoomed in (a few metres a pixel): the demo's city centre may open that
     # close, so zoom out (a wheel step a poll) until they go, in until they come, and out again
-    def names(driver: Any) -> list[Any]:
-        return list(driver.find_elements(By.CSS_SELECTOR, "#layer-streets text.street-name"))
+    # (the texts are read in one script: a redraw replaces the elements between two reads)
+    def names(driver: Any) -> list[str]:
+        return list(
+            driver.execute_script(
+                "return [...document.querySelectorAll('#layer-streets text.street-name')]"
+                ".map((t) => t.textContent)"
+            )
+        )
 
     wait.until(lambda d: not names(d) or _wheel(d, 100, 1))
-    wait.until(lambda d: names(d) or _wheel(d, -100, 1))
-    shown = {t.text for t in names(chrome)}
+    shown = set(wait.until(lambda d: names(d) or _wheel(d, -100, 1)))
     assert shown and all(n.strip() for n in shown), shown  # Helsinki's, from the demo's extract
     wait.until(lambda d: not names(d) or _wheel(d, 100, 1))
 
