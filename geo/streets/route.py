@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
@@ -130,15 +129,6 @@ class StreetComparison:
 
     route: StreetRoute
     shortest: StreetRoute
-
-    def to_feature(self) -> dict[str, Any]:
-        props: dict[str, Any] = {"profile": self.route.profile, **self.route.figures()}
-        props["shortest"] = self.shortest.figures()
-        props["steps"] = [
-            {"name": s.name, "distanceM": s.distance_m, "turn": s.turn} for s in self.route.steps
-        ]
-        props["network"] = "streets"
-        return {"type": "Feature", "geometry": self.route.geometry, "properties": props}
 
 
 def compare(

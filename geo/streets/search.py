@@ -113,16 +113,6 @@ class StreetRoute:
     cost: float
     steps: tuple[Step, ...] = field(default=())
 
-    def figures(self) -> dict[str, float | int]:
-        return {
-            "lengthM": round(self.length_m, 1),
-            "dangerExposure": round(self.danger_exposure, 1),
-            "meanDanger": round(self.mean_danger, 1),
-            "hazardsOnRoute": self.hazards_on_route,
-            "unriddenM": round(self.unridden_m, 1),
-            "separatedM": round(self.separated_m, 1),
-        }
-
 
 def snap(
     graph: StreetGraph, lat: float, lon: float, *, field: str, max_snap_m: float = DEFAULT_MAX_SNAP_M
