@@ -27,7 +27,8 @@ class RouteFigures(Out):
 class RouteStep(Out):
     """One turn-by-turn instruction: turn ``turn`` onto ``name`` and ride ``distance_m``."""
 
-    name: str
+    name: str | None
+    """The street's name; null on an unnamed way (a path, a cycle track), consecutive ones one step."""
     distance_m: float
     turn: str
 

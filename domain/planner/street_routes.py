@@ -46,7 +46,7 @@ class StreetShare:
     """The metres of a route on one street (unnamed ways together), their mean danger (0-100) and
     the metres of them on separated cycle tracks."""
 
-    name: str
+    name: str | None
     length_m: float
     mean_danger: float
     separated_m: float
@@ -73,13 +73,14 @@ class Approach:
 
 
 def streets_of(graph: StreetGraph, pieces: Iterable[Piece]) -> tuple[StreetShare, ...]:
-    """The streets a route takes, by name (unnamed ways as ""), longest first (ties at 0.1 m by name)."""
-    metres: dict[str, float] = defaultdict(float)
-    exposure: dict[str, float] = defaultdict(float)
-    separated: dict[str, float] = defaultdict(float)
+    """The streets a route takes, by name (unnamed ways together, as None), longest first (ties at
+    0.1 m by name, unnamed first)."""
+    metres: dict[str | None, float] = defaultdict(float)
+    exposure: dict[str | None, float] = defaultdict(float)
+    separated: dict[str | None, float] = defaultdict(float)
     for piece in pieces:
         s = piece.segment
-        name = graph.seg_name[s] or ""
+        name = graph.seg_name[s] or None
         m = piece.share * float(graph.seg_length_m[s])
         metres[name] += m
         exposure[name] += m * float(graph.seg_danger[s]) / 100.0
@@ -89,7 +90,7 @@ def streets_of(graph: StreetGraph, pieces: Iterable[Piece]) -> tuple[StreetShare
         for name, m in metres.items()
         if m > 0
     ]
-    return tuple(sorted(shares, key=lambda r: (-round(r.length_m, 1), r.name)))
+    return tuple(sorted(shares, key=lambda r: (-round(r.length_m, 1), r.name or "")))
 
 
 def _start(

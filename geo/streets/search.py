@@ -85,9 +85,9 @@ class Piece:
 
 @dataclass(frozen=True, slots=True)
 class Step:
-    """One instruction: ride ``distance_m`` on ``name`` after turning ``turn`` onto it."""
+    """One instruction: ride ``distance_m`` on ``name`` (None: unnamed) after turning ``turn`` onto it."""
 
-    name: str
+    name: str | None
     distance_m: float
     turn: str
 
