@@ -12,10 +12,13 @@ same weights. Targets: search p95 < 50 ms, >= 10x faster than networkx.
 
 With ``--db URL`` (a scratch PostgreSQL database: it is migrated, filled and
 emptied again) the city also goes through the service as the endpoint uses it:
-the transitions are stored per rider in ``cell_transition`` (k riders per
-street), a ``GraphCache`` reads them back and builds (timed: DB read and
-build), then ``find_route`` (cached graph, the search in a worker thread) and
-the stamp check are timed on the same pairs. Prints figures only.
+its ridden cells are stored in ``cell_exposure`` in the last closed month, per
+block (a cell at the release's resolution, 8) by as many consenting riders as the
+app's default release policy needs to show it, a ``GraphCache`` releases them and
+builds (timed: release, DB read and build), then ``find_route`` (cached graph,
+the search in a worker thread) and the stamp check are timed on the same pairs.
+About 190 riders a block: the default radius writes millions of rows (minutes);
+``--radius 20 --pairs 20`` is a quick run. Prints figures only.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
+import math
+import os
 import random
 import statistics
 import sys
@@ -30,7 +35,7 @@ import time
 import tracemalloc
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import h3
@@ -43,11 +48,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from api.database import make_engine, make_sessionmaker, migrate, to_async_url
 from domain.accounts.tables import User
+from domain.core.enums import ConsentGiver, ConsentPurpose
 from domain.routing.service import GraphCache, find_route
 from geo.points import haversine_m
 from geo.routing.graph import PROFILES, Profile, RoutingError, RoutingGraph
 from geo.routing.search import compare, route, snap
 from geo.simulator import MECHELEN, street_grid
+from privacy.release.mechanism import calibrate
+from privacy.release.rules import ReleasePolicy, last_closed_month
+from privacy.release.tables import PrivacyRelease
 
 Aggregates = tuple[list[tuple[str, str, int]], dict[str, float], dict[str, int], list[str]]
 
@@ -105,44 +114,119 @@ def to_networkx(graph: RoutingGraph, profile: Profile) -> nx.Graph:
     return g
 
 
+def blocks_of(agg: Aggregates, resolution: int) -> dict[str, list[str]]:
+    """The ridden cells of the city grouped by their parent at the release's resolution."""
+    ridden = {c for a, b, _ in agg[0] for c in (a, b)}
+    blocks: dict[str, list[str]] = {}
+    for cell in sorted(ridden):
+        blocks.setdefault(h3.cell_to_parent(cell, resolution), []).append(cell)
+    return blocks
+
+
 async def through_service(url: str, agg: Aggregates, pairs: list[tuple[float, float, float, float]]) -> None:
-    """Store the city's transitions; time the cache's build, the endpoint's search, the stamp check."""
-    k = 5
+    """Store the city's riding; time the cache's build (release included), the search, the stamp check.
+
+    The cache builds from the last closed month's release (privacy.release) under the app's default
+    policy (the budget lifted: a bench may rebuild), so every block (the release's cell) gets
+    enough consenting riders to pass the release's threshold with six sigma to spare, each riding
+    the block's ridden cells once on one day of that month.
+    """
+    policy = ReleasePolicy(budget_epsilon=1e9)
+    calibration = calibrate(policy.params())
+    per_block = math.ceil(calibration.threshold + 6 * calibration.contributors_scale)
+    blocks = blocks_of(agg, policy.resolution)
+    now = datetime.now(UTC)
+    window = last_closed_month(now.date())
     engine = make_engine(to_async_url(url))
     await migrate(engine)
-    riders = [uuid.uuid4() for _ in range(k)]
-    sessions = make_sessionmaker(engine)
-    async with sessions() as session:
-        for rider in riders:
-            handle = f"bench-{rider.hex[:12]}"
-            session.add(User(id=rider, handle=handle, handle_key=handle, password_hash="!", nickname=handle))  # noqa: S106
-        await session.commit()
-    day = datetime.now(UTC).date()
-    pairs_ridden = {(min(a, b), max(a, b)) for a, b, _ in agg[0] if a != b}
-    records = [
-        (h3.str_to_int(a), h3.str_to_int(b), day, "bike", r, 1) for a, b in pairs_ridden for r in riders
+    async with engine.connect() as conn:
+        released = await conn.scalar(
+            sa.select(sa.func.count())
+            .select_from(PrivacyRelease)
+            .where(col(PrivacyRelease.first_day) == window.first)
+        )
+    if released:
+        await engine.dispose()
+        sys.exit(f"{window.first:%Y-%m} is already released in this database: give a scratch database")
+    riders = [(uuid.uuid4(), block) for block in blocks for _ in range(per_block)]
+    users = [
+        (
+            rider,
+            f"bench-{rider.hex[:12]}",
+            f"bench-{rider.hex[:24]}",
+            "!",
+            "citizen",
+            f"bench-{rider.hex[:12]}",
+            os.urandom(32),
+            now,
+        )
+        for rider, _ in riders
     ]
+    consents = [
+        (
+            uuid.uuid4(),
+            rider,
+            ConsentPurpose.RESEARCH_SHARING.value,
+            True,
+            "bench",
+            now,
+            ConsentGiver.SELF.value,
+        )
+        for rider, _ in riders
+    ]
+    day = window.first + timedelta(days=14)
+    exposure = [(h3.str_to_int(c), day, "bike", rider, 1) for rider, block in riders for c in blocks[block]]
+    started = datetime.now(UTC)
     try:
         async with engine.connect() as conn:
             raw = (await conn.get_raw_connection()).driver_connection
             assert raw is not None
-            columns = ["from_cell", "to_cell", "day", "mode", "user_id", "traversals"]
-            await raw.copy_records_to_table("cell_transition", records=records, columns=columns)
-        print(f"service: {len(records):,} cell_transition rows ({len(pairs_ridden):,} pairs x {k} riders)")
-        cache = GraphCache(sessions, resolution=10, k=k, max_age_s=3600, check_s=3600, rebuild_rides=100)
+            user_columns = [
+                "id",
+                "handle",
+                "handle_key",
+                "password_hash",
+                "role",
+                "nickname",
+                "privacy_seed",
+                "created_at",
+            ]
+            await raw.copy_records_to_table("app_user", records=users, columns=user_columns)
+            consent_columns = [
+                "id",
+                "user_id",
+                "purpose",
+                "granted",
+                "policy_version",
+                "recorded_at",
+                "given_by",
+            ]
+            await raw.copy_records_to_table("consent_record", records=consents, columns=consent_columns)
+            await raw.copy_records_to_table(
+                "cell_exposure", records=exposure, columns=["cell", "day", "mode", "user_id", "rides"]
+            )
+        print(
+            f"service: {len(exposure):,} cell_exposure rows on {day}: {len(blocks):,} blocks (res "
+            f"{policy.resolution}) x {per_block} consenting riders (threshold {calibration.threshold})"
+        )
+        cache = GraphCache(
+            make_sessionmaker(engine), resolution=10, policy=policy, max_age_s=3600, check_s=3600
+        )
         start = time.perf_counter()
         graph = await cache.refresh()
         took = time.perf_counter() - start
         assert graph is not None
-        print(f"service: build through the cache (DB read, danger, build) {took:.2f} s: {len(graph.cells):,}")
-        print(f"         cells (ridden cells + 2 rings), {graph.traversed_edges:,} ridden edges")
+        print(f"service: build through the cache (release, DB read, danger, build) {took:.2f} s:")
+        print(
+            f"         {len(graph.cells):,} cells (released cells + 2 rings), {graph.traversed_edges:,} edges"
+        )
         searches, checks, outside = [], [], 0
         for p in pairs:
             begin = time.perf_counter()
             try:
                 await find_route(cache, *p, "safest")
             except RoutingError:
-                outside += 1  # a random point may lie beyond the ridden cells' margin
+                outside += 1  # a random point may lie beyond the released cells' margin
                 continue
             searches.append(time.perf_counter() - begin)
         for _ in range(50):
@@ -150,11 +234,14 @@ async def through_service(url: str, agg: Aggregates, pairs: list[tuple[float, fl
             await cache.stale()
             checks.append(time.perf_counter() - begin)
         print(f"service: {len(searches)} pairs routed, {outside} refused as outside the area")
-        report("find_route(safest): cached graph, thread hop", searches)
+        if searches:
+            report("find_route(safest): cached graph, thread hop", searches)
         report("stamp check, pooled connection (each 30 s)", checks)
+        await cache.aclose()
     finally:
         async with engine.begin() as conn:
-            await conn.execute(sa.delete(User).where(col(User.id).in_(riders)))
+            await conn.execute(sa.delete(PrivacyRelease).where(col(PrivacyRelease.created_at) >= started))
+            await conn.execute(sa.delete(User).where(col(User.id).in_([r for r, _ in riders])))
         await engine.dispose()
 
 

@@ -30,6 +30,7 @@ from api.planner.wire import (
     Metric,
     Resolution,
     To,
+    approach_rows,
     day_id_cursor,
     decode_day_id_cursor,
     export_out,
@@ -192,7 +193,7 @@ class PlannerController(Controller):
             if graph is not None:
                 school = report.school
                 find = functools.partial(approaches, graph, school.lat, school.lon, radius_m=CATCHMENT_M)
-                streets = await anyio.to_thread.run_sync(find)
+                streets = approach_rows(await anyio.to_thread.run_sync(find))
         name = f"saferoutes-route-report-{school_id}.{chosen.extension}"
         return Response(
             report_bytes(report, chosen, now=now, street_routes=streets),

@@ -18,8 +18,10 @@ from litestar.response import Stream
 
 from api.hazards.wire import BBOX_PATTERN
 from api.pagination import decode_time_id_cursor, encode_cursor
+from api.routing.wire import route_figures
 from api.wire import Out, time_query
 from domain.planner.rules import ExportFormat
+from domain.planner.street_routes import Approach
 from domain.planner.tables import ExportAudit
 from privacy.release.rules import Window
 from privacy.release.tables import LedgerEntry, PrivacyRelease
@@ -120,3 +122,32 @@ def day_id_cursor(month: date, entry_id: uuid.UUID) -> str:
 def decode_day_id_cursor(cursor: str | None) -> tuple[date, uuid.UUID] | None:
     decoded = decode_time_id_cursor(cursor)
     return None if decoded is None else (decoded[0].date(), decoded[1])
+
+
+def approach_rows(approaches: list[Approach]) -> list[dict[str, Any]]:
+    """A school report's ``streetRoutes``: each compass point's route in (figures as GET /routes/safe
+    gives them, the streets it takes, its line) or the reason it has none."""
+    rows: list[dict[str, Any]] = []
+    for a in approaches:
+        row: dict[str, Any] = {"from": a.compass}
+        if a.start is not None:
+            row |= {
+                "startLat": round(a.start.lat, 6),
+                "startLon": round(a.start.lon, 6),
+                "startDistanceM": a.start.distance_m,
+            }
+        if a.route is None:
+            rows.append(row | {"routed": False, "reason": a.reason})
+            continue
+        streets = [
+            {
+                "name": s.name,
+                "lengthM": round(s.length_m, 1),
+                "meanDanger": round(s.mean_danger, 1),
+                "separatedM": round(s.separated_m, 1),
+            }
+            for s in a.streets
+        ]
+        row |= {"routed": True, "profile": a.route.profile} | msgspec.to_builtins(route_figures(a.route))
+        rows.append(row | {"streets": streets, "geometry": a.route.geometry})
+    return rows

@@ -15,15 +15,14 @@ Errors, all RFC 9457 problem documents naming the parameter at fault:
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
-import msgspec
 from litestar import Controller, Request, Response, get
 from litestar.datastructures import State
 from litestar.params import QueryParameter
 
 from api.problems import problem
-from api.wire import Out
+from api.routing.wire import RouteFeature, route_feature
 from domain.core.errors import InvalidInput
 from domain.routing.rules import RoutingUnavailable
 from domain.routing.service import ROUTE_PROFILES, GraphCache, find_route
@@ -59,45 +58,6 @@ ProfileQuery = Annotated[
         "separated infrastructure",
     ),
 ]
-
-
-class RouteFigures(Out):
-    length_m: float
-    danger_exposure: float
-    mean_danger: float
-    hazards_on_route: int
-    unridden_m: float
-    separated_m: float | None
-    """Metres on separated cycling infrastructure; null on the cell graph, which knows no streets."""
-
-
-class RouteStep(Out):
-    """One turn-by-turn instruction: turn ``turn`` onto ``name`` and ride ``distance_m``."""
-
-    name: str
-    distance_m: float
-    turn: str
-
-
-class RouteProperties(RouteFigures):
-    profile: str
-    shortest: RouteFigures
-    graph_version: str
-    network: Literal["streets", "cells"]
-    steps: list[RouteStep]
-
-
-class LineString(Out):
-    type: Literal["LineString"]
-    coordinates: list[list[float]]
-
-
-class RouteFeature(Out):
-    """GeoJSON Feature (RFC 7946): the route through cell centres, ``[lon, lat]``, simplified."""
-
-    type: Literal["Feature"]
-    geometry: LineString
-    properties: RouteProperties
 
 
 def parse_position(raw: str | None, field: str) -> tuple[float, float]:
@@ -209,10 +169,4 @@ async def _route(state: State, from_: str | None, to: str | None, profile: str) 
     origin, target = parse_position(from_, "from"), parse_position(to, "to")
     graphs: GraphCache = state.route_graphs
     found, version = await find_route(graphs, *origin, *target, profile)
-    feature = found.to_feature()
-    for figures in (feature["properties"], feature["properties"]["shortest"]):
-        figures.setdefault("separatedM", None)
-    feature["properties"].setdefault("network", "cells")
-    feature["properties"].setdefault("steps", [])
-    feature["properties"]["graphVersion"] = version
-    return msgspec.convert(feature, RouteFeature)
+    return route_feature(found, version)

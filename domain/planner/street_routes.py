@@ -10,18 +10,21 @@ priors: docs/streets.md). Each route says how long it is, its danger figures, th
 on separated cycle tracks, and the streets it takes by name with their metres and mean
 danger, longest first: the streets a planner would fix first to make the school
 reachable. A compass point with no street near it, or none joined to the school, is
-listed with the reason. Pure: the caller hands in the graph (the worker's cache).
+listed with the reason. Pure: the caller hands in the graph (the worker's cache), and
+renders the approaches for the wire (api/planner/wire.py).
 """
 
 from __future__ import annotations
 
 import math
 from collections import defaultdict
-from typing import Any, Final
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Final
 
 from geo.streets.graph import StreetGraph
 from geo.streets.route import describe
-from geo.streets.search import NoStreetRoute, OffNetwork, Snap, search, snap
+from geo.streets.search import NoStreetRoute, OffNetwork, Piece, Snap, StreetRoute, search, snap
 
 COMPASS: Final = ("N", "NE", "E", "SE", "S", "SW", "W", "NW")
 PROFILE: Final = "child"
@@ -38,29 +41,56 @@ def compass_point(lat: float, lon: float, bearing_deg: float, distance_m: float)
     return lat + dlat, lon + dlon
 
 
-def streets_of(graph: StreetGraph, pieces: Any) -> list[dict[str, Any]]:
-    """The streets a route takes, by name (unnamed ways as ""), longest first."""
-    metres: dict[str, float] = defaultdict(float)
-    exposure: dict[str, float] = defaultdict(float)
-    separated: dict[str, float] = defaultdict(float)
+@dataclass(frozen=True, slots=True)
+class StreetShare:
+    """The metres of a route on one street (unnamed ways together), their mean danger (0-100) and
+    the metres of them on separated cycle tracks."""
+
+    name: str | None
+    length_m: float
+    mean_danger: float
+    separated_m: float
+
+
+@dataclass(frozen=True, slots=True)
+class Start:
+    """Where an approach starts: the point ``distance_m`` out on its bearing that has a street."""
+
+    lat: float
+    lon: float
+    distance_m: float
+
+
+@dataclass(frozen=True, slots=True)
+class Approach:
+    """The child-profile route into the school from one compass point; without one, ``reason`` says why."""
+
+    compass: str
+    start: Start | None = None
+    route: StreetRoute | None = None
+    streets: tuple[StreetShare, ...] = ()
+    reason: str = ""
+
+
+def streets_of(graph: StreetGraph, pieces: Iterable[Piece]) -> tuple[StreetShare, ...]:
+    """The streets a route takes, by name (unnamed ways together, as None), longest first (ties at
+    0.1 m by name, unnamed first)."""
+    metres: dict[str | None, float] = defaultdict(float)
+    exposure: dict[str | None, float] = defaultdict(float)
+    separated: dict[str | None, float] = defaultdict(float)
     for piece in pieces:
         s = piece.segment
-        name = graph.seg_name[s] or ""
+        name = graph.seg_name[s] or None
         m = piece.share * float(graph.seg_length_m[s])
         metres[name] += m
         exposure[name] += m * float(graph.seg_danger[s]) / 100.0
         separated[name] += m if graph.seg_separated[s] else 0.0
-    rows = [
-        {
-            "name": name,
-            "lengthM": round(m, 1),
-            "meanDanger": round(100.0 * exposure[name] / m, 1) if m > 0 else 0.0,
-            "separatedM": round(separated[name], 1),
-        }
+    shares = [
+        StreetShare(name, m, 100.0 * exposure[name] / m if m > 0 else 0.0, separated[name])
         for name, m in metres.items()
         if m > 0
     ]
-    return sorted(rows, key=lambda r: (-r["lengthM"], r["name"]))
+    return tuple(sorted(shares, key=lambda r: (-round(r.length_m, 1), r.name or "")))
 
 
 def _start(
@@ -77,37 +107,25 @@ def _start(
     return None
 
 
-def approaches(graph: StreetGraph, lat: float, lon: float, *, radius_m: float) -> list[dict[str, Any]]:
+def approaches(graph: StreetGraph, lat: float, lon: float, *, radius_m: float) -> list[Approach]:
     """The child-profile route from each compass point ``radius_m`` out to the school at (lat, lon)."""
-    out: list[dict[str, Any]] = []
     try:
         school = snap(graph, lat, lon, field="school")
     except OffNetwork:
-        return [
-            {"from": c, "routed": False, "reason": "the school is off the street network"} for c in COMPASS
-        ]
+        return [Approach(c, reason="the school is off the street network") for c in COMPASS]
+    out: list[Approach] = []
     for n, label in enumerate(COMPASS):
         found = _start(graph, lat, lon, 45.0 * n, radius_m)
         if found is None:
-            out.append({"from": label, "routed": False, "reason": "no street on this bearing"})
+            out.append(Approach(label, reason="no street on this bearing"))
             continue
-        distance, slat, slon, start = found
-        entry: dict[str, Any] = {
-            "from": label,
-            "startLat": round(slat, 6),
-            "startLon": round(slon, 6),
-            "startDistanceM": distance,
-        }
+        distance, slat, slon, snapped = found
+        start = Start(slat, slon, distance)
         try:
-            cost, pieces = search(graph, start, school, PROFILE)
+            cost, pieces = search(graph, snapped, school, PROFILE)
         except NoStreetRoute:
-            out.append(entry | {"routed": False, "reason": "no street route joins this point to the school"})
+            out.append(Approach(label, start, reason="no street route joins this point to the school"))
             continue
         route = describe(graph, pieces, PROFILE, cost)
-        out.append(
-            entry
-            | {"routed": True, "profile": PROFILE}
-            | route.figures()
-            | {"streets": streets_of(graph, route.pieces), "geometry": route.geometry}
-        )
+        out.append(Approach(label, start, route, streets_of(graph, route.pieces)))
     return out

@@ -37,7 +37,7 @@ _BOXES = sa.text(
 )
 _BY_ID = sa.text(
     """
-    SELECT id, lons, lats, length_m, name, highway, infrastructure, maxspeed_kmh,
+    SELECT id, lons, lats, length_m, NULLIF(name, '') AS name, highway, infrastructure, maxspeed_kmh,
            bicycle_forward, bicycle_backward, foot
     FROM street_segment WHERE network_id = :network AND id = ANY(:ids) ORDER BY id
     """

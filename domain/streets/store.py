@@ -22,8 +22,8 @@ _ACTIVE = sa.text(
 )
 _SEGMENTS = sa.text(
     """
-    SELECT id, way_id, from_node, to_node, lons, lats, length_m, name, highway, bicycle_forward,
-           bicycle_backward, foot, infrastructure, maxspeed_kmh, surface, lit
+    SELECT id, way_id, from_node, to_node, lons, lats, length_m, NULLIF(name, '') AS name, highway,
+           bicycle_forward, bicycle_backward, foot, infrastructure, maxspeed_kmh, surface, lit
     FROM street_segment WHERE network_id = :network ORDER BY id
     """
 )

@@ -69,16 +69,6 @@ class RouteResult:
     fallback_m: float
     cost: float
 
-    def figures(self) -> dict[str, float | int]:
-        """The wire figures, camelCase as the API speaks."""
-        return {
-            "lengthM": round(self.length_m, 1),
-            "dangerExposure": round(self.danger_exposure, 1),
-            "meanDanger": round(self.mean_danger, 1),
-            "hazardsOnRoute": self.hazards_on_route,
-            "unriddenM": round(self.fallback_m, 1),
-        }
-
 
 @dataclass(frozen=True, slots=True)
 class RouteComparison:
@@ -86,12 +76,6 @@ class RouteComparison:
 
     route: RouteResult
     shortest: RouteResult
-
-    def to_feature(self) -> dict[str, Any]:
-        """A GeoJSON Feature of the chosen route; the shortest route's figures under ``shortest``."""
-        props: dict[str, Any] = {"profile": self.route.profile, **self.route.figures()}
-        props["shortest"] = self.shortest.figures()
-        return {"type": "Feature", "geometry": self.route.geometry, "properties": props}
 
 
 def snap(

@@ -4,14 +4,14 @@ Turns are read from the bearing change where one named stretch meets the next:
 below 20° ``straight``, to 60° ``slight-left``/``slight-right``, to 135°
 ``left``/``right``, to 170° ``sharp-left``/``sharp-right``, beyond ``u-turn``.
 The first step is ``depart``, the last ``arrive`` (0 m). Consecutive pieces on
-the same name are one step; unnamed ways are named "" (the app says "path").
+the same name are one step; an unnamed way's name is None ("" read as None too), and
+consecutive unnamed ways are one step (the app says "path").
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
@@ -72,7 +72,7 @@ def describe(
     coords: list[list[float]] = []
     length = exposure = unridden = separated = 0.0
     hazard_cells: dict[int, int] = {}
-    steps: list[tuple[str, float, str]] = []
+    steps: list[tuple[str | None, float, str]] = []
     heading: float | None = None
     for piece in pieces:
         s = piece.segment
@@ -91,7 +91,7 @@ def describe(
             if not coords or coords[-1] != point:
                 coords.append(point)
         first, last = _end_bearings(xs, ys)
-        name = graph.seg_name[s] or ""
+        name = graph.seg_name[s] or None
         if metres <= 0 or first is None:
             continue
         if not steps:
@@ -107,7 +107,7 @@ def describe(
         s = pieces[0].segment
         lat, lon = graph.seg_lat[s][0], graph.seg_lon[s][0]
         coords = [[round(float(lon), 7), round(float(lat), 7)]] * 2
-    end_name = steps[-1][0] if steps else ""
+    end_name = steps[-1][0] if steps else None
     all_steps = (*(Step(n, round(d, 1), t) for n, d, t in steps), Step(end_name, 0.0, "arrive"))
     return StreetRoute(
         profile=profile,
@@ -130,15 +130,6 @@ class StreetComparison:
 
     route: StreetRoute
     shortest: StreetRoute
-
-    def to_feature(self) -> dict[str, Any]:
-        props: dict[str, Any] = {"profile": self.route.profile, **self.route.figures()}
-        props["shortest"] = self.shortest.figures()
-        props["steps"] = [
-            {"name": s.name, "distanceM": s.distance_m, "turn": s.turn} for s in self.route.steps
-        ]
-        props["network"] = "streets"
-        return {"type": "Feature", "geometry": self.route.geometry, "properties": props}
 
 
 def compare(

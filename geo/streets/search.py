@@ -85,9 +85,9 @@ class Piece:
 
 @dataclass(frozen=True, slots=True)
 class Step:
-    """One instruction: ride ``distance_m`` on ``name`` after turning ``turn`` onto it."""
+    """One instruction: ride ``distance_m`` on ``name`` (None: unnamed) after turning ``turn`` onto it."""
 
-    name: str
+    name: str | None
     distance_m: float
     turn: str
 
@@ -112,16 +112,6 @@ class StreetRoute:
     separated_m: float
     cost: float
     steps: tuple[Step, ...] = field(default=())
-
-    def figures(self) -> dict[str, float | int]:
-        return {
-            "lengthM": round(self.length_m, 1),
-            "dangerExposure": round(self.danger_exposure, 1),
-            "meanDanger": round(self.mean_danger, 1),
-            "hazardsOnRoute": self.hazards_on_route,
-            "unriddenM": round(self.unridden_m, 1),
-            "separatedM": round(self.separated_m, 1),
-        }
 
 
 def snap(

@@ -46,6 +46,14 @@ async def test_the_extract_is_split_into_segments_at_junctions(clean_db: AsyncEn
             "AND lats[1] = lats[cardinality(lats)] AND from_node <> to_node"
         )
         assert int((await conn.execute(inner)).scalar_one()) == 0
+        names = sa.text(
+            "SELECT count(*) FILTER (WHERE name IS NULL), count(*) FILTER (WHERE name = '') "
+            "FROM street_segment"
+        )
+        unnamed, empty = (await conn.execute(names)).one()
+        assert unnamed > 0 and empty == 0, (
+            "an unnamed way is stored as NULL (COPY's CSV reads an empty field so)"
+        )
         network = await store.active_network(conn)
     assert network is not None and network.segment_count == report.counts.segments
 

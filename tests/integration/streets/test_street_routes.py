@@ -144,7 +144,7 @@ M_LON = M_LAT / np.cos(np.radians(REF_LAT))
 
 
 def _street(
-    a: int, b: int, pa: tuple[float, float], pb: tuple[float, float], name: str, speed: int
+    a: int, b: int, pa: tuple[float, float], pb: tuple[float, float], name: str | None, speed: int
 ) -> dict[str, Any]:
     lons = [24.94 + pa[0] * M_LON, 24.94 + pb[0] * M_LON]
     lats = [REF_LAT + pa[1] * M_LAT, REF_LAT + pb[1] * M_LAT]
@@ -181,6 +181,37 @@ async def test_the_child_profile_avoids_a_fast_street_the_shortest_route_takes(
     assert props["shortest"]["lengthM"] == pytest.approx(398, abs=1)
     shortest = await client.get("/routes/safe", params={"from": a, "to": b, "profile": "shortest"})
     assert [s["name"] for s in shortest.json()["properties"]["steps"]] == ["Main Road", "Main Road"]
+
+
+async def test_an_unnamed_way_reads_as_a_null_name_in_steps_and_on_the_basemap(
+    clean_db: AsyncEngine, client: Client
+) -> None:
+    """A named street, then two unnamed ways east: one stored as NULL, one as "" (as rows may hold)."""
+    await _insert_network(
+        clean_db,
+        [
+            _street(1, 2, (0, 0), (200, 0), "Main Road", 30),
+            _street(2, 3, (200, 0), (300, 0), "", 30),
+            _street(3, 4, (300, 0), (400, 0), None, 30),
+        ],
+    )
+    a = f"{REF_LAT},{24.94 + 1 * M_LON}"
+    b = f"{REF_LAT},{24.94 + 399 * M_LON}"
+    route = await client.get("/routes/safe", params={"from": a, "to": b, "profile": "safest"})
+    assert route.status_code == 200, route.text
+    steps = route.json()["properties"]["steps"]
+    assert [(s["name"], s["turn"]) for s in steps] == [
+        ("Main Road", "depart"),
+        (None, "straight"),
+        (None, "arrive"),
+    ]
+    assert steps[1]["distanceM"] == pytest.approx(199, abs=1), "both unnamed ways are one step"
+
+    box = f"24.939,{REF_LAT - 0.001},24.95,{REF_LAT + 0.001}"
+    basemap = await client.get("/streets", params={"bbox": box})
+    assert basemap.status_code == 200, basemap.text
+    names = {f["id"]: f["properties"]["name"] for f in basemap.json()["features"]}
+    assert names == {1: "Main Road", 2: None, 3: None}
 
 
 async def test_a_point_far_from_every_street_is_outside_the_service_area(

@@ -75,19 +75,16 @@ def test_safest_detours_around_the_hazardous_junction_and_shortest_goes_through_
     assert safest.fallback_m == 0.0
 
 
-def test_the_endpoint_answer_says_what_the_detour_buys() -> None:
+def test_the_comparison_says_what_the_detour_buys() -> None:
     graph, main, _ = hazard_city()
     answer = compare(graph, *centre(main[0]), *centre(main[10]), "safest")
-    feature = answer.to_feature()
 
-    assert feature["type"] == "Feature"
-    assert feature["geometry"]["type"] == "LineString"
-    props = feature["properties"]
-    assert props["profile"] == "safest"
-    assert props["hazardsOnRoute"] == 0
-    assert props["shortest"]["hazardsOnRoute"] == 1
-    assert props["shortest"]["lengthM"] < props["lengthM"]
-    assert props["shortest"]["dangerExposure"] > props["dangerExposure"]
+    assert answer.route.profile == "safest"
+    assert answer.shortest.profile == "shortest"
+    assert answer.route.hazards_on_route == 0
+    assert answer.shortest.hazards_on_route == 1
+    assert answer.shortest.length_m < answer.route.length_m
+    assert answer.shortest.danger_exposure > answer.route.danger_exposure
     same = compare(graph, *centre(main[0]), *centre(main[10]), "shortest")
     assert same.route is same.shortest
 

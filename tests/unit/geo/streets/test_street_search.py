@@ -154,6 +154,20 @@ def test_steps_name_the_streets_and_their_turns() -> None:
     assert route.geometry["coordinates"][0] == pytest.approx([_at(10, 0)[1], _at(10, 0)[0]], abs=1e-6)
 
 
+def test_unnamed_ways_have_no_name_and_consecutive_ones_are_one_step() -> None:
+    points = [(0.0, 0.0), (100.0, 0.0), (200.0, 0.0), (300.0, 0.0), (300.0, 100.0)]
+    ends = [(0, 1), (1, 2), (2, 3), (3, 4)]
+    graph = _graph(ends, points, [(True, True)] * 4, {"shortest": [1.0] * 4}, ["Main", "", None, "North"])
+    steps = compare(graph, *_at(10, 0), *_at(300, 90), "shortest").route.steps
+    assert [(s.name, s.turn) for s in steps] == [
+        ("Main", "depart"),
+        (None, "straight"),
+        ("North", "left"),
+        ("North", "arrive"),
+    ]
+    assert steps[1].distance_m == pytest.approx(200, abs=1.0)
+
+
 def test_points_far_from_every_street_are_outside_the_service_area() -> None:
     graph = _square()
     with pytest.raises(OffNetwork):
