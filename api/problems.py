@@ -23,7 +23,7 @@ from domain.core.errors import (
     TooManyRequests,
     Unauthenticated,
 )
-from domain.core.sql import CONNECTION_LOST_SQLSTATES
+from domain.core.sql import CONNECTION_LOST_SQLSTATES, TRANSIENT_SQLSTATES
 from geo.errors import FieldError, OutsideUploadWindow, TraceError
 
 log = logging.getLogger("saferoutes.errors")
@@ -219,10 +219,39 @@ def _is_connection_problem(exc: BaseException | None) -> bool:
     return False
 
 
+def _sqlstate(exc: BaseException | None) -> str:
+    """The SQLSTATE the server gave, from the driver's exception under SQLAlchemy's (or "")."""
+    seen = 0
+    while exc is not None and seen < 5:
+        if sqlstate := str(getattr(exc, "sqlstate", "") or ""):
+            return sqlstate
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return ""
+
+
+def handle_transient_conflict(request: Request[Any, Any, Any], exc: DBAPIError) -> Response[dict[str, Any]]:
+    """The server cancelled a statement that will succeed when retried: a read a streaming replica
+    cancelled because it conflicted with replay, a serialization failure, a deadlock. A 503 with a
+    short Retry-After, as clients already retry those; never a 500."""
+    log.warning("database conflict, the client retries", extra={"sqlstate": _sqlstate(exc.orig)})
+    return problem(
+        request,
+        status=HTTP_503_SERVICE_UNAVAILABLE,
+        code="service-unavailable",
+        title="Service temporarily unavailable",
+        detail="The database cancelled the request because of a concurrent change; nothing was stored. "
+        "Retry shortly.",
+        headers={"Retry-After": "1"},
+    )
+
+
 def handle_dbapi_error(request: Request[Any, Any, Any], exc: DBAPIError) -> Response[dict[str, Any]]:
-    """asyncpg reports a dying or restarting server in several ways; all of them are a 503, not a 500."""
+    """asyncpg reports a dying or restarting server in several ways; all of them are a 503, not a 500.
+    So is a statement the server cancelled that will succeed when retried (:data:`TRANSIENT_SQLSTATES`)."""
     if exc.connection_invalidated or _is_connection_problem(exc.orig):
         return handle_database_unavailable(request, exc)
+    if _sqlstate(exc.orig) in TRANSIENT_SQLSTATES:
+        return handle_transient_conflict(request, exc)
     return handle_unexpected(request, exc)
 
 

@@ -100,6 +100,10 @@ _DRIVER_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.Interna
 
 CONNECTION_LOST_SQLSTATES = ("08", "57P")
 """SQLSTATE classes of a lost or refused connection: 08 connection exception, 57P admin/crash shutdown."""
+TRANSIENT_SQLSTATES = ("40001", "40P01")
+"""The server gave up on a statement that would succeed if run again: a serialization failure (also
+what a streaming replica says when it cancels a read that conflicts with the WAL it replays) and a
+deadlock. Nothing of the transaction was committed."""
 
 
 async def _failed(connection: AsyncConnection, raw: Any, text: str, exc: Exception) -> DBAPIError:
