@@ -18,25 +18,67 @@ for any other month, then filled with INSERT ... SELECT and the old one
 dropped. The service makes the months ahead (``domain.core.partition_store``).
 The downgrade copies everything back into plain tables.
 
+Frozen as of this revision: the partitions' names (``<table>_pYYYY_MM``,
+``<table>_default``) and bounds are spelled out here, not imported from the
+service's modules, so that a later change there cannot change what this
+migration did.
+
 Revision ID: 0016
 Revises: 0015
 Create Date: 2026-12-05 21:30:00.000000
 """
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import date
 
 import sqlalchemy as sa
 
 from alembic import op
-from domain.core import partitions
-from domain.core.partition_store import create_statement, default_statement
-from domain.core.partitions import CELL_EXPOSURE, CELL_TRANSITION, RIDE_CELL, PartitionedTable
 
 revision: str = "0016"
 down_revision: str | None = "0015"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+
+
+
+@dataclass(frozen=True)
+class PartitionedTable:
+    name: str
+    column: str
+    instant: bool = False
+
+    def bound(self, month: date) -> str:
+        return f"'{month.isoformat()} 00:00:00+00'" if self.instant else f"'{month.isoformat()}'"
+
+
+RIDE_CELL = PartitionedTable("ride_cell", "started_at", instant=True)
+CELL_EXPOSURE = PartitionedTable("cell_exposure", "day")
+CELL_TRANSITION = PartitionedTable("cell_transition", "day")
+
+
+def _next_month(month: date) -> date:
+    return date(month.year + 1, 1, 1) if month.month == 12 else date(month.year, month.month + 1, 1)
+
+
+def _months(first: date, last: date) -> Iterator[date]:
+    month, stop = date(first.year, first.month, 1), date(last.year, last.month, 1)
+    while month <= stop:
+        yield month
+        month = _next_month(month)
+
+
+def default_statement(table: PartitionedTable) -> str:
+    return f"CREATE TABLE {table.name}_default PARTITION OF {table.name} DEFAULT"
+
+
+def create_statement(table: PartitionedTable, month: date) -> str:
+    return (
+        f"CREATE TABLE {table.name}_p{month.year:04d}_{month.month:02d} PARTITION OF {table.name}"
+        f" FOR VALUES FROM ({table.bound(month)}) TO ({table.bound(_next_month(month))})"
+    )
+
 
 # constraint names as the tables had them (a foreign key or check is named per table: the old and
 # the new table may hold the same names while both exist; an index name may not, hence *_plain_pkey)
@@ -87,7 +129,7 @@ def _data_months(table: PartitionedTable, source: str) -> list[date]:
     else:
         span = f"SELECT min({table.column}), max({table.column}) FROM {source}"  # noqa: S608
     first, last = op.get_bind().execute(sa.text(span)).one()
-    return [] if first is None else list(partitions.months(first, last))
+    return [] if first is None else list(_months(first, last))
 
 
 def _partitioned(table: PartitionedTable) -> None:
