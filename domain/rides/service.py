@@ -313,8 +313,9 @@ async def delete_ride(
     await lock_user_rides(session, user_id)
     ride = await get_ride(session, user_id, ride_id)
     if ride.mode in _EXPOSURE_VALUES:
-        day = ride.started_at.date()
-        await ride_store.remove_aggregates(session, user_id, ride.id, day=day, mode=ride.mode)
+        await ride_store.remove_aggregates(
+            session, user_id, ride.id, started_at=ride.started_at, mode=ride.mode
+        )
     await publish(session, RideDeleted(user_id, ride.id, now))
     await hazard_service.forget_ride_reports(session, ride.id, now=now)
     await session.execute(sa.delete(Ride).where(col(Ride.id) == ride.id))

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from datetime import date
+from datetime import datetime
 
 import h3
 import sqlalchemy as sa
@@ -62,7 +62,7 @@ _WRITE_RIDE = pg.sql(
 # read the same snapshot, and their row sets are disjoint.
 _REMOVE_EXPOSURE = sa.text(
     """
-    WITH c AS (SELECT DISTINCT cell FROM ride_cell WHERE ride_id = :ride_id),
+    WITH c AS (SELECT DISTINCT cell FROM ride_cell WHERE ride_id = :ride_id AND started_at = :started_at),
     gone AS (
       DELETE FROM cell_exposure e USING c
       WHERE e.cell = c.cell AND e.day = :day AND e.mode = :mode AND e.user_id = :user_id AND e.rides <= 1
@@ -77,8 +77,9 @@ _REMOVE_TRANSITIONS = sa.text(
     WITH p AS (
       SELECT a.cell AS f, b.cell AS t, count(*)::int AS n
       FROM ride_cell a
-      JOIN ride_cell b ON b.ride_id = a.ride_id AND b.seq = a.seq + 1 AND b.segment = a.segment
-      WHERE a.ride_id = :ride_id
+      JOIN ride_cell b ON b.ride_id = a.ride_id AND b.started_at = a.started_at AND b.seq = a.seq + 1
+        AND b.segment = a.segment
+      WHERE a.ride_id = :ride_id AND a.started_at = :started_at
       GROUP BY 1, 2
     ),
     gone AS (
@@ -143,9 +144,16 @@ async def write_ride(session: AsyncSession, ride: Ride, processed: ProcessedRide
 
 
 async def remove_aggregates(
-    session: AsyncSession, user_id: uuid.UUID, ride_id: uuid.UUID, *, day: date, mode: str
+    session: AsyncSession, user_id: uuid.UUID, ride_id: uuid.UUID, *, started_at: datetime, mode: str
 ) -> None:
-    """Undo `add_aggregates` for a stored ride, from its cell rows (call before deleting them)."""
-    params = {"ride_id": ride_id, "day": day, "mode": mode, "user_id": user_id}
+    """Undo `add_aggregates` for a stored ride, from its cell rows (call before deleting them).
+    ``started_at`` is the ride's: the key of the one month partition its cells are in."""
+    params = {
+        "ride_id": ride_id,
+        "started_at": started_at,
+        "day": started_at.date(),
+        "mode": mode,
+        "user_id": user_id,
+    }
     await session.execute(_REMOVE_EXPOSURE, params)
     await session.execute(_REMOVE_TRANSITIONS, params)
