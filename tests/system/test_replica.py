@@ -165,6 +165,21 @@ async def test_exports_and_public_reads_come_from_the_replica_until_it_lags_past
             )
             assert "Reading from the replica" in command.stderr
             assert json.loads(exported.read_text())["release"] == first
+            # and the open-data dump's (its reads tolerate lag too; a release it lacks would be made
+            # on the primary, as the export's was)
+            dumped = tmp_path / "opendata"
+            command = await asyncio.to_thread(
+                subprocess.run,
+                [sys.executable, "-m", "api.cli", "open-data", "--out", str(dumped), "--quiet"],
+                cwd=ROOT,
+                env=tolerant.environment(),
+                capture_output=True,
+                text=True,
+                timeout=120,
+                check=True,
+            )
+            assert "Reading from the replica" in command.stderr
+            assert {p.name for p in dumped.iterdir()} >= {"hazards.csv", "hazards.geojson", "cells.csv"}
             # an anonymous public read is served by the replica, which has not seen the hazard yet;
             # its reporter, signed in, reads the primary and sees what they wrote
             assert (await http.get(f"/hazards/{hazard}")).status_code == 404
