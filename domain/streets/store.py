@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from array import array
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -14,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from domain.streets.osm import COLUMNS
 from domain.streets.tables import StreetNetwork
+from geo.streets.packed import Ragged
 
 _NEXT_ID = sa.text("SELECT nextval(pg_get_serial_sequence('street_network', 'id'))")
 _ACTIVE = sa.text(
@@ -45,14 +47,18 @@ class NetworkInfo:
 
 @dataclass(frozen=True, slots=True)
 class Segments:
-    """The network's segments as columns (one entry per segment, in id order); coordinates per segment."""
+    """The network's segments as columns (one entry per segment, in id order).
+
+    The coordinates are packed (``lons[s]`` is a view of one flat array) and equal strings are
+    one object, so a country's millions of segments cost a few hundred bytes each, not kilobytes.
+    """
 
     network: NetworkInfo
     way_id: npt.NDArray[np.int64]
     from_node: npt.NDArray[np.int64]
     to_node: npt.NDArray[np.int64]
-    lons: list[npt.NDArray[np.float64]]
-    lats: list[npt.NDArray[np.float64]]
+    lons: Ragged
+    lats: Ragged
     length_m: npt.NDArray[np.float64]
     name: list[str | None]
     highway: list[str]
@@ -94,24 +100,61 @@ async def active_network(session: AsyncSession | AsyncConnection) -> NetworkInfo
     return None if row is None else NetworkInfo(*row)
 
 
+CHUNK_ROWS = 20_000
+"""Segments fetched at a time by :func:`load_segments`."""
+
+
 async def load_segments(session: AsyncSession | AsyncConnection, network: NetworkInfo) -> Segments:
-    """Every segment of ``network``, as columns."""
-    rows = (await session.execute(_SEGMENTS, {"network": network.id})).all()
+    """Every segment of ``network``, as columns.
+
+    Read through a server-side cursor :data:`CHUNK_ROWS` rows at a time into growing flat arrays:
+    all rows at once would hold about a kilobyte of row objects per segment at the peak (memory
+    the process keeps after), and one fetch of a country's millions would outlast the service's
+    statement timeout.
+    """
+    ints = {key: array("q") for key in ("way_id", "from_node", "to_node", "points")}
+    floats = {key: array("d") for key in ("lons", "lats", "length_m")}
+    flags: dict[str, list[bool]] = {key: [] for key in ("bicycle_forward", "bicycle_backward", "foot")}
+    texts: dict[str, list[Any]] = {key: [] for key in ("name", "highway", "infrastructure", "surface")}
+    maxspeed_kmh: list[int | None] = []
+    lit: list[bool | None] = []
+    same: dict[str | None, str | None] = {}
+    one = same.setdefault  # one object per distinct string: asyncpg makes one per row
+    result = await session.stream(_SEGMENTS, {"network": network.id})
+    async for rows in result.partitions(CHUNK_ROWS):
+        for r in rows:
+            ints["way_id"].append(r.way_id)
+            ints["from_node"].append(r.from_node)
+            ints["to_node"].append(r.to_node)
+            ints["points"].append(len(r.lons))
+            floats["lons"].extend(r.lons)
+            floats["lats"].extend(r.lats)
+            floats["length_m"].append(r.length_m)
+            row = r._mapping
+            for key, values in flags.items():
+                values.append(row[key])
+            for key, strings in texts.items():
+                strings.append(one(row[key], row[key]))
+            maxspeed_kmh.append(r.maxspeed_kmh)
+            lit.append(r.lit)
+    n = len(ints["points"])
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.array(ints["points"], dtype=np.int64), out=offsets[1:])
     return Segments(
         network=network,
-        way_id=np.fromiter((r.way_id for r in rows), np.int64, len(rows)),
-        from_node=np.fromiter((r.from_node for r in rows), np.int64, len(rows)),
-        to_node=np.fromiter((r.to_node for r in rows), np.int64, len(rows)),
-        lons=[np.asarray(r.lons, dtype=np.float64) for r in rows],
-        lats=[np.asarray(r.lats, dtype=np.float64) for r in rows],
-        length_m=np.fromiter((r.length_m for r in rows), np.float64, len(rows)),
-        name=[r.name for r in rows],
-        highway=[r.highway for r in rows],
-        bicycle_forward=np.fromiter((r.bicycle_forward for r in rows), np.bool_, len(rows)),
-        bicycle_backward=np.fromiter((r.bicycle_backward for r in rows), np.bool_, len(rows)),
-        foot=np.fromiter((r.foot for r in rows), np.bool_, len(rows)),
-        infrastructure=[r.infrastructure for r in rows],
-        maxspeed_kmh=[r.maxspeed_kmh for r in rows],
-        surface=[r.surface for r in rows],
-        lit=[r.lit for r in rows],
+        way_id=np.array(ints["way_id"], dtype=np.int64),
+        from_node=np.array(ints["from_node"], dtype=np.int64),
+        to_node=np.array(ints["to_node"], dtype=np.int64),
+        lons=Ragged(np.array(floats["lons"], dtype=np.float64), offsets),
+        lats=Ragged(np.array(floats["lats"], dtype=np.float64), offsets),
+        length_m=np.array(floats["length_m"], dtype=np.float64),
+        name=texts["name"],
+        highway=texts["highway"],
+        bicycle_forward=np.fromiter(flags["bicycle_forward"], np.bool_, n),
+        bicycle_backward=np.fromiter(flags["bicycle_backward"], np.bool_, n),
+        foot=np.fromiter(flags["foot"], np.bool_, n),
+        infrastructure=texts["infrastructure"],
+        maxspeed_kmh=maxspeed_kmh,
+        surface=texts["surface"],
+        lit=lit,
     )
