@@ -1,7 +1,7 @@
 """Street routing against its peers, in one run, on the same graph and weights; and the import's cost.
 
 Run: ``.venv/bin/python bench/streets.py [--server postgresql://postgres@127.0.0.1:5432/postgres]
-[--grid 160] [--pairs 100] [--seed 1] [--import-only] [--country]``.
+[--grid 160] [--pairs 100] [--seed 1] [--import-only] [--country] [--extra-nodes 0]``.
 
 Two networks go through ``saferoutes streets import`` (a subprocess, so its time and
 peak memory are its own): a synthetic city written as an .osm.pbf (a jittered
@@ -30,7 +30,9 @@ p50/p95 ms per route and the ratio of each p50 to the baseline's. No assertion o
 the worker keeps (the process's resident set growth while the segments, their cells
 and the graph are held, as ``domain.routing.service`` holds them) and per segment.
 ``--country`` is ``--import-only --grid 1225``: 2 x 1225 x 1224 = 2,998,800 segments, a
-stand-in for Belgium's network (docs/streets.md says why that many).
+stand-in for Belgium's network (docs/streets.md says why that many). ``--extra-nodes N``
+adds N nodes on no way to the pbf, to measure what a real extract's other data (buildings,
+addresses) costs the import's node location index.
 """
 
 from __future__ import annotations
@@ -79,8 +81,13 @@ CENTRE = (51.0259, 4.4776)
 PROFILE = "safest"
 
 
-def write_grid_city(path: Path, size: int, seed: int) -> None:
-    """A jittered street grid with realistic tags as an .osm.pbf (ways of 8 blocks, cut at every crossing)."""
+def write_grid_city(path: Path, size: int, seed: int, extra_nodes: int = 0) -> None:
+    """A jittered street grid with realistic tags as an .osm.pbf (ways of 8 blocks, cut at every crossing).
+
+    ``extra_nodes`` untagged nodes on no way, scattered over the grid with ids 150 apart (as
+    sparse as a country extract's): what the buildings and land use of a real extract cost the
+    import's node location index.
+    """
     rng = random.Random(seed)
     step_lat = 90.0 / 111_195.0
     step_lon = step_lat / math.cos(math.radians(CENTRE[0]))
@@ -91,6 +98,11 @@ def write_grid_city(path: Path, size: int, seed: int) -> None:
                 lat = CENTRE[0] + (i - size / 2) * step_lat + rng.uniform(-0.1, 0.1) * step_lat
                 lon = CENTRE[1] + (j - size / 2) * step_lon + rng.uniform(-0.1, 0.1) * step_lon
                 writer.add_node(mutable.Node(id=node_id(i, j), location=(lon, lat)))
+        half_lat, half_lon = size / 2 * step_lat, size / 2 * step_lon
+        for k in range(extra_nodes):
+            lat = CENTRE[0] + rng.uniform(-half_lat, half_lat)
+            lon = CENTRE[1] + rng.uniform(-half_lon, half_lon)
+            writer.add_node(mutable.Node(id=size * size + 150 * (k + 1), location=(lon, lat)))
         way = 0
         for horizontal in (True, False):
             for line in range(size):
@@ -383,6 +395,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--import-only", action="store_true", help="the grid's import and build costs only")
     parser.add_argument(
+        "--extra-nodes", type=int, default=0, help="untagged nodes on no way, as a real extract's buildings"
+    )
+    parser.add_argument(
         "--country", action="store_true", help="--import-only --grid 1225 (about 3 M segments)"
     )
     args = parser.parse_args()
@@ -392,7 +407,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-streets-") as tmp:
         city = Path(tmp) / "grid-city.osm.pbf"
         started = time.perf_counter()
-        write_grid_city(city, args.grid, args.seed)
+        write_grid_city(city, args.grid, args.seed, args.extra_nodes)
         print(f"wrote a {args.grid} x {args.grid} grid in {time.perf_counter() - started:.0f} s", flush=True)
         networks = [("synthetic grid", city)]
         if not args.import_only:
