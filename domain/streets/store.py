@@ -22,7 +22,7 @@ _ACTIVE = sa.text(
     "SELECT id, source, imported_at, segment_count, way_count, length_m FROM street_network "
     "ORDER BY id DESC LIMIT 1"
 )
-_SEGMENTS = sa.text(
+_SEGMENTS = sa.text(  # load_segments unpacks the columns in this order
     """
     SELECT id, way_id, from_node, to_node, lons, lats, length_m, NULLIF(name, '') AS name, highway,
            bicycle_forward, bicycle_backward, foot, infrastructure, maxspeed_kmh, surface, lit
@@ -112,49 +112,56 @@ async def load_segments(session: AsyncSession | AsyncConnection, network: Networ
     the process keeps after), and one fetch of a country's millions would outlast the service's
     statement timeout.
     """
-    ints = {key: array("q") for key in ("way_id", "from_node", "to_node", "points")}
-    floats = {key: array("d") for key in ("lons", "lats", "length_m")}
-    flags: dict[str, list[bool]] = {key: [] for key in ("bicycle_forward", "bicycle_backward", "foot")}
-    texts: dict[str, list[Any]] = {key: [] for key in ("name", "highway", "infrastructure", "surface")}
+    way_id, from_node, to_node, points = array("q"), array("q"), array("q"), array("q")
+    lons, lats, length_m = array("d"), array("d"), array("d")
+    forward: list[bool] = []
+    backward: list[bool] = []
+    foot: list[bool] = []
+    name: list[str | None] = []
+    highway: list[str] = []
+    infrastructure: list[str] = []
     maxspeed_kmh: list[int | None] = []
+    surface: list[str | None] = []
     lit: list[bool | None] = []
-    same: dict[str | None, str | None] = {}
+    same: dict[Any, Any] = {}
     one = same.setdefault  # one object per distinct string: asyncpg makes one per row
     result = await session.stream(_SEGMENTS, {"network": network.id})
     async for rows in result.partitions(CHUNK_ROWS):
-        for r in rows:
-            ints["way_id"].append(r.way_id)
-            ints["from_node"].append(r.from_node)
-            ints["to_node"].append(r.to_node)
-            ints["points"].append(len(r.lons))
-            floats["lons"].extend(r.lons)
-            floats["lats"].extend(r.lats)
-            floats["length_m"].append(r.length_m)
-            row = r._mapping
-            for key, values in flags.items():
-                values.append(row[key])
-            for key, strings in texts.items():
-                strings.append(one(row[key], row[key]))
-            maxspeed_kmh.append(r.maxspeed_kmh)
-            lit.append(r.lit)
-    n = len(ints["points"])
+        for _, way, a, b, xs, ys, metres, called, kind, fwd, bwd, walk, infra, speed, surf, light in rows:
+            way_id.append(way)
+            from_node.append(a)
+            to_node.append(b)
+            points.append(len(xs))
+            lons.extend(xs)
+            lats.extend(ys)
+            length_m.append(metres)
+            forward.append(fwd)
+            backward.append(bwd)
+            foot.append(walk)
+            name.append(one(called, called))
+            highway.append(one(kind, kind))
+            infrastructure.append(one(infra, infra))
+            maxspeed_kmh.append(speed)
+            surface.append(one(surf, surf))
+            lit.append(light)
+    n = len(points)
     offsets = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(np.array(ints["points"], dtype=np.int64), out=offsets[1:])
+    np.cumsum(np.array(points, dtype=np.int64), out=offsets[1:])
     return Segments(
         network=network,
-        way_id=np.array(ints["way_id"], dtype=np.int64),
-        from_node=np.array(ints["from_node"], dtype=np.int64),
-        to_node=np.array(ints["to_node"], dtype=np.int64),
-        lons=Ragged(np.array(floats["lons"], dtype=np.float64), offsets),
-        lats=Ragged(np.array(floats["lats"], dtype=np.float64), offsets),
-        length_m=np.array(floats["length_m"], dtype=np.float64),
-        name=texts["name"],
-        highway=texts["highway"],
-        bicycle_forward=np.fromiter(flags["bicycle_forward"], np.bool_, n),
-        bicycle_backward=np.fromiter(flags["bicycle_backward"], np.bool_, n),
-        foot=np.fromiter(flags["foot"], np.bool_, n),
-        infrastructure=texts["infrastructure"],
+        way_id=np.array(way_id, dtype=np.int64),
+        from_node=np.array(from_node, dtype=np.int64),
+        to_node=np.array(to_node, dtype=np.int64),
+        lons=Ragged(np.array(lons, dtype=np.float64), offsets),
+        lats=Ragged(np.array(lats, dtype=np.float64), offsets),
+        length_m=np.array(length_m, dtype=np.float64),
+        name=name,
+        highway=highway,
+        bicycle_forward=np.fromiter(forward, np.bool_, n),
+        bicycle_backward=np.fromiter(backward, np.bool_, n),
+        foot=np.fromiter(foot, np.bool_, n),
+        infrastructure=infrastructure,
         maxspeed_kmh=maxspeed_kmh,
-        surface=texts["surface"],
+        surface=surface,
         lit=lit,
     )
