@@ -1,7 +1,7 @@
 """Street routing against its peers, in one run, on the same graph and weights; and the import's cost.
 
 Run: ``.venv/bin/python bench/streets.py [--server postgresql://postgres@127.0.0.1:5432/postgres]
-[--grid 160] [--pairs 100] [--seed 1]``.
+[--grid 160] [--pairs 100] [--seed 1] [--import-only] [--country] [--extra-nodes 0]``.
 
 Two networks go through ``saferoutes streets import`` (a subprocess, so its time and
 peak memory are its own): a synthetic city written as an .osm.pbf (a jittered
@@ -24,21 +24,33 @@ of the cells, the safest profile's weights). Then the same random junction pairs
 
 Each engine's route cost is checked against networkx's (relative 1e-6). Prints
 p50/p95 ms per route and the ratio of each p50 to the baseline's. No assertion on time.
+
+``--import-only`` measures the costs only, on the synthetic grid alone: the import
+(time, peak memory, pbf size) and the worker's build, step by step, with the memory
+the worker keeps (the process's resident set growth while the segments, their cells
+and the graph are held, as ``domain.routing.service`` holds them) and per segment.
+``--country`` is ``--import-only --grid 1225``: 2 x 1225 x 1224 = 2,998,800 segments, a
+stand-in for Belgium's network (docs/streets.md says why that many). ``--extra-nodes N``
+adds N nodes on no way to the pbf, to measure what a real extract's other data (buildings,
+addresses) costs the import's node location index.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import math
 import os
 import random
 import re
+import resource
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import types
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
@@ -50,14 +62,15 @@ import networkx as nx
 import numpy as np
 import osmium
 import osmium.osm.mutable as mutable
+import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from api.database import make_engine, make_sessionmaker
 from domain.routing.rules import Stamp
 from domain.routing.store import GraphInputs
-from domain.routing.streets import build_street_graph, segment_cells
-from domain.streets.store import active_network, load_segments
+from domain.routing.streets import SegmentCells, build_street_graph, segment_cells
+from domain.streets.store import Segments, active_network, load_segments
 from geo.streets.graph import StreetGraph, local_xy
 from geo.streets.route import compare
 from geo.streets.search import Snap, search
@@ -68,8 +81,13 @@ CENTRE = (51.0259, 4.4776)
 PROFILE = "safest"
 
 
-def write_grid_city(path: Path, size: int, seed: int) -> None:
-    """A jittered street grid with realistic tags as an .osm.pbf (ways of 8 blocks, cut at every crossing)."""
+def write_grid_city(path: Path, size: int, seed: int, extra_nodes: int = 0) -> None:
+    """A jittered street grid with realistic tags as an .osm.pbf (ways of 8 blocks, cut at every crossing).
+
+    ``extra_nodes`` untagged nodes on no way, scattered over the grid with ids 150 apart (as
+    sparse as a country extract's): what the buildings and land use of a real extract cost the
+    import's node location index.
+    """
     rng = random.Random(seed)
     step_lat = 90.0 / 111_195.0
     step_lon = step_lat / math.cos(math.radians(CENTRE[0]))
@@ -80,6 +98,11 @@ def write_grid_city(path: Path, size: int, seed: int) -> None:
                 lat = CENTRE[0] + (i - size / 2) * step_lat + rng.uniform(-0.1, 0.1) * step_lat
                 lon = CENTRE[1] + (j - size / 2) * step_lon + rng.uniform(-0.1, 0.1) * step_lon
                 writer.add_node(mutable.Node(id=node_id(i, j), location=(lon, lat)))
+        half_lat, half_lon = size / 2 * step_lat, size / 2 * step_lon
+        for k in range(extra_nodes):
+            lat = CENTRE[0] + rng.uniform(-half_lat, half_lat)
+            lon = CENTRE[1] + rng.uniform(-half_lon, half_lon)
+            writer.add_node(mutable.Node(id=size * size + 150 * (k + 1), location=(lon, lat)))
         way = 0
         for horizontal in (True, False):
             for line in range(size):
@@ -119,31 +142,110 @@ def run_import(url: str, pbf: Path) -> tuple[float, float, str]:
         env=env,
         capture_output=True,
         text=True,
-        check=True,
+        check=False,
     )
     seconds = time.perf_counter() - started
+    if done.returncode != 0:
+        raise SystemExit(f"the import failed after {seconds:.0f} s:\n{done.stderr[-3000:]}")
     peak = re.search(r"peak memory (\d+) MiB", done.stdout)
     return seconds, float(peak[1]) if peak else float("nan"), done.stdout.strip()
 
 
-async def load_graph(url: str, seed: int) -> tuple[StreetGraph, float]:
-    """The network as the worker builds it (random released danger on a third of the cells)."""
-    engine = make_engine(url, null_pool=True)
+async def read_segments(url: str, out: list[Segments]) -> None:
+    """Into ``out``, not returned: on Python 3.11 ``asyncio.run`` reprs its task's result when it
+    restores the SIGINT handler, and the repr of millions of arrays takes longer than reading them."""
+    # no statement timeout (the service's is 30 s): the read's time is a figure to report
+    engine = make_engine(url, null_pool=True, command_timeout=None)
     try:
         async with make_sessionmaker(engine)() as session:
             info = await active_network(session)
             assert info is not None
-            started = time.perf_counter()
-            segments = await load_segments(session, info)
+            out.append(await load_segments(session, info))
     finally:
         await engine.dispose()
+
+
+def rss_mib() -> float:
+    gc.collect()
+    return float(psutil.Process().memory_info().rss) / 2**20
+
+
+def load_graph(url: str, seed: int) -> tuple[StreetGraph, SegmentCells, list[tuple[str, float, float]]]:
+    """The network as the worker builds it (random released danger on a third of the cells).
+
+    Returns the graph, the cells (the worker keeps both) and per step: its name, seconds and
+    the resident MiB the process holds after it (garbage collected), the first row the baseline.
+    """
+    steps = [("before", 0.0, rss_mib())]
+    started = time.perf_counter()
+    held: list[Segments] = []
+    asyncio.run(read_segments(url, held))
+    segments = held.pop()
+    steps.append(("read segments", time.perf_counter() - started, rss_mib()))
+    started = time.perf_counter()
     network = segment_cells(segments, 10)
+    steps.append(("cells per segment", time.perf_counter() - started, rss_mib()))
+    started = time.perf_counter()
     rng = random.Random(seed)
     cells = {c for per in network.cells for c in per}
     danger = {h3.int_to_str(c): rng.uniform(0, 80) for c in sorted(cells) if rng.random() < 0.33}
-    inputs = GraphInputs(Stamp(0, None, date(2026, 11, 1), info.id), [], danger, {})
+    inputs = GraphInputs(Stamp(0, None, date(2026, 11, 1), segments.network.id), [], danger, {})
+    del cells
     graph = build_street_graph(inputs, network)
-    return graph, time.perf_counter() - started
+    del inputs, danger
+    steps.append(("weights + graph", time.perf_counter() - started, rss_mib()))
+    return graph, network, steps
+
+
+def held_bytes(root: object, seen: set[int]) -> int:
+    """``sys.getsizeof`` of every object reachable from ``root`` and not in ``seen`` (added to it):
+    Python's view, so GEOS's own memory (the STRtree's lines) is left out."""
+    total, todo = 0, [root]
+    while todo:
+        obj = todo.pop()
+        if id(obj) in seen or isinstance(obj, type | types.ModuleType | types.FunctionType):
+            continue
+        seen.add(id(obj))
+        total += sys.getsizeof(obj)
+        todo.extend(gc.get_referents(obj))
+    return total
+
+
+def held_lines(graph: StreetGraph, network: SegmentCells) -> list[str]:
+    n, seen = graph.segment_count, set[int]()
+    parts = [
+        ("the segments (domain.streets.store.Segments)", network.segments),
+        ("their cells (SegmentCells.cells)", network.cells),
+        ("the graph, beyond the two (StreetGraph)", graph),
+    ]
+    lines = ["  live Python objects (sys.getsizeof, each object once):"]
+    for label, root in parts:
+        size = held_bytes(root, seen)
+        lines.append(f"  - {label}: {size / 2**20:.0f} MiB, {size / n:.0f} bytes per segment")
+    return lines
+
+
+def memory_lines(graph: StreetGraph, steps: list[tuple[str, float, float]]) -> list[str]:
+    n = graph.segment_count
+    base = steps[0][2]
+    lines = [
+        "  worker build (the worker holds the segments, their cells and the graph):",
+        "  | step | s | resident MiB after | growth MiB | bytes per segment |",
+        "  |---|---|---|---|---|",
+    ]
+    prev = base
+    for name, seconds, rss in steps[1:]:
+        lines.append(
+            f"  | {name} | {seconds:.1f} | {rss:.0f} | {rss - prev:+.0f} | {(rss - prev) * 2**20 / n:.0f} |"
+        )
+        prev = rss
+    total_s = sum(s for _, s, _ in steps)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    lines.append(
+        f"  | total | {total_s:.1f} | {prev:.0f} | {prev - base:+.0f} | {(prev - base) * 2**20 / n:.0f} |"
+    )
+    lines.append(f"  process peak RSS {peak:.0f} MiB (baseline {base:.0f} MiB)")
+    return lines
 
 
 def junction_pairs(graph: StreetGraph, count: int, seed: int) -> list[tuple[int, int]]:
@@ -291,12 +393,26 @@ def main() -> None:
     parser.add_argument("--grid", type=int, default=160)
     parser.add_argument("--pairs", type=int, default=100)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--import-only", action="store_true", help="the grid's import and build costs only")
+    parser.add_argument(
+        "--extra-nodes", type=int, default=0, help="untagged nodes on no way, as a real extract's buildings"
+    )
+    parser.add_argument(
+        "--country", action="store_true", help="--import-only --grid 1225 (about 3 M segments)"
+    )
     args = parser.parse_args()
+    if args.country:
+        args.import_only, args.grid = True, 1225
     report: list[str] = []
     with tempfile.TemporaryDirectory(prefix="bench-streets-") as tmp:
         city = Path(tmp) / "grid-city.osm.pbf"
-        write_grid_city(city, args.grid, args.seed)
-        for label, pbf in (("synthetic grid city", city), ("Helsinki extract", HELSINKI)):
+        started = time.perf_counter()
+        write_grid_city(city, args.grid, args.seed, args.extra_nodes)
+        print(f"wrote a {args.grid} x {args.grid} grid in {time.perf_counter() - started:.0f} s", flush=True)
+        networks = [("synthetic grid", city)]
+        if not args.import_only:
+            networks.append(("Helsinki extract", HELSINKI))
+        for label, pbf in networks:
             name = f"bench_streets_import_{os.getpid()}"
             asyncio.run(_create_db(args.server, name))
             url = args.server.rsplit("/", 1)[0] + "/" + name
@@ -307,11 +423,18 @@ def main() -> None:
                     f"\nimport {label} ({size_mb:.2f} MB pbf): {seconds:.1f} s wall (CLI, migrations "
                     f"included), peak {peak:.0f} MiB\n  {summary}"
                 )
-                graph, build_s = asyncio.run(
-                    load_graph(url.replace("postgresql://", "postgresql+asyncpg://"), args.seed)
+                print(report[-1], flush=True)
+                graph, network, steps = load_graph(
+                    url.replace("postgresql://", "postgresql+asyncpg://"), args.seed
                 )
-                report.append(f"  worker graph: read + cells + weights + build {build_s:.2f} s")
-                report += bench_network(label, args.server, graph, args.pairs, args.seed)
+                report.append(
+                    f"  worker graph: read + cells + weights + build {sum(s for _, s, _ in steps):.2f} s"
+                )
+                if args.import_only:
+                    report += memory_lines(graph, steps) + held_lines(graph, network)
+                else:
+                    report += bench_network(label, args.server, graph, args.pairs, args.seed)
+                del graph, network
             finally:
                 asyncio.run(_drop_db(args.server, name))
     print("\n".join(report))

@@ -36,7 +36,8 @@ def _progress(stage: str, count: int) -> None:
 
 
 async def _run(url: str, path: Path) -> streets.ImportReport:
-    engine = make_engine(url, null_pool=True)
+    # the COPY of a country's millions of segments runs for minutes: no statement timeout here
+    engine = make_engine(url, null_pool=True, command_timeout=None)
     stages: list[str] = []
 
     def progress(stage: str, count: int) -> None:

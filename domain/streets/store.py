@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from array import array
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -14,13 +15,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from domain.streets.osm import COLUMNS
 from domain.streets.tables import StreetNetwork
+from geo.streets.packed import Ragged
 
 _NEXT_ID = sa.text("SELECT nextval(pg_get_serial_sequence('street_network', 'id'))")
 _ACTIVE = sa.text(
     "SELECT id, source, imported_at, segment_count, way_count, length_m FROM street_network "
     "ORDER BY id DESC LIMIT 1"
 )
-_SEGMENTS = sa.text(
+_SEGMENTS = sa.text(  # load_segments unpacks the columns in this order
     """
     SELECT id, way_id, from_node, to_node, lons, lats, length_m, NULLIF(name, '') AS name, highway,
            bicycle_forward, bicycle_backward, foot, infrastructure, maxspeed_kmh, surface, lit
@@ -45,14 +47,18 @@ class NetworkInfo:
 
 @dataclass(frozen=True, slots=True)
 class Segments:
-    """The network's segments as columns (one entry per segment, in id order); coordinates per segment."""
+    """The network's segments as columns (one entry per segment, in id order).
+
+    The coordinates are packed (``lons[s]`` is a view of one flat array) and equal strings are
+    one object, so a country's millions of segments cost a few hundred bytes each, not kilobytes.
+    """
 
     network: NetworkInfo
     way_id: npt.NDArray[np.int64]
     from_node: npt.NDArray[np.int64]
     to_node: npt.NDArray[np.int64]
-    lons: list[npt.NDArray[np.float64]]
-    lats: list[npt.NDArray[np.float64]]
+    lons: Ragged
+    lats: Ragged
     length_m: npt.NDArray[np.float64]
     name: list[str | None]
     highway: list[str]
@@ -94,24 +100,68 @@ async def active_network(session: AsyncSession | AsyncConnection) -> NetworkInfo
     return None if row is None else NetworkInfo(*row)
 
 
+CHUNK_ROWS = 20_000
+"""Segments fetched at a time by :func:`load_segments`."""
+
+
 async def load_segments(session: AsyncSession | AsyncConnection, network: NetworkInfo) -> Segments:
-    """Every segment of ``network``, as columns."""
-    rows = (await session.execute(_SEGMENTS, {"network": network.id})).all()
+    """Every segment of ``network``, as columns.
+
+    Read through a server-side cursor :data:`CHUNK_ROWS` rows at a time into growing flat arrays:
+    all rows at once would hold about a kilobyte of row objects per segment at the peak (memory
+    the process keeps after), and one fetch of a country's millions would outlast the service's
+    statement timeout.
+    """
+    way_id, from_node, to_node, points = array("q"), array("q"), array("q"), array("q")
+    lons, lats, length_m = array("d"), array("d"), array("d")
+    forward: list[bool] = []
+    backward: list[bool] = []
+    foot: list[bool] = []
+    name: list[str | None] = []
+    highway: list[str] = []
+    infrastructure: list[str] = []
+    maxspeed_kmh: list[int | None] = []
+    surface: list[str | None] = []
+    lit: list[bool | None] = []
+    same: dict[Any, Any] = {}
+    one = same.setdefault  # one object per distinct string: asyncpg makes one per row
+    result = await session.stream(_SEGMENTS, {"network": network.id})
+    async for rows in result.partitions(CHUNK_ROWS):
+        for _, way, a, b, xs, ys, metres, called, kind, fwd, bwd, walk, infra, speed, surf, light in rows:
+            way_id.append(way)
+            from_node.append(a)
+            to_node.append(b)
+            points.append(len(xs))
+            lons.extend(xs)
+            lats.extend(ys)
+            length_m.append(metres)
+            forward.append(fwd)
+            backward.append(bwd)
+            foot.append(walk)
+            name.append(one(called, called))
+            highway.append(one(kind, kind))
+            infrastructure.append(one(infra, infra))
+            maxspeed_kmh.append(speed)
+            surface.append(one(surf, surf))
+            lit.append(light)
+    n = len(points)
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.array(points, dtype=np.int64), out=offsets[1:])
     return Segments(
         network=network,
-        way_id=np.fromiter((r.way_id for r in rows), np.int64, len(rows)),
-        from_node=np.fromiter((r.from_node for r in rows), np.int64, len(rows)),
-        to_node=np.fromiter((r.to_node for r in rows), np.int64, len(rows)),
-        lons=[np.asarray(r.lons, dtype=np.float64) for r in rows],
-        lats=[np.asarray(r.lats, dtype=np.float64) for r in rows],
-        length_m=np.fromiter((r.length_m for r in rows), np.float64, len(rows)),
-        name=[r.name for r in rows],
-        highway=[r.highway for r in rows],
-        bicycle_forward=np.fromiter((r.bicycle_forward for r in rows), np.bool_, len(rows)),
-        bicycle_backward=np.fromiter((r.bicycle_backward for r in rows), np.bool_, len(rows)),
-        foot=np.fromiter((r.foot for r in rows), np.bool_, len(rows)),
-        infrastructure=[r.infrastructure for r in rows],
-        maxspeed_kmh=[r.maxspeed_kmh for r in rows],
-        surface=[r.surface for r in rows],
-        lit=[r.lit for r in rows],
+        way_id=np.array(way_id, dtype=np.int64),
+        from_node=np.array(from_node, dtype=np.int64),
+        to_node=np.array(to_node, dtype=np.int64),
+        lons=Ragged(np.array(lons, dtype=np.float64), offsets),
+        lats=Ragged(np.array(lats, dtype=np.float64), offsets),
+        length_m=np.array(length_m, dtype=np.float64),
+        name=name,
+        highway=highway,
+        bicycle_forward=np.fromiter(forward, np.bool_, n),
+        bicycle_backward=np.fromiter(backward, np.bool_, n),
+        foot=np.fromiter(foot, np.bool_, n),
+        infrastructure=infrastructure,
+        maxspeed_kmh=maxspeed_kmh,
+        surface=surface,
+        lit=lit,
     )

@@ -29,6 +29,7 @@ from scipy.sparse.csgraph import connected_components
 from shapely import STRtree
 
 from geo.points import EARTH_RADIUS_M, BoolArray, FloatArray, haversine_array_m
+from geo.streets.packed import Names, Ragged
 
 IntArray = npt.NDArray[np.int64]
 Int32Array = npt.NDArray[np.int32]
@@ -68,7 +69,8 @@ class StreetGraph:
     """An immutable street graph, shared read-only by every request of a worker.
 
     Per segment ``s``: ``seg_from[s]``/``seg_to[s]`` node indices, its polyline
-    ``seg_lon[s]``/``seg_lat[s]``, ``seg_length_m``, the bicycle's legal directions,
+    ``seg_lon[s]``/``seg_lat[s]`` (views of one flat array each, :mod:`geo.streets.packed`, as are
+    the names ``seg_name``), ``seg_length_m``, the bicycle's legal directions,
     ``seg_cost[p][s]`` (the whole segment's cost under profile ``p``; a part of it
     costs its share of the length), ``seg_danger`` (0-100) and per-segment figures the
     answer reports. The CSR (``indptr``, ``indices``) holds one entry per ordered node
@@ -83,8 +85,8 @@ class StreetGraph:
     node_lon: FloatArray
     seg_from: Int32Array
     seg_to: Int32Array
-    seg_lon: Sequence[FloatArray]
-    seg_lat: Sequence[FloatArray]
+    seg_lon: Ragged
+    seg_lat: Ragged
     seg_length_m: FloatArray
     seg_forward: BoolArray
     seg_backward: BoolArray
@@ -93,7 +95,7 @@ class StreetGraph:
     seg_separated: BoolArray
     seg_unridden_m: FloatArray
     seg_hazard_cells: Sequence[tuple[tuple[int, int], ...]]
-    seg_name: Sequence[str | None]
+    seg_name: Names
     indptr: Int32Array
     indices: Int32Array
     weights: Mapping[str, FloatArray]
@@ -141,12 +143,9 @@ class StreetGraph:
         n = int(osm_ids.shape[0])
         node_lat = np.zeros(n)
         node_lon = np.zeros(n)
-        first_lat = np.fromiter((a[0] for a in lats), np.float64, n_seg)
-        first_lon = np.fromiter((a[0] for a in lons), np.float64, n_seg)
-        last_lat = np.fromiter((a[-1] for a in lats), np.float64, n_seg)
-        last_lon = np.fromiter((a[-1] for a in lons), np.float64, n_seg)
-        node_lat[seg_from], node_lon[seg_from] = first_lat, first_lon
-        node_lat[seg_to], node_lon[seg_to] = last_lat, last_lon
+        seg_lon, seg_lat = Ragged.of(lons), Ragged.of(lats)
+        node_lat[seg_from], node_lon[seg_from] = seg_lat.firsts, seg_lon.firsts
+        node_lat[seg_to], node_lon[seg_to] = seg_lat.lasts, seg_lon.lasts
 
         usable = (forward | backward) & (seg_from != seg_to)
         fwd = np.flatnonzero(usable & forward)
@@ -186,7 +185,7 @@ class StreetGraph:
         snappable = np.flatnonzero(legal).astype(np.int32)
         lines = []
         for s in snappable.tolist():
-            x, y = local_xy(lons[s], lats[s], ref_lat)
+            x, y = local_xy(seg_lon[s], seg_lat[s], ref_lat)
             lines.append(shapely.linestrings(np.stack([x, y], axis=1)))
         lat_r, lon_r = np.radians(node_lat), np.radians(node_lon)
         xyz = np.stack([np.cos(lat_r) * np.cos(lon_r), np.cos(lat_r) * np.sin(lon_r), np.sin(lat_r)])
@@ -197,8 +196,8 @@ class StreetGraph:
             node_lon=node_lon,
             seg_from=seg_from,
             seg_to=seg_to,
-            seg_lon=list(lons),
-            seg_lat=list(lats),
+            seg_lon=seg_lon,
+            seg_lat=seg_lat,
             seg_length_m=np.asarray(length_m, dtype=np.float64),
             seg_forward=np.asarray(forward, dtype=np.bool_),
             seg_backward=np.asarray(backward, dtype=np.bool_),
@@ -207,7 +206,7 @@ class StreetGraph:
             seg_separated=np.asarray(separated, dtype=np.bool_),
             seg_unridden_m=np.asarray(unridden_m, dtype=np.float64),
             seg_hazard_cells=list(hazard_cells),
-            seg_name=list(names),
+            seg_name=names if isinstance(names, Names) else Names(names),
             indptr=indptr,
             indices=indices,
             weights=weights,
