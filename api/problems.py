@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import traceback
+from collections.abc import Iterator
 from typing import Any
 
 from litestar import MediaType, Request, Response
@@ -202,30 +203,34 @@ def handle_database_unavailable(request: Request[Any, Any, Any], exc: Exception)
     )
 
 
-def _is_connection_problem(exc: BaseException | None) -> bool:
+def _causes(exc: BaseException | None) -> Iterator[BaseException]:
+    """``exc`` and what caused it, at most five deep (SQLAlchemy's error, the driver's, a socket's)."""
     seen = 0
     while exc is not None and seen < 5:
-        if isinstance(exc, OSError):
+        yield exc
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+
+
+def _is_connection_problem(exc: BaseException | None) -> bool:
+    for cause in _causes(exc):
+        if isinstance(cause, OSError):
             return True
-        sqlstate = str(getattr(exc, "sqlstate", "") or "")
+        sqlstate = str(getattr(cause, "sqlstate", "") or "")
         if sqlstate.startswith(CONNECTION_LOST_SQLSTATES):
             return True
-        name = type(exc).__name__
+        name = type(cause).__name__
         if name in ("ConnectionDoesNotExistError", "ConnectionFailureError", "CannotConnectNowError"):
             return True
-        if name == "InterfaceError" and "connection" in str(exc).lower():
+        if name == "InterfaceError" and "connection" in str(cause).lower():
             return True
-        exc, seen = exc.__cause__ or exc.__context__, seen + 1
     return False
 
 
 def _sqlstate(exc: BaseException | None) -> str:
     """The SQLSTATE the server gave, from the driver's exception under SQLAlchemy's (or "")."""
-    seen = 0
-    while exc is not None and seen < 5:
-        if sqlstate := str(getattr(exc, "sqlstate", "") or ""):
+    for cause in _causes(exc):
+        if sqlstate := str(getattr(cause, "sqlstate", "") or ""):
             return sqlstate
-        exc, seen = exc.__cause__ or exc.__context__, seen + 1
     return ""
 
 
@@ -278,12 +283,9 @@ def _code_path(exc: BaseException) -> str:
     reach the logs.
     """
     lines: list[str] = []
-    seen = 0
-    current: BaseException | None = exc
-    while current is not None and seen < 5:
+    for current in _causes(exc):
         lines.append(f"{type(current).__module__}.{type(current).__qualname__}")
         lines.extend(traceback.format_tb(current.__traceback__))
-        current, seen = current.__cause__ or current.__context__, seen + 1
     return "".join(line if line.endswith("\n") else line + "\n" for line in lines)
 
 
